@@ -1,0 +1,1 @@
+export { decodeValue, encodeValue } from './codec.js';

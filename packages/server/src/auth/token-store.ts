@@ -1,0 +1,126 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { Principal, Scope } from '../redis/policy.js';
+
+/** One configured token, as the store keeps it: never the token, only its SHA-256. */
+interface TokenEntry {
+  readonly digest: Buffer;
+  readonly principal: Principal;
+}
+
+/** The tokens given by the single-token variables. */
+export interface SingleTokens {
+  token?: string | undefined;
+  readonlyToken?: string | undefined;
+  adminToken?: string | undefined;
+}
+
+const scopeSchema = z.enum(['read', 'write', 'admin']);
+
+const fileEntrySchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits')
+      .optional(),
+    scope: scopeSchema,
+    redisUser: z.string().min(1).optional(),
+    redisPassword: z.string().optional(),
+  })
+  .strict()
+  .refine((entry) => (entry.token === undefined) !== (entry.sha256 === undefined), {
+    message: 'give exactly one of "token" and "sha256"',
+  })
+  .refine((entry) => entry.redisPassword === undefined || entry.redisUser !== undefined, {
+    message: '"redisPassword" needs "redisUser"',
+  });
+
+/** Thrown when a tokens file cannot be read or has invalid entries; lists every problem. */
+export class TokensFileError extends Error {
+  readonly code = 'CG_ERR_TOKENS_FILE_INVALID';
+  constructor(path: string, problems: string[]) {
+    super(`Invalid tokens file ${path}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'TokensFileError';
+  }
+}
+
+/**
+ * Resolves presented tokens to principals. Tokens are hashed on arrival and matched by SHA-256 digest, so
+ * the time a lookup takes depends on the digest, never on how many leading characters of a real token an
+ * attacker guessed; the final comparison is constant-time as well. See docs/decisions/0003-token-digests.md.
+ */
+export class TokenStore {
+  #byDigest: Map<string, TokenEntry>;
+
+  private constructor(entries: TokenEntry[]) {
+    this.#byDigest = new Map(entries.map((entry) => [entry.digest.toString('hex'), entry]));
+  }
+
+  /**
+   * Builds the store from the single-token variables and, when given, a tokens file.
+   * @throws {TokensFileError} when the file is unreadable or invalid.
+   */
+  static load(single: SingleTokens, tokensFile?: string): TokenStore {
+    const entries: TokenEntry[] = [];
+    const add = (name: string, token: string | undefined, scope: Scope) => {
+      if (token !== undefined) entries.push({ digest: sha256(token), principal: { name, scope } });
+    };
+    add('default', single.token, 'write');
+    add('readonly', single.readonlyToken, 'read');
+    add('admin', single.adminToken, 'admin');
+    if (tokensFile !== undefined) entries.push(...readTokensFile(tokensFile));
+    return new TokenStore(entries);
+  }
+
+  /** Number of configured tokens. */
+  get size(): number {
+    return this.#byDigest.size;
+  }
+
+  /** Swaps in the tokens of `next` (used on SIGHUP); requests already authenticated are unaffected. */
+  replaceWith(next: TokenStore): void {
+    this.#byDigest = next.#byDigest;
+  }
+
+  /** The principal for a presented token, or undefined when it matches none. */
+  authenticate(presented: string): Principal | undefined {
+    const digest = sha256(presented);
+    const entry = this.#byDigest.get(digest.toString('hex'));
+    return entry !== undefined && timingSafeEqual(entry.digest, digest) ? entry.principal : undefined;
+  }
+}
+
+function readTokensFile(path: string): TokenEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new TokensFileError(path, [(error as Error).message]);
+  }
+  const result = z.array(fileEntrySchema).safeParse(parsed);
+  if (!result.success) {
+    throw new TokensFileError(
+      path,
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    );
+  }
+  const names = new Set<string>();
+  const problems: string[] = [];
+  const entries = result.data.map((entry, index): TokenEntry => {
+    if (names.has(entry.name)) problems.push(`${index}.name: "${entry.name}" is used twice`);
+    names.add(entry.name);
+    const digest = entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.sha256 ?? '', 'hex');
+    const redisUser =
+      entry.redisUser === undefined ? undefined : { username: entry.redisUser, password: entry.redisPassword ?? '' };
+    return { digest, principal: { name: entry.name, scope: entry.scope, ...(redisUser ? { redisUser } : {}) } };
+  });
+  if (problems.length > 0) throw new TokensFileError(path, problems);
+  return entries;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

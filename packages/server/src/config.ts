@@ -1,0 +1,191 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the gateway reads, in one table: the variable, the seed's aliases, the default, the schema
+ * and the description that `cachegate --help` prints. `main.ts` is the only caller of {@link loadConfig}.
+ */
+const VARIABLES = {
+  port: {
+    env: 'PORT',
+    default: '8080',
+    schema: z.coerce.number().int().min(0).max(65535),
+    help: 'TCP port for HTTP(S).',
+  },
+  host: { env: 'HOST', default: '0.0.0.0', schema: z.string().min(1), help: 'Interface to listen on.' },
+  redisUrl: {
+    env: 'CACHEGATE_REDIS_URL',
+    aliases: ['REDIS_URL'],
+    schema: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+    help: 'Standalone Redis, redis[s]://[user[:password]@]host[:port][/db]. Unset: run an embedded redis-server (development).',
+  },
+  redisPassword: {
+    env: 'CACHEGATE_REDIS_PASSWORD',
+    aliases: ['REDIS_PASSWORD'],
+    secret: true,
+    schema: z.string().min(1).optional(),
+    help: 'Redis password, when it is not in the URL.',
+  },
+  token: {
+    env: 'CACHEGATE_TOKEN',
+    aliases: ['REDIS_SERVICE_API_KEY'],
+    secret: true,
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    help: 'Read-write token (scope "write"). Generated and printed in development when unset.',
+  },
+  readonlyToken: {
+    env: 'CACHEGATE_READONLY_TOKEN',
+    secret: true,
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    help: 'Read-only token (scope "read").',
+  },
+  adminToken: {
+    env: 'CACHEGATE_ADMIN_TOKEN',
+    secret: true,
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    help: 'Admin token (scope "admin"): may also run @admin and @dangerous commands such as FLUSHALL and KEYS.',
+  },
+  tokensFile: {
+    env: 'CACHEGATE_TOKENS_FILE',
+    schema: z.string().min(1).optional(),
+    help: 'JSON file of named tokens [{name, token|sha256, scope, redisUser?, redisPassword?}]; reloaded on SIGHUP.',
+  },
+  commandTimeoutMs: {
+    env: 'CACHEGATE_COMMAND_TIMEOUT_MS',
+    default: '2000',
+    schema: z.coerce.number().int().min(10).max(600_000),
+    help: 'Longest wait for Redis to answer a request before it fails with 503.',
+  },
+  maxBodyBytes: {
+    env: 'CACHEGATE_MAX_BODY_BYTES',
+    default: '1048576',
+    schema: z.coerce.number().int().min(1024),
+    help: 'Largest request body; larger ones get 413.',
+  },
+  maxKeyBytes: {
+    env: 'CACHEGATE_MAX_KEY_BYTES',
+    default: '1024',
+    schema: z.coerce.number().int().min(1).max(512 * 1024 * 1024),
+    help: 'Longest key accepted by the cache API, in UTF-8 bytes.',
+  },
+  maxPipeline: {
+    env: 'CACHEGATE_MAX_PIPELINE',
+    default: '1000',
+    schema: z.coerce.number().int().min(1),
+    help: 'Most commands in one /pipeline or /multi-exec request.',
+  },
+  shutdownGraceMs: {
+    env: 'CACHEGATE_SHUTDOWN_GRACE_MS',
+    default: '10000',
+    schema: z.coerce.number().int().min(0),
+    help: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.',
+  },
+  corsOrigins: {
+    env: 'CACHEGATE_CORS_ORIGINS',
+    default: '',
+    schema: z.string().transform(splitList),
+    help: 'Comma-separated browser origins allowed by CORS, or "*". Empty: CORS off.',
+  },
+  logLevel: {
+    env: 'CACHEGATE_LOG_LEVEL',
+    default: 'info',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    help: 'Log level.',
+  },
+  dataDir: {
+    env: 'CACHEGATE_DATA_DIR',
+    default: '.cachegate',
+    schema: z.string().min(1),
+    help: 'Where the embedded development Redis keeps its data (redis/ below it).',
+  },
+  nodeEnv: {
+    env: 'NODE_ENV',
+    default: 'development',
+    schema: z.string(),
+    help: '"production" refuses to start without a token.',
+  },
+} satisfies Record<string, Variable>;
+
+interface Variable {
+  env: string;
+  aliases?: string[];
+  default?: string;
+  secret?: boolean;
+  schema: z.ZodType;
+  help: string;
+}
+
+type Variables = typeof VARIABLES;
+
+/** The gateway's settings, validated. Each field is documented in `cachegate --help` and the README. */
+export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> };
+
+/** Thrown by {@link loadConfig} with every problem found, each naming its variable. */
+export class ConfigError extends Error {
+  readonly code = 'CG_ERR_CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads and validates the configuration from an environment-like record. Empty values count as unset.
+ *
+ * @throws {ConfigError} listing every invalid or conflicting variable at once.
+ * @example
+ * const config = loadConfig(process.env);
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(VARIABLES) as [string, Variable][]) {
+    const raw = readVariable(env, variable, problems);
+    const parsed = variable.schema.safeParse(raw ?? variable.default);
+    if (parsed.success) {
+      config[key] = parsed.data;
+    } else {
+      const shown = variable.secret ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${variable.env}=${shown}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as Config;
+}
+
+function readVariable(env: Record<string, string | undefined>, variable: Variable, problems: string[]) {
+  const set = [variable.env, ...(variable.aliases ?? [])].filter((name) => nonEmpty(env[name]));
+  const values = new Set(set.map((name) => env[name]));
+  if (values.size > 1) {
+    problems.push(`${set.join(' and ')} are both set, to different values: set only ${variable.env}`);
+  }
+  const first = set[0];
+  return first === undefined ? undefined : env[first];
+}
+
+const nonEmpty = (value: string | undefined): value is string => value !== undefined && value !== '';
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** The text of `cachegate --help`: every variable, its aliases and its default. */
+export function configHelp(): string {
+  const rows = Object.values(VARIABLES as Record<string, Variable>).map((v) => {
+    const names = [v.env, ...(v.aliases ?? [])].join(', ');
+    const fallback = v.default === undefined || v.default === '' ? '' : ` (default: ${v.default})`;
+    return `  ${names}\n      ${v.help}${fallback}`;
+  });
+  return rows.join('\n');
+}
+
+/** Maps a command-line flag such as `--redis-url` to its variable name (`CACHEGATE_REDIS_URL`). */
+export function variableForFlag(flag: string): string | undefined {
+  const wanted = flag.replace(/^--/, '').toUpperCase().replaceAll('-', '_');
+  for (const v of Object.values(VARIABLES as Record<string, Variable>)) {
+    if (v.env === wanted || v.env === `CACHEGATE_${wanted}`) return v.env;
+  }
+  return undefined;
+}

@@ -1,0 +1,49 @@
+/**
+ * The gateway's error catalog. Codes are part of the public contract and frozen once released; messages may
+ * improve. Upstash routes show only the message (`{"error": "..."}`), cache routes show code and message.
+ */
+export const ERRORS = {
+  CG_ERR_AUTH_MISSING: { status: 401, message: 'Missing token: send "Authorization: Bearer <token>"' },
+  CG_ERR_AUTH_INVALID: { status: 401, message: 'Invalid token' },
+  CG_ERR_COMMAND_DENIED: { status: 403, message: 'Command denied' },
+  CG_ERR_REQUEST_INVALID: { status: 400, message: 'Invalid request' },
+  CG_ERR_BODY_INVALID: { status: 400, message: 'Request body is not valid JSON' },
+  CG_ERR_BODY_TOO_LARGE: { status: 413, message: 'Request body is too large' },
+  CG_ERR_PIPELINE_TOO_LARGE: { status: 413, message: 'Too many commands in one request' },
+  CG_ERR_KEY_INVALID: { status: 400, message: 'Invalid key' },
+  CG_ERR_KEY_NOT_FOUND: { status: 404, message: 'Key not found' },
+  CG_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'Route not found' },
+  CG_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  CG_ERR_REDIS_ERROR: { status: 400, message: 'Redis returned an error' },
+  CG_ERR_TRANSACTION_ABORTED: { status: 400, message: 'Transaction discarded' },
+  CG_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'Redis is unavailable' },
+  CG_ERR_REDIS_TIMEOUT: { status: 503, message: 'Redis did not answer in time' },
+  CG_ERR_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down' },
+  CG_ERR_INTERNAL: { status: 500, message: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error the gateway answers with as it is: a stable code, an HTTP status and a safe message. */
+export class GatewayError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERRORS[code].message,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'GatewayError';
+    this.statusCode = ERRORS[code].status;
+  }
+
+  /** Seconds a client should wait before retrying, for the `Retry-After` header of 503s. */
+  get retryAfterSeconds(): number | undefined {
+    return this.statusCode === 503 ? 1 : undefined;
+  }
+}
+
+/** Shorthand for throwing catalog errors: `throw gatewayError('CG_ERR_KEY_INVALID', 'why')`. */
+export function gatewayError(code: ErrorCode, message?: string, cause?: unknown): GatewayError {
+  return new GatewayError(code, message, cause === undefined ? undefined : { cause });
+}

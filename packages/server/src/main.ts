@@ -1,0 +1,148 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildApp } from './app.js';
+import { TokenStore } from './auth/token-store.js';
+import { type Config, ConfigError, configHelp, loadConfig, variableForFlag } from './config.js';
+import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
+import { VERSION } from './version.js';
+
+/**
+ * The `cachegate` command: the only place that reads process.env, argv and signals.
+ * loadConfig -> (embedded Redis when no REDIS_URL) -> buildApp -> listen; SIGTERM/SIGINT drain and exit;
+ * SIGHUP reloads the tokens file.
+ */
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const flags = parseFlags(argv);
+  if (flags === 'help') return printHelp();
+  if (flags === 'version') return void console.log(VERSION);
+
+  let config = loadConfig({ ...env, ...flags });
+  let embedded: RedisServer | undefined;
+  const production = config.nodeEnv === 'production';
+  const hasTokens = [config.token, config.readonlyToken, config.adminToken, config.tokensFile].some(Boolean);
+  if (production && !hasTokens) {
+    fail('NODE_ENV=production and no token is configured: set CACHEGATE_TOKEN (or CACHEGATE_TOKENS_FILE).');
+  }
+  if (config.redisUrl === undefined) {
+    if (production) fail('NODE_ENV=production needs REDIS_URL: the embedded Redis is a development setup.');
+    const password = generateSecret();
+    embedded = await startRedisServer({ dir: join(config.dataDir, 'redis'), password });
+    config = { ...config, redisUrl: embedded.url, redisPassword: password };
+  }
+  const devToken = hasTokens ? undefined : developmentToken(config.dataDir);
+  if (devToken !== undefined) config = { ...config, adminToken: devToken };
+
+  const app = await buildApp(config);
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+  if (embedded !== undefined || devToken !== undefined) printDevelopmentBanner(config, embedded, devToken);
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('in-flight requests did not finish within CACHEGATE_SHUTDOWN_GRACE_MS; exiting anyway');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    force.unref();
+    await app.close();
+    await embedded?.stop();
+    clearTimeout(force);
+    app.log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('SIGHUP', () => {
+    try {
+      app.tokens.replaceWith(TokenStore.load(config, config.tokensFile));
+      app.log.info({ tokens: app.tokens.size }, 'tokens reloaded');
+    } catch (error) {
+      app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');
+    }
+  });
+}
+
+/** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */
+function parseFlags(argv: string[]): Record<string, string> | 'help' | 'version' {
+  const overrides: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--version' || arg === '-v') return 'version';
+    const [flag = '', inline] = arg.split(/=(.*)/s, 2);
+    const variable = arg.startsWith('--') ? variableForFlag(flag) : undefined;
+    if (variable === undefined) fail(`Unknown argument ${JSON.stringify(arg)}. Run cachegate --help.`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) fail(`${flag} needs a value`);
+    overrides[variable] = value;
+  }
+  return overrides;
+}
+
+function printHelp() {
+  console.log(`cachegate ${VERSION}: HTTP gateway in front of Redis, compatible with the Upstash Redis REST API.
+
+Usage: cachegate [--<setting> <value>]...
+
+Every setting is an environment variable; the flag form is the name in lower case with dashes, without
+the CACHEGATE_ prefix (--redis-url, --command-timeout-ms, --port). Names after a comma are accepted aliases.
+
+${configHelp()}
+`);
+}
+
+/**
+ * The token of a development setup: generated once and kept in the data directory, so it survives
+ * restarts of `npm start`. It has admin scope: the embedded Redis is a throwaway local instance.
+ */
+function developmentToken(dataDir: string): string {
+  const file = join(dataDir, 'dev-token');
+  if (existsSync(file)) {
+    const saved = readFileSync(file, 'utf8').trim();
+    if (saved.length >= 16) return saved;
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const token = generateSecret(32);
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return token;
+}
+
+function printDevelopmentBanner(config: Config, embedded: RedisServer | undefined, token: string | undefined) {
+  const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  const lines = [
+    '',
+    '  cachegate is running as a DEVELOPMENT setup. Do not use it like this in production.',
+    embedded
+      ? `  Redis: embedded redis-server on 127.0.0.1:${embedded.port}, data in ${join(config.dataDir, 'redis')}`
+      : undefined,
+    token ? `  Token (admin scope, saved in ${join(config.dataDir, 'dev-token')}):\n\n    ${token}\n` : undefined,
+    `  Try:  curl -X PUT ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN" -d '{"value":{"hi":1}}'`,
+    `        curl ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN"`,
+    '  For production set REDIS_URL and CACHEGATE_TOKEN (see README).',
+    '',
+  ];
+  console.log(lines.filter((line) => line !== undefined).join('\n'));
+}
+
+function fail(message: string): never {
+  throw new StartupError(message);
+}
+
+class StartupError extends Error {}
+
+main(process.argv.slice(2), process.env).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StartupError) {
+    console.error(`cachegate: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(`cachegate: ${(error as Error).message ?? error}`);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify';
+import { VERSION } from '../version.js';
+
+/** Readiness probes wait at most this long for Redis's PING, so a probe never outlives its caller's timeout. */
+const PROBE_TIMEOUT_MS = 1000;
+
+type RedisStatus = { status: 'up'; latencyMs: number } | { status: 'down'; reason: string };
+
+/**
+ * Health endpoints, public and free of secrets:
+ * - `GET /livez`: the process runs (no Redis call);
+ * - `GET /readyz`: Redis answers PING; 503 + Retry-After when it does not or while shutting down;
+ * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check).
+ */
+async function healthPlugin(app: FastifyInstance) {
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+
+  const probeRedis = async (): Promise<RedisStatus> => {
+    if (draining) return { status: 'down', reason: 'shutting down' };
+    if (!app.backend.isReady) return { status: 'down', reason: 'not connected' };
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        app.backend.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), Math.min(PROBE_TIMEOUT_MS, app.config.commandTimeoutMs));
+        }),
+      ]);
+      return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+    } catch (error) {
+      return { status: 'down', reason: (error as Error).message };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const publicRoute = { config: { public: true } };
+
+  app.get('/livez', publicRoute, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', publicRoute, async (_request, reply) => {
+    const redis = await probeRedis();
+    if (redis.status === 'up') return { status: 'ready' };
+    return reply.code(503).header('retry-after', '1').send({ status: 'unavailable', reason: redis.reason });
+  });
+
+  app.get('/health', publicRoute, async (_request, reply) => {
+    const redis = await probeRedis();
+    const body = {
+      status: redis.status === 'up' ? 'ok' : 'unavailable',
+      version: VERSION,
+      uptimeSeconds: Math.round(process.uptime()),
+      redis,
+    };
+    if (redis.status === 'up') return body;
+    return reply.code(503).header('retry-after', '1').send(body);
+  });
+}
+
+export default healthPlugin;

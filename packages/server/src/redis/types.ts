@@ -1,0 +1,19 @@
+import type { ErrorReply } from '@redis/client';
+
+/** One argument of a Redis command: text, or raw bytes (path-form request bodies). */
+export type Arg = string | Buffer;
+
+/** A Redis command line, name first: `['SET', 'k', 'v', 'EX', '60']`. */
+export type Command = Arg[];
+
+/**
+ * A RESP2 reply as the gateway receives it: bulk strings as Buffers (byte-exact), status replies as strings,
+ * integers as numbers, nil as null. Inside a transaction's reply a failed command appears as an ErrorReply.
+ */
+export type Reply = string | number | Buffer | null | ErrorReply | Reply[];
+
+/** Credentials of a Redis ACL user that a token's commands run as. */
+export interface RedisUser {
+  readonly username: string;
+  readonly password: string;
+}

@@ -1,0 +1,86 @@
+import { encodeValue } from '@cachegate/client';
+import type { FastifyInstance } from 'fastify';
+import { gatewayError } from '../../errors.js';
+import type { Command } from '../../redis/types.js';
+import { checkKey } from './key.js';
+import { decodeStored, expectReply, ttlSchema } from './reply.js';
+
+interface MgetBody {
+  keys: string[];
+}
+interface MsetBody {
+  entries: { key: string; value: unknown; ttl?: number }[];
+}
+
+/**
+ * Batch reads and writes:
+ * - `POST /v1/cache/mget` `{"keys": [...]}` -> `{"entries": [{"key", "found", "value"?}]}` in request order;
+ * - `POST /v1/cache/mset` `{"entries": [{"key", "value", "ttl"?}]}` -> `{"stored": n}`, atomically
+ *   (one MULTI/EXEC), each entry with its own TTL.
+ */
+async function batchRoutes(app: FastifyInstance) {
+  const maxItems = app.config.maxPipeline;
+
+  app.post<{ Body: MgetBody }>(
+    '/v1/cache/mget',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['keys'],
+          additionalProperties: false,
+          properties: { keys: { type: 'array', minItems: 1, maxItems, items: { type: 'string' } } },
+        },
+      },
+    },
+    async (request) => {
+      const keys = request.body.keys.map((key) => checkKey(key, app.config.maxKeyBytes));
+      const { replies } = await app.executor.run(request.principal, 'single', [['MGET', ...keys]]);
+      const values = expectReply(replies[0]);
+      if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
+      return {
+        entries: keys.map((key, i) =>
+          values[i] === null ? { key, found: false } : { key, found: true, value: decodeStored(values[i]) },
+        ),
+      };
+    },
+  );
+
+  app.post<{ Body: MsetBody }>(
+    '/v1/cache/mset',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['entries'],
+          additionalProperties: false,
+          properties: {
+            entries: {
+              type: 'array',
+              minItems: 1,
+              maxItems,
+              items: {
+                type: 'object',
+                required: ['key', 'value'],
+                additionalProperties: false,
+                properties: { key: { type: 'string' }, value: { description: 'Any JSON value' }, ttl: ttlSchema },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const commands = request.body.entries.map(({ key, value, ttl }): Command => {
+        const command: Command = ['SET', checkKey(key, app.config.maxKeyBytes), encodeValue(value)];
+        if (ttl !== undefined) command.push('EX', String(ttl));
+        return command;
+      });
+      const { replies } = await app.executor.run(request.principal, 'transaction', commands);
+      for (const reply of replies) expectReply(reply);
+      return { stored: replies.length };
+    },
+  );
+}
+
+export default batchRoutes;

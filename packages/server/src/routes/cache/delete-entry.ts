@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import { keyFromUrl } from './key.js';
+import { expectReply } from './reply.js';
+
+/** `DELETE /v1/cache/:key` -> `200 {"deleted": 0|1}`; deleting a missing key is not an error. */
+async function deleteEntryRoute(app: FastifyInstance) {
+  app.delete('/v1/cache/*', async (request) => {
+    const key = keyFromUrl(request.url, app.config.maxKeyBytes);
+    const { replies } = await app.executor.run(request.principal, 'single', [['DEL', key]]);
+    return { deleted: expectReply(replies[0]) };
+  });
+}
+
+export default deleteEntryRoute;

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import { parseJsonBody } from '../json-body.js';
+import { methodNotAllowed } from '../method-not-allowed.js';
+import batchRoutes from './batch.js';
+import deleteEntryRoute from './delete-entry.js';
+import getEntryRoute from './get-entry.js';
+import putEntryRoute from './put-entry.js';
+
+/**
+ * The cache API (`/v1/cache`): the seed's get/set/delete for curl and other languages, as thin adapters
+ * that turn each request into commands for the shared executor. Bodies are JSON whatever their
+ * Content-Type; they are validated by the routes' JSON schemas.
+ */
+async function cacheRoutes(app: FastifyInstance) {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  await app.register(getEntryRoute);
+  await app.register(putEntryRoute);
+  await app.register(deleteEntryRoute);
+  await app.register(batchRoutes);
+  app.route({ method: ['POST', 'PATCH'], url: '/v1/cache/*', handler: methodNotAllowed('GET, PUT, DELETE') });
+}
+
+export default cacheRoutes;

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { gatewayError } from '../../errors.js';
+import type { Command } from '../../redis/types.js';
+import { parseJsonBody } from '../json-body.js';
+import { methodNotAllowed } from '../method-not-allowed.js';
+import { sendSingle, toCommand } from './wire.js';
+
+/**
+ * One command per request, in the two forms of the Upstash REST API:
+ * - `POST /` with a JSON array body: `["SET", "key", "value", "EX", 60]`;
+ * - the path form `GET|POST /set/key/value?EX=60`: URL-decoded segments, then query parameters as
+ *   `NAME value` pairs (`_token` excepted), then a non-empty POST body as the last argument, byte for byte.
+ * @see https://upstash.com/docs/redis/features/restapi
+ */
+async function commandRoutes(app: FastifyInstance) {
+  app.post('/', async (request, reply) => {
+    const command = toCommand(parseJsonBody(request.body), 'The request body');
+    return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
+  });
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/*',
+    handler: async (request, reply) => {
+      const command = commandFromUrl(request.url, request.body);
+      return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
+    },
+  });
+
+  app.route({ method: ['PUT', 'DELETE', 'PATCH'], url: '/*', handler: methodNotAllowed('GET, POST') });
+  app.get('/', methodNotAllowed('POST'));
+}
+
+/** Builds the command of a path-form request from its raw URL (so `%2F` stays inside its segment). */
+export function commandFromUrl(url: string, body: unknown): Command {
+  const queryStart = url.indexOf('?');
+  const path = queryStart === -1 ? url : url.slice(0, queryStart);
+  const command: Command = path.slice(1).split('/').map(decodeSegment);
+  if (queryStart !== -1) {
+    for (const [name, value] of new URLSearchParams(url.slice(queryStart + 1))) {
+      if (name === '_token') continue;
+      command.push(name);
+      if (value !== '') command.push(value);
+    }
+  }
+  if (Buffer.isBuffer(body) && body.length > 0) command.push(body);
+  return command;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw gatewayError('CG_ERR_REQUEST_INVALID', `Malformed percent-encoding in path segment "${segment}"`);
+  }
+}
+
+export default commandRoutes;

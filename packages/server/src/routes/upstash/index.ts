@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify';
+import commandRoutes from './command.js';
+import multiExecRoute from './multi-exec.js';
+import pipelineRoute from './pipeline.js';
+
+/**
+ * The Upstash-compatible Redis REST API, served at the root so `@upstash/redis` works with just the URL
+ * changed. Bodies are read as raw bytes (any Content-Type), see app.ts.
+ */
+async function upstashRoutes(app: FastifyInstance) {
+  await app.register(commandRoutes);
+  await app.register(pipelineRoute);
+  await app.register(multiExecRoute);
+}
+
+export default upstashRoutes;

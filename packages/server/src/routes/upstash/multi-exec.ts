@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import { parseJsonBody } from '../json-body.js';
+import { methodNotAllowed } from '../method-not-allowed.js';
+import { sendItems, toCommandList } from './wire.js';
+
+/**
+ * `POST /multi-exec`: the commands run atomically inside MULTI/EXEC. The gateway writes the whole block in
+ * one go on its connection, so concurrent transactions never interleave or nest. Commands that fail at run
+ * time are `{"error"}` items; a transaction Redis discards (EXECABORT) is a 400 for the whole request.
+ */
+async function multiExecRoute(app: FastifyInstance) {
+  app.post('/multi-exec', async (request, reply) => {
+    const commands = toCommandList(parseJsonBody(request.body), app.config.maxPipeline, '/multi-exec');
+    return sendItems(request, reply, await app.executor.run(request.principal, 'transaction', commands));
+  });
+  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/multi-exec', handler: methodNotAllowed('POST') });
+}
+
+export default multiExecRoute;

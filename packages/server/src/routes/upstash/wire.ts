@@ -1,0 +1,65 @@
+import { ErrorReply } from '@redis/client';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { gatewayError } from '../../errors.js';
+import { encodePipelineItem, encodeResult } from '../../redis/encode-result.js';
+import type { BatchResult } from '../../redis/executor.js';
+import type { Command } from '../../redis/types.js';
+
+/**
+ * Validates one command of an Upstash JSON body: a non-empty array of strings, numbers and booleans, which
+ * become the command's arguments as text.
+ * @param where names the command in errors, e.g. "command 3 of the pipeline".
+ */
+export function toCommand(value: unknown, where: string): Command {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw gatewayError('CG_ERR_REQUEST_INVALID', `${where} must be a non-empty JSON array such as ["GET","key"]`);
+  }
+  const command: Command = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const arg: unknown = value[i];
+    if (typeof arg === 'string') command[i] = arg;
+    else if (typeof arg === 'number' || typeof arg === 'boolean') command[i] = String(arg);
+    else {
+      throw gatewayError(
+        'CG_ERR_REQUEST_INVALID',
+        `${where}: argument ${i} is ${arg === null ? 'null' : typeof arg}; arguments must be strings, numbers or booleans`,
+      );
+    }
+  }
+  return command;
+}
+
+/** Validates the body of `/pipeline` and `/multi-exec`: an array of commands within CACHEGATE_MAX_PIPELINE. */
+export function toCommandList(value: unknown, maxCommands: number, route: string): Command[] {
+  if (!Array.isArray(value)) {
+    throw gatewayError('CG_ERR_REQUEST_INVALID', `${route} takes a JSON array of commands such as [["SET","k","v"],["GET","k"]]`);
+  }
+  if (value.length > maxCommands) {
+    throw gatewayError(
+      'CG_ERR_PIPELINE_TOO_LARGE',
+      `${route} got ${value.length} commands; the limit is ${maxCommands} (CACHEGATE_MAX_PIPELINE)`,
+    );
+  }
+  return value.map((item, index) => toCommand(item, `command ${index} of ${route}`));
+}
+
+/** True when the caller asked for base64-encoded results (`Upstash-Encoding: base64`). */
+export function wantsBase64(request: FastifyRequest): boolean {
+  const encoding = request.headers['upstash-encoding'];
+  return typeof encoding === 'string' && encoding.toLowerCase() === 'base64';
+}
+
+/** Answers a single command: `200 {"result"}`, or `400 {"error"}` when Redis refused it. */
+export function sendSingle(request: FastifyRequest, reply: FastifyReply, batch: BatchResult): FastifyReply {
+  const result = batch.replies[0] ?? null;
+  reply.header('upstash-sync-token', request.server.syncToken.next(batch.wrote));
+  if (result instanceof ErrorReply) return reply.code(400).send({ error: result.message });
+  return reply.send({ result: encodeResult(result, wantsBase64(request)) });
+}
+
+/** Answers a pipeline or transaction: `200` with one `{"result"}` or `{"error"}` per command, in order. */
+export function sendItems(request: FastifyRequest, reply: FastifyReply, batch: BatchResult): FastifyReply {
+  const base64 = wantsBase64(request);
+  reply.header('upstash-sync-token', request.server.syncToken.next(batch.wrote));
+  return reply.send(batch.replies.map((item) => encodePipelineItem(item, base64)));
+}
