@@ -5,6 +5,7 @@ import { TokenStore } from './auth/token-store.js';
 import type { Config } from './config.js';
 import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin, { answerFrameworkError } from './plugins/error-handler.js';
+import gracefulShutdownPlugin from './plugins/graceful-shutdown.js';
 import healthPlugin from './plugins/health.js';
 import requestLogPlugin from './plugins/request-log.js';
 import { connectRedis, type RedisBackend } from './redis/connect.js';
@@ -124,6 +125,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     });
   }
   await app.register(errorHandlerPlugin);
+  await app.register(gracefulShutdownPlugin);
   await app.register(requestLogPlugin);
   await app.register(authPlugin);
   await app.register(healthPlugin);

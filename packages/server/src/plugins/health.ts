@@ -13,14 +13,8 @@ type RedisStatus = { status: 'up'; latencyMs: number } | { status: 'down'; reaso
  * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check).
  */
 async function healthPlugin(app: FastifyInstance) {
-  let draining = false;
-  app.addHook('preClose', (done) => {
-    draining = true;
-    done();
-  });
-
   const probeRedis = async (): Promise<RedisStatus> => {
-    if (draining) return { status: 'down', reason: 'shutting down' };
+    if (app.isDraining) return { status: 'down', reason: 'shutting down' };
     if (!app.backend.isReady) return { status: 'down', reason: 'not connected' };
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;

@@ -1,0 +1,157 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/redis/embedded.js';
+import { spawnGateway, TOKENS, waitFor } from './helpers/gateway.js';
+import { startTestRedis, type TestRedis } from './helpers/redis.js';
+
+/** A Lua script that keeps Redis busy for `ms`, to hold requests in flight. */
+const busyScript = (ms: number) =>
+  `local s = redis.call('TIME') local t0 = s[1] * 1000000 + s[2] ` +
+  `while true do local n = redis.call('TIME') if n[1] * 1000000 + n[2] - t0 > ${ms * 1000} then break end end ` +
+  `return 'done'`;
+
+const auth = (token: string = TOKENS.write) => ({ authorization: `Bearer ${token}` });
+
+async function waitForLive(base: string) {
+  await waitFor(
+    () => fetch(`${base}/livez`).then((r) => r.ok, () => false),
+    15_000,
+    `gateway at ${base} never became live`,
+  );
+}
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('the cachegate process', () => {
+  it('drains in-flight requests on SIGTERM and exits 0', async () => {
+    const port = await freePort();
+    const gateway = spawnGateway({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      CACHEGATE_TOKEN: TOKENS.write,
+      CACHEGATE_LOG_LEVEL: 'warn',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitForLive(base);
+    await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
+
+    const inFlight = Array.from({ length: 4 }, () =>
+      fetch(`${base}/`, { method: 'POST', headers: auth(), body: JSON.stringify(['EVAL', busyScript(150), '0']) }),
+    );
+    await new Promise((done) => setTimeout(done, 100));
+    gateway.child.kill('SIGTERM');
+
+    const responses = await Promise.all(inFlight);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    for (const response of responses) expect(await response.json()).toEqual({ result: 'done' });
+    expect(await gateway.exited).toBe(0);
+    await expect(fetch(`${base}/livez`)).rejects.toThrow();
+  });
+
+  it('reads REDIS_URL, CACHEGATE_TOKEN and PORT from the environment', async () => {
+    const port = await freePort();
+    const gateway = spawnGateway({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      REDIS_SERVICE_API_KEY: TOKENS.write,
+      CACHEGATE_LOG_LEVEL: 'warn',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await waitForLive(base);
+      const put = await fetch(`${base}/v1/cache/from-env`, { method: 'PUT', headers: auth(), body: '{"value":[1]}' });
+      expect(put.status).toBe(200);
+      expect(await redis.command('GET', 'from-env')).toBe('[1]');
+      expect((await fetch(`${base}/v1/cache/from-env`)).status).toBe(401);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
+  });
+
+  it('runs an embedded redis-server with no REDIS_URL, prints a token, and stops Redis on exit', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cachegate-embedded-'));
+    const port = await freePort();
+    const gateway = spawnGateway({ PORT: String(port), HOST: '127.0.0.1', CACHEGATE_LOG_LEVEL: 'warn' }, { cwd });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await waitForLive(base);
+      await waitFor(() => gateway.output().includes('Token'), 5_000, 'no banner');
+      const token = readFileSync(join(cwd, '.cachegate', 'dev-token'), 'utf8').trim();
+      expect(gateway.output()).toContain(token);
+      expect(gateway.output()).toContain('DEVELOPMENT');
+      expect(existsSync(join(cwd, '.cachegate', 'redis', 'redis.conf'))).toBe(true);
+
+      const headers = auth(token);
+      const put = await fetch(`${base}/v1/cache/greeting`, { method: 'PUT', headers, body: '{"value":{"hi":"👋"}}' });
+      expect(put.status).toBe(200);
+      const got = await fetch(`${base}/v1/cache/greeting`, { headers });
+      expect((await got.json()).value).toEqual({ hi: '👋' });
+      expect((await fetch(`${base}/v1/cache/greeting`)).status).toBe(401);
+
+      const redisPort = Number(/127\.0\.0\.1:(\d+), data/.exec(gateway.output())?.[1]);
+      expect(redisPort).toBeGreaterThan(0);
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      // The embedded Redis is gone with the gateway: nothing listens on its port any more.
+      const { createConnection } = await import('node:net');
+      const refused = await new Promise<boolean>((done) => {
+        const socket = createConnection({ host: '127.0.0.1', port: redisPort });
+        socket.once('connect', () => {
+          socket.destroy();
+          done(false);
+        });
+        socket.once('error', () => done(true));
+      });
+      expect(refused).toBe(true);
+    } finally {
+      gateway.child.kill('SIGKILL');
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 with install hints when redis-server is missing', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cachegate-noredis-'));
+    // An empty directory as PATH: no redis-server to be found (node itself is spawned by absolute path).
+    const gateway = spawnGateway({ PATH: cwd, CACHEGATE_LOG_LEVEL: 'warn' }, { cwd });
+    expect(await gateway.exited).toBe(1);
+    expect(gateway.output()).toContain("'redis-server' was not found");
+    expect(gateway.output()).toContain('apt-get install -y redis-server');
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('refuses to start in production without a token', async () => {
+    const gateway = spawnGateway({ NODE_ENV: 'production', REDIS_URL: redis.url });
+    expect(await gateway.exited).toBe(2);
+    expect(gateway.output()).toContain('set CACHEGATE_TOKEN');
+  });
+
+  it('lists every configuration problem at once and exits 2', async () => {
+    const gateway = spawnGateway({ PORT: 'eighty', REDIS_URL: 'http://nope', CACHEGATE_TOKEN: 'short' });
+    expect(await gateway.exited).toBe(2);
+    const output = gateway.output();
+    expect(output).toContain('PORT="eighty"');
+    expect(output).toContain('CACHEGATE_REDIS_URL');
+    expect(output).toContain('CACHEGATE_TOKEN=(hidden)');
+    expect(output).not.toContain('short');
+  });
+
+  it('prints every variable with its default for --help', async () => {
+    const gateway = spawnGateway({}, { args: ['--help'] });
+    expect(await gateway.exited).toBe(0);
+    for (const name of ['PORT', 'REDIS_URL', 'CACHEGATE_TOKEN', 'REDIS_SERVICE_API_KEY', 'CACHEGATE_COMMAND_TIMEOUT_MS']) {
+      expect(gateway.output()).toContain(name);
+    }
+    expect(gateway.output()).toContain('(default: 8080)');
+  });
+});
