@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from './app.js';
-import { TokenStore } from './auth/token-store.js';
+import { TokenStore, TokensFileError } from './auth/token-store.js';
 import { type Config, ConfigError, configHelp, loadConfig, variableForFlag } from './config.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import { VERSION } from './version.js';
@@ -139,7 +139,7 @@ function fail(message: string): never {
 class StartupError extends Error {}
 
 main(process.argv.slice(2), process.env).catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StartupError) {
+  if (error instanceof ConfigError || error instanceof TokensFileError || error instanceof StartupError) {
     console.error(`cachegate: ${error.message}`);
     process.exit(2);
   }

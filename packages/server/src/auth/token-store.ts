@@ -38,11 +38,11 @@ const fileEntrySchema = z
     message: '"redisPassword" needs "redisUser"',
   });
 
-/** Thrown when a tokens file cannot be read or has invalid entries; lists every problem. */
+/** Thrown when the tokens (a tokens file, or the token variables) are unusable; lists every problem. */
 export class TokensFileError extends Error {
-  readonly code = 'CG_ERR_TOKENS_FILE_INVALID';
-  constructor(path: string, problems: string[]) {
-    super(`Invalid tokens file ${path}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  readonly code = 'CG_ERR_TOKENS_INVALID';
+  constructor(source: string, problems: string[]) {
+    super(`Invalid tokens in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'TokensFileError';
   }
 }
@@ -72,6 +72,16 @@ export class TokenStore {
     add('readonly', single.readonlyToken, 'read');
     add('admin', single.adminToken, 'admin');
     if (tokensFile !== undefined) entries.push(...readTokensFile(tokensFile));
+    const seen = new Map<string, string>();
+    for (const { digest, principal } of entries) {
+      const other = seen.get(digest.toString('hex'));
+      if (other !== undefined) {
+        throw new TokensFileError(tokensFile ?? 'the token variables', [
+          `one token is configured twice, for "${other}" and "${principal.name}": give each its own token`,
+        ]);
+      }
+      seen.set(digest.toString('hex'), principal.name);
+    }
     return new TokenStore(entries);
   }
 
