@@ -57,7 +57,8 @@ const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-api-key"]
  * await app.listen({ port: 8080 });
  */
 export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<FastifyInstance> {
-  if (config.redisUrl === undefined) throw new Error('buildApp needs config.redisUrl (main.ts starts the embedded Redis)');
+  if (config.redisUrl === undefined)
+    throw new Error('buildApp needs config.redisUrl (main.ts starts the embedded Redis)');
   const bootId = randomBytes(4).toString('hex');
   let requestCount = 0;
   const app = Fastify({
@@ -68,7 +69,12 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
             level: config.logLevel,
             redact: { paths: REDACTED_HEADERS, censor: '[redacted]' },
             // The query string may carry `_token`: log paths only.
-            serializers: { req: (req: { method?: string; url?: string }) => ({ method: req.method, path: req.url?.split('?', 1)[0] }) },
+            serializers: {
+              req: (req: { method?: string; url?: string }) => ({
+                method: req.method,
+                path: req.url?.split('?', 1)[0],
+              }),
+            },
           },
         }),
     bodyLimit: config.maxBodyBytes,
@@ -81,7 +87,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     frameworkErrors: answerFrameworkError,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : `${bootId}-${++requestCount}`;
+      return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given)
+        ? given
+        : `${bootId}-${++requestCount}`;
     },
   });
 

@@ -62,14 +62,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://a:1', CACHEGATE_REDIS_URL: 'redis://b:2' })).toThrow(
       /CACHEGATE_REDIS_URL and REDIS_URL are both set/,
     );
-    expect(loadConfig({ REDIS_URL: 'redis://a:1', CACHEGATE_REDIS_URL: 'redis://a:1' }).redisUrl).toBe('redis://a:1');
+    expect(loadConfig({ REDIS_URL: 'redis://a:1', CACHEGATE_REDIS_URL: 'redis://a:1' }).redisUrl).toBe(
+      'redis://a:1',
+    );
   });
 
   it('splits CORS origins', () => {
-    expect(loadConfig({ CACHEGATE_CORS_ORIGINS: 'https://a.example, https://b.example,' }).corsOrigins).toEqual([
-      'https://a.example',
-      'https://b.example',
-    ]);
+    expect(
+      loadConfig({ CACHEGATE_CORS_ORIGINS: 'https://a.example, https://b.example,' }).corsOrigins,
+    ).toEqual(['https://a.example', 'https://b.example']);
   });
 });
 

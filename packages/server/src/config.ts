@@ -64,7 +64,11 @@ const VARIABLES = {
   maxKeyBytes: {
     env: 'CACHEGATE_MAX_KEY_BYTES',
     default: '1024',
-    schema: z.coerce.number().int().min(1).max(512 * 1024 * 1024),
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(512 * 1024 * 1024),
     help: 'Longest key accepted by the cache API, in UTF-8 bytes.',
   },
   maxPipeline: {

@@ -115,7 +115,11 @@ function developmentToken(dataDir: string): string {
   return token;
 }
 
-function printDevelopmentBanner(config: Config, embedded: RedisServer | undefined, token: string | undefined) {
+function printDevelopmentBanner(
+  config: Config,
+  embedded: RedisServer | undefined,
+  token: string | undefined,
+) {
   const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   const lines = [
     '',
@@ -123,7 +127,9 @@ function printDevelopmentBanner(config: Config, embedded: RedisServer | undefine
     embedded
       ? `  Redis: embedded redis-server on 127.0.0.1:${embedded.port}, data in ${join(config.dataDir, 'redis')}`
       : undefined,
-    token ? `  Token (admin scope, saved in ${join(config.dataDir, 'dev-token')}):\n\n    ${token}\n` : undefined,
+    token
+      ? `  Token (admin scope, saved in ${join(config.dataDir, 'dev-token')}):\n\n    ${token}\n`
+      : undefined,
     `  Try:  curl -X PUT ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN" -d '{"value":{"hi":1}}'`,
     `        curl ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN"`,
     '  For production set REDIS_URL and CACHEGATE_TOKEN (see README).',

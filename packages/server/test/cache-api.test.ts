@@ -7,7 +7,10 @@ let gateway: TestGateway;
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gateway = await startGateway(redis.url, { CACHEGATE_MAX_BODY_BYTES: '4096', CACHEGATE_MAX_KEY_BYTES: '64' });
+  gateway = await startGateway(redis.url, {
+    CACHEGATE_MAX_BODY_BYTES: '4096',
+    CACHEGATE_MAX_KEY_BYTES: '64',
+  });
 });
 afterAll(async () => {
   await gateway?.close();
@@ -18,7 +21,11 @@ beforeEach(async () => {
 });
 
 const put = (key: string, body: unknown, token?: string | null) =>
-  gateway.request(`/v1/cache/${key}`, { method: 'PUT', body: JSON.stringify(body), ...(token === undefined ? {} : { token }) });
+  gateway.request(`/v1/cache/${key}`, {
+    method: 'PUT',
+    body: JSON.stringify(body),
+    ...(token === undefined ? {} : { token }),
+  });
 const get = (key: string, token?: string | null) =>
   gateway.request(`/v1/cache/${key}`, token === undefined ? {} : { token });
 
@@ -88,7 +95,12 @@ describe('cache API: happy paths', () => {
   it('writes many entries atomically with mset, each with its own TTL', async () => {
     const response = await gateway.request('/v1/cache/mset', {
       method: 'POST',
-      body: JSON.stringify({ entries: [{ key: 'x', value: 'one', ttl: 100 }, { key: 'y', value: { two: 2 } }] }),
+      body: JSON.stringify({
+        entries: [
+          { key: 'x', value: 'one', ttl: 100 },
+          { key: 'y', value: { two: 2 } },
+        ],
+      }),
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ stored: 2 });
@@ -133,7 +145,11 @@ describe('cache API: errors', () => {
   it('rejects keys longer than CACHEGATE_MAX_KEY_BYTES, counting UTF-8 bytes', async () => {
     await expectError(await put('k'.repeat(65), { value: 1 }), 400, 'CG_ERR_KEY_INVALID');
     // 22 emoji = 88 bytes but only 44 UTF-16 units
-    await expectError(await put(encodeURIComponent('😀'.repeat(22)), { value: 1 }), 400, 'CG_ERR_KEY_INVALID');
+    await expectError(
+      await put(encodeURIComponent('😀'.repeat(22)), { value: 1 }),
+      400,
+      'CG_ERR_KEY_INVALID',
+    );
     expect((await put('k'.repeat(64), { value: 1 })).status).toBe(200);
   });
 
@@ -160,13 +176,24 @@ describe('cache API: errors', () => {
   });
 
   it('rejects bad mget and mset bodies', async () => {
-    const mget = (body: unknown) => gateway.request('/v1/cache/mget', { method: 'POST', body: JSON.stringify(body) });
+    const mget = (body: unknown) =>
+      gateway.request('/v1/cache/mget', { method: 'POST', body: JSON.stringify(body) });
     await expectError(await mget({ keys: [] }), 400, 'CG_ERR_REQUEST_INVALID');
     await expectError(await mget({ keys: ['a', 1] }), 400, 'CG_ERR_REQUEST_INVALID');
     await expectError(await mget({ keys: ['a', ''] }), 400, 'CG_ERR_KEY_INVALID');
-    const mset = (body: unknown) => gateway.request('/v1/cache/mset', { method: 'POST', body: JSON.stringify(body) });
+    const mset = (body: unknown) =>
+      gateway.request('/v1/cache/mset', { method: 'POST', body: JSON.stringify(body) });
     await expectError(await mset({ entries: [{ key: 'a' }] }), 400, 'CG_ERR_REQUEST_INVALID');
-    await expectError(await mset({ entries: [{ key: 'a', value: 1 }, { key: '', value: 2 }] }), 400, 'CG_ERR_KEY_INVALID');
+    await expectError(
+      await mset({
+        entries: [
+          { key: 'a', value: 1 },
+          { key: '', value: 2 },
+        ],
+      }),
+      400,
+      'CG_ERR_KEY_INVALID',
+    );
     expect(await redis.command('EXISTS', 'a')).toBe(0);
   });
 
@@ -199,7 +226,11 @@ describe('cache API: security', () => {
       ['POST', '/v1/cache/mget'],
       ['POST', '/v1/cache/mset'],
     ] as const) {
-      const response = await gateway.request(path, { method, token: null, ...(method === 'GET' ? {} : { body: '{}' }) });
+      const response = await gateway.request(path, {
+        method,
+        token: null,
+        ...(method === 'GET' ? {} : { body: '{}' }),
+      });
       expect(response.status, `${method} ${path}`).toBe(401);
       expect((await response.json()).error.code).toBe('CG_ERR_AUTH_MISSING');
       expect(response.headers.get('www-authenticate')).toBe('Bearer');
@@ -215,7 +246,10 @@ describe('cache API: security', () => {
 
   it('accepts the token as X-API-Key and as ?_token=', async () => {
     await put('k', { value: 'v' });
-    const viaHeader = await gateway.request('/v1/cache/k', { token: null, headers: { 'x-api-key': TOKENS.read } });
+    const viaHeader = await gateway.request('/v1/cache/k', {
+      token: null,
+      headers: { 'x-api-key': TOKENS.read },
+    });
     expect(viaHeader.status).toBe(200);
     const viaQuery = await gateway.request(`/v1/cache/k?_token=${TOKENS.read}`, { token: null });
     expect(viaQuery.status).toBe(200);

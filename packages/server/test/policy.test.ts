@@ -1,5 +1,4 @@
-import { writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -65,7 +64,7 @@ describe('command policy: the shared connection stays clean', () => {
     ['BRPOPLPUSH', ['BRPOPLPUSH', 'a', 'b', '1']],
     ['BZPOPMIN', ['BZPOPMIN', 'z', '1']],
     ['XREAD with BLOCK', ['XREAD', 'BLOCK', '100', 'STREAMS', 's', '$']],
-  ])('denies blocking command %s', async (name, command) => {
+  ])('denies blocking command %s', async (_name, command) => {
     await expectDenied(await run(command, TOKENS.admin), String(command[0]), 'blocking');
   });
 
@@ -77,7 +76,17 @@ describe('command policy: the shared connection stays clean', () => {
   });
 
   it('denies a whole pipeline when one command is denied, and runs none of it', async () => {
-    await expectDenied(await run([['SET', 'a', '1'], ['SELECT', '2'], ['SET', 'b', '2']], TOKENS.write, '/pipeline'));
+    await expectDenied(
+      await run(
+        [
+          ['SET', 'a', '1'],
+          ['SELECT', '2'],
+          ['SET', 'b', '2'],
+        ],
+        TOKENS.write,
+        '/pipeline',
+      ),
+    );
     expect(await redis.command('DBSIZE')).toBe(0);
   });
 });
@@ -108,7 +117,13 @@ describe('command policy: scopes', () => {
 
   it('lets a read token run read-only commands, PING and EVAL_RO', async () => {
     await redis.command('SET', 'k', 'v');
-    for (const command of [['GET', 'k'], ['PING'], ['EXISTS', 'k'], ['SCAN', '0'], ['EVAL_RO', 'return 1', '0']]) {
+    for (const command of [
+      ['GET', 'k'],
+      ['PING'],
+      ['EXISTS', 'k'],
+      ['SCAN', '0'],
+      ['EVAL_RO', 'return 1', '0'],
+    ]) {
       expect((await run(command, TOKENS.read)).status, String(command[0])).toBe(200);
     }
   });
@@ -149,7 +164,9 @@ describe('tokens file with a Redis ACL user', () => {
     const file = join(dir, 'tokens.json');
     writeFileSync(
       file,
-      JSON.stringify([{ name: 'app', token: appToken, scope: 'write', redisUser: 'app', redisPassword: 'app-password' }]),
+      JSON.stringify([
+        { name: 'app', token: appToken, scope: 'write', redisUser: 'app', redisPassword: 'app-password' },
+      ]),
     );
     aclGateway = await startGateway(redis.url, { CACHEGATE_TOKENS_FILE: file });
   });
@@ -158,13 +175,25 @@ describe('tokens file with a Redis ACL user', () => {
   });
 
   it("runs the token's commands as its Redis user, so Redis enforces the key pattern", async () => {
-    const allowed = await aclGateway.request('/', { method: 'POST', body: '["SET","app:1","v"]', token: appToken });
+    const allowed = await aclGateway.request('/', {
+      method: 'POST',
+      body: '["SET","app:1","v"]',
+      token: appToken,
+    });
     expect(await allowed.json()).toEqual({ result: 'OK' });
-    const denied = await aclGateway.request('/', { method: 'POST', body: '["SET","other:1","v"]', token: appToken });
+    const denied = await aclGateway.request('/', {
+      method: 'POST',
+      body: '["SET","other:1","v"]',
+      token: appToken,
+    });
     expect(denied.status).toBe(400);
     expect((await denied.json()).error).toMatch(/^NOPERM/);
     expect(await redis.command('EXISTS', 'other:1')).toBe(0);
-    const whoami = await aclGateway.request('/', { method: 'POST', body: '["ACL","WHOAMI"]', token: appToken });
+    const whoami = await aclGateway.request('/', {
+      method: 'POST',
+      body: '["ACL","WHOAMI"]',
+      token: appToken,
+    });
     expect(await whoami.json()).toEqual({ result: 'app' });
   });
 

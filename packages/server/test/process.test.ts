@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,11 @@ const auth = (token: string = TOKENS.write) => ({ authorization: `Bearer ${token
 
 async function waitForLive(base: string) {
   await waitFor(
-    () => fetch(`${base}/livez`).then((r) => r.ok, () => false),
+    () =>
+      fetch(`${base}/livez`).then(
+        (r) => r.ok,
+        () => false,
+      ),
     15_000,
     `gateway at ${base} never became live`,
   );
@@ -45,7 +49,11 @@ describe('the cachegate process', () => {
     await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
 
     const inFlight = Array.from({ length: 4 }, () =>
-      fetch(`${base}/`, { method: 'POST', headers: auth(), body: JSON.stringify(['EVAL', busyScript(150), '0']) }),
+      fetch(`${base}/`, {
+        method: 'POST',
+        headers: auth(),
+        body: JSON.stringify(['EVAL', busyScript(150), '0']),
+      }),
     );
     await new Promise((done) => setTimeout(done, 100));
     gateway.child.kill('SIGTERM');
@@ -69,7 +77,11 @@ describe('the cachegate process', () => {
     const base = `http://127.0.0.1:${port}`;
     try {
       await waitForLive(base);
-      const put = await fetch(`${base}/v1/cache/from-env`, { method: 'PUT', headers: auth(), body: '{"value":[1]}' });
+      const put = await fetch(`${base}/v1/cache/from-env`, {
+        method: 'PUT',
+        headers: auth(),
+        body: '{"value":[1]}',
+      });
       expect(put.status).toBe(200);
       expect(await redis.command('GET', 'from-env')).toBe('[1]');
       expect((await fetch(`${base}/v1/cache/from-env`)).status).toBe(401);
@@ -82,7 +94,10 @@ describe('the cachegate process', () => {
   it('runs an embedded redis-server with no REDIS_URL, prints a token, and stops Redis on exit', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cachegate-embedded-'));
     const port = await freePort();
-    const gateway = spawnGateway({ PORT: String(port), HOST: '127.0.0.1', CACHEGATE_LOG_LEVEL: 'warn' }, { cwd });
+    const gateway = spawnGateway(
+      { PORT: String(port), HOST: '127.0.0.1', CACHEGATE_LOG_LEVEL: 'warn' },
+      { cwd },
+    );
     const base = `http://127.0.0.1:${port}`;
     try {
       await waitForLive(base);
@@ -93,7 +108,11 @@ describe('the cachegate process', () => {
       expect(existsSync(join(cwd, '.cachegate', 'redis', 'redis.conf'))).toBe(true);
 
       const headers = auth(token);
-      const put = await fetch(`${base}/v1/cache/greeting`, { method: 'PUT', headers, body: '{"value":{"hi":"👋"}}' });
+      const put = await fetch(`${base}/v1/cache/greeting`, {
+        method: 'PUT',
+        headers,
+        body: '{"value":{"hi":"👋"}}',
+      });
       expect(put.status).toBe(200);
       const got = await fetch(`${base}/v1/cache/greeting`, { headers });
       expect((await got.json()).value).toEqual({ hi: '👋' });
@@ -117,6 +136,46 @@ describe('the cachegate process', () => {
     } finally {
       gateway.child.kill('SIGKILL');
       rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('reloads the tokens file on SIGHUP, keeping the old tokens when the new file is invalid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cachegate-hup-'));
+    const file = join(dir, 'tokens.json');
+    const tokens = (token: string) => JSON.stringify([{ name: 'svc', token, scope: 'write' }]);
+    writeFileSync(file, tokens('first-token-0123456789'));
+    const port = await freePort();
+    const gateway = spawnGateway({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      CACHEGATE_TOKENS_FILE: file,
+      CACHEGATE_LOG_LEVEL: 'info',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const status = async (token: string) => (await fetch(`${base}/get/k`, { headers: auth(token) })).status;
+    try {
+      await waitForLive(base);
+      await waitFor(
+        async () => (await status('first-token-0123456789')) === 200,
+        5_000,
+        'first token never accepted',
+      );
+
+      writeFileSync(file, tokens('second-token-0123456789'));
+      gateway.child.kill('SIGHUP');
+      await waitFor(async () => (await status('second-token-0123456789')) === 200, 5_000, 'not reloaded');
+      expect(await status('first-token-0123456789')).toBe(401);
+
+      writeFileSync(file, '[{"name": broken');
+      gateway.child.kill('SIGHUP');
+      await waitFor(() => gateway.output().includes('tokens not reloaded'), 5_000, 'no reload error logged');
+      expect(await status('second-token-0123456789')).toBe(200);
+      expect(gateway.output()).not.toContain('second-token-0123456789');
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -149,7 +208,13 @@ describe('the cachegate process', () => {
   it('prints every variable with its default for --help', async () => {
     const gateway = spawnGateway({}, { args: ['--help'] });
     expect(await gateway.exited).toBe(0);
-    for (const name of ['PORT', 'REDIS_URL', 'CACHEGATE_TOKEN', 'REDIS_SERVICE_API_KEY', 'CACHEGATE_COMMAND_TIMEOUT_MS']) {
+    for (const name of [
+      'PORT',
+      'REDIS_URL',
+      'CACHEGATE_TOKEN',
+      'REDIS_SERVICE_API_KEY',
+      'CACHEGATE_COMMAND_TIMEOUT_MS',
+    ]) {
       expect(gateway.output()).toContain(name);
     }
     expect(gateway.output()).toContain('(default: 8080)');

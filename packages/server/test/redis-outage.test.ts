@@ -38,7 +38,11 @@ describe('Redis outage', () => {
 
     redis = await redis.restart();
     const restartedAt = Date.now();
-    await waitFor(async () => (await gateway.request('/get/k')).status === 200, 5_000, 'gateway did not recover');
+    await waitFor(
+      async () => (await gateway.request('/get/k')).status === 200,
+      5_000,
+      'gateway did not recover',
+    );
     expect(Date.now() - restartedAt).toBeLessThan(2_000);
     expect((await gateway.request('/readyz', { token: null })).status).toBe(200);
   });
@@ -58,6 +62,10 @@ describe('Redis outage', () => {
     } finally {
       process.kill(redis.process.pid as number, 'SIGCONT');
     }
-    await waitFor(async () => (await gateway.request('/get/k')).status === 200, 5_000, 'gateway did not recover');
+    await waitFor(
+      async () => (await gateway.request('/get/k')).status === 200,
+      5_000,
+      'gateway did not recover',
+    );
   });
 });

@@ -17,8 +17,16 @@ beforeEach(async () => {
   await redis.command('FLUSHALL');
 });
 
-const post = (path: string, body: unknown, init: { token?: string | null; headers?: Record<string, string> } = {}) =>
-  gateway.request(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), ...init });
+const post = (
+  path: string,
+  body: unknown,
+  init: { token?: string | null; headers?: Record<string, string> } = {},
+) =>
+  gateway.request(path, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...init,
+  });
 const base64 = { 'upstash-encoding': 'base64' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -42,7 +50,9 @@ describe('POST / (JSON command)', () => {
     await post('/', ['ZADD', 'z', '1.5', 'm']);
     expect(await (await post('/', ['ZSCORE', 'z', 'm'])).json()).toEqual({ result: '1.5' });
     expect(await (await post('/', ['INCRBYFLOAT', 'f', '0.1'])).json()).toEqual({ result: '0.1' });
-    expect(await (await post('/', ['EVAL', 'return {1, {2, "x"}, redis.status_reply("FINE")}', 0])).json()).toEqual({
+    expect(
+      await (await post('/', ['EVAL', 'return {1, {2, "x"}, redis.status_reply("FINE")}', 0])).json(),
+    ).toEqual({
       result: [1, [2, 'x'], 'FINE'],
     });
     expect(await (await post('/', ['EXISTS', 'h', 'z', 'none'])).json()).toEqual({ result: 2 });
@@ -135,11 +145,15 @@ describe('path form', () => {
 
 describe('base64 encoding', () => {
   it('encodes every string at every depth, status replies included; integers and null stay raw', async () => {
-    expect(await (await post('/', ['SET', 'k', 'v'], { headers: base64 })).json()).toEqual({ result: b64('OK') });
+    expect(await (await post('/', ['SET', 'k', 'v'], { headers: base64 })).json()).toEqual({
+      result: b64('OK'),
+    });
     expect(await (await post('/', ['GET', 'nope'], { headers: base64 })).json()).toEqual({ result: null });
     expect(await (await post('/', ['INCR', 'n'], { headers: base64 })).json()).toEqual({ result: 1 });
     expect(
-      await (await post('/', ['EVAL', 'return {1, {"a", redis.status_reply("PONG")}}', 0], { headers: base64 })).json(),
+      await (
+        await post('/', ['EVAL', 'return {1, {"a", redis.status_reply("PONG")}}', 0], { headers: base64 })
+      ).json(),
     ).toEqual({ result: [1, [b64('a'), b64('PONG')]] });
   });
 
@@ -179,7 +193,10 @@ describe('/pipeline', () => {
   });
 
   it('answers 413 past CACHEGATE_MAX_PIPELINE and runs nothing', async () => {
-    const response = await post('/pipeline', Array.from({ length: 6 }, (_, i) => ['SET', `k${i}`, 'v']));
+    const response = await post(
+      '/pipeline',
+      Array.from({ length: 6 }, (_, i) => ['SET', `k${i}`, 'v']),
+    );
     expect(response.status).toBe(413);
     expect((await response.json()).error).toContain('CACHEGATE_MAX_PIPELINE');
     expect(await redis.command('DBSIZE')).toBe(0);
@@ -256,7 +273,10 @@ describe('read-your-writes sync token', () => {
     expect(await token('/', ['GET', 'k'])).toBe(t0);
     const t1 = await token('/', ['SET', 'k', 'v']);
     expect(t1).not.toBe(t0);
-    const t2 = await token('/pipeline', [['GET', 'k'], ['DEL', 'k']]);
+    const t2 = await token('/pipeline', [
+      ['GET', 'k'],
+      ['DEL', 'k'],
+    ]);
     expect(t2).not.toBe(t1);
     const t3 = await token('/', ['EVAL', "return redis.call('SET', KEYS[1], 'x')", 1, 'k']);
     expect(t3).not.toBe(t2);

@@ -72,9 +72,9 @@ describe('TokenStore', () => {
   });
 
   it('rejects one token configured twice with different scopes', () => {
-    expect(() => TokenStore.load({ token: 'same-token-0123456789', readonlyToken: 'same-token-0123456789' })).toThrow(
-      /configured twice/,
-    );
+    expect(() =>
+      TokenStore.load({ token: 'same-token-0123456789', readonlyToken: 'same-token-0123456789' }),
+    ).toThrow(/configured twice/);
   });
 
   it('swaps tokens in place on reload', () => {

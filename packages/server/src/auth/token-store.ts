@@ -124,8 +124,13 @@ function readTokensFile(path: string): TokenEntry[] {
     names.add(entry.name);
     const digest = entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.sha256 ?? '', 'hex');
     const redisUser =
-      entry.redisUser === undefined ? undefined : { username: entry.redisUser, password: entry.redisPassword ?? '' };
-    return { digest, principal: { name: entry.name, scope: entry.scope, ...(redisUser ? { redisUser } : {}) } };
+      entry.redisUser === undefined
+        ? undefined
+        : { username: entry.redisUser, password: entry.redisPassword ?? '' };
+    return {
+      digest,
+      principal: { name: entry.name, scope: entry.scope, ...(redisUser ? { redisUser } : {}) },
+    };
   });
   if (problems.length > 0) throw new TokensFileError(path, problems);
   return entries;

@@ -20,7 +20,11 @@ async function errorHandlerPlugin(app: FastifyInstance) {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, gatewayError('CG_ERR_ROUTE_NOT_FOUND', `No route for ${request.method} ${pathOf(request.url)}`)),
+    sendError(
+      request,
+      reply,
+      gatewayError('CG_ERR_ROUTE_NOT_FOUND', `No route for ${request.method} ${pathOf(request.url)}`),
+    ),
   );
 }
 
@@ -39,11 +43,17 @@ function toGatewayError(error: FastifyError, maxBodyBytes: number): GatewayError
   if (error instanceof GatewayError) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return gatewayError('CG_ERR_BODY_TOO_LARGE', `Request body is larger than ${maxBodyBytes} bytes (CACHEGATE_MAX_BODY_BYTES)`);
+      return gatewayError(
+        'CG_ERR_BODY_TOO_LARGE',
+        `Request body is larger than ${maxBodyBytes} bytes (CACHEGATE_MAX_BODY_BYTES)`,
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return gatewayError('CG_ERR_REQUEST_INVALID', 'Content-Length does not match the body');
   }
-  if (error.validation !== undefined || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
+  if (
+    error.validation !== undefined ||
+    (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+  ) {
     return gatewayError('CG_ERR_REQUEST_INVALID', error.message);
   }
   return gatewayError('CG_ERR_INTERNAL');

@@ -22,7 +22,10 @@ async function healthPlugin(app: FastifyInstance) {
       await Promise.race([
         app.backend.ping(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), Math.min(PROBE_TIMEOUT_MS, app.config.commandTimeoutMs));
+          timer = setTimeout(
+            () => reject(new Error('timed out')),
+            Math.min(PROBE_TIMEOUT_MS, app.config.commandTimeoutMs),
+          );
         }),
       ]);
       return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };

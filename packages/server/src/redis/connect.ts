@@ -103,8 +103,11 @@ class StandaloneBackend implements RedisBackend {
     const exec = settled[settled.length - 1] as PromiseSettledResult<Reply>;
     if (exec.status === 'fulfilled') return exec.value as Reply[];
     if (!(exec.reason instanceof ErrorReply)) throw exec.reason;
-    const refused = settled.find((s, i) => i > 0 && s.status === 'rejected' && s.reason instanceof ErrorReply);
-    const why = refused?.status === 'rejected' ? ` First refused command: ${(refused.reason as Error).message}` : '';
+    const refused = settled.find(
+      (s, i) => i > 0 && s.status === 'rejected' && s.reason instanceof ErrorReply,
+    );
+    const why =
+      refused?.status === 'rejected' ? ` First refused command: ${(refused.reason as Error).message}` : '';
     throw new TransactionAbortedError(`${exec.reason.message}${why}`);
   }
 
@@ -113,9 +116,12 @@ class StandaloneBackend implements RedisBackend {
   }
 
   async close(): Promise<void> {
-    const clients = [this.#shared, ...(await Promise.allSettled(this.#userClients.values())).flatMap((r) =>
-      r.status === 'fulfilled' ? [r.value] : [],
-    )];
+    const clients = [
+      this.#shared,
+      ...(await Promise.allSettled(this.#userClients.values())).flatMap((r) =>
+        r.status === 'fulfilled' ? [r.value] : [],
+      ),
+    ];
     await Promise.all(clients.map((client) => (client.isOpen ? client.close() : undefined)));
   }
 
@@ -135,7 +141,8 @@ class StandaloneBackend implements RedisBackend {
         connectTimeout: options.commandTimeoutMs,
         noDelay: true,
         keepAlive: true,
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+        reconnectStrategy: (retries: number) =>
+          Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
       },
     });
     client.on('error', (error: Error) => this.#logConnectionError(error, user));
@@ -148,7 +155,10 @@ class StandaloneBackend implements RedisBackend {
     if (now - this.#lastErrorLog < 10_000) return;
     this.#lastErrorLog = now;
     this.#options.logger.warn(
-      { err: { message: error.message, code: (error as NodeJS.ErrnoException).code }, redisUser: user?.username },
+      {
+        err: { message: error.message, code: (error as NodeJS.ErrnoException).code },
+        redisUser: user?.username,
+      },
       'Redis connection error; retrying',
     );
   }

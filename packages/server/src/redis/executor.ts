@@ -2,7 +2,7 @@ import { ErrorReply } from '@redis/client';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { RedisBackend } from './connect.js';
 import { TransactionAbortedError } from './connect.js';
-import { type ExecutionMode, type Principal, denialReason } from './policy.js';
+import { denialReason, type ExecutionMode, type Principal } from './policy.js';
 import type { Command, Reply } from './types.js';
 
 /** Options for {@link CommandExecutor}. */
@@ -72,7 +72,8 @@ function asReply(error: unknown): Reply {
 
 function toGatewayError(error: unknown): never {
   if (error instanceof GatewayError) throw error;
-  if (error instanceof TransactionAbortedError) throw gatewayError('CG_ERR_TRANSACTION_ABORTED', error.message);
+  if (error instanceof TransactionAbortedError)
+    throw gatewayError('CG_ERR_TRANSACTION_ABORTED', error.message);
   // Everything else is the connection: offline, closed, reset, queue full. The caller may retry.
   throw gatewayError('CG_ERR_REDIS_UNAVAILABLE', undefined, error);
 }

@@ -148,7 +148,9 @@ describe('@upstash/redis against cachegate', () => {
   });
 
   it('sorted sets', async () => {
-    expect(await sdk.zadd('z', { score: 1, member: 'a' }, { score: 2.5, member: 'b' }, { score: 3, member: 'c' })).toBe(3);
+    expect(
+      await sdk.zadd('z', { score: 1, member: 'a' }, { score: 2.5, member: 'b' }, { score: 3, member: 'c' }),
+    ).toBe(3);
     expect(await sdk.zscore('z', 'b')).toBe(2.5);
     expect(await sdk.zrange('z', 0, -1)).toEqual(['a', 'b', 'c']);
     expect(await sdk.zrange('z', 0, -1, { withScores: true })).toEqual(['a', 1, 'b', 2.5, 'c', 3]);
@@ -190,12 +192,7 @@ describe('@upstash/redis against cachegate', () => {
 
   it('explicit pipelines keep going past a failing command in the middle', async () => {
     await sdk.set('str', 'v');
-    const results = await sdk
-      .pipeline()
-      .set('p1', 1)
-      .lpush('str', 'x')
-      .incr('p1')
-      .exec({ keepErrors: true });
+    const results = await sdk.pipeline().set('p1', 1).lpush('str', 'x').incr('p1').exec({ keepErrors: true });
     expect(results[0]).toEqual({ result: 'OK', error: undefined });
     expect(results[1]?.error).toMatch(/WRONGTYPE/);
     expect(results[2]).toEqual({ result: 2, error: undefined });
@@ -237,7 +234,15 @@ describe('@upstash/redis against cachegate', () => {
   });
 
   it('unicode, emoji and binary-ish strings round-trip', async () => {
-    const samples = ['héllo wörld', '🚀🔥👩‍👩‍👧', '日本語テキスト', 'مرحبا', 'tab\tnew\nline', '\u0000nul', 'quote " inside'];
+    const samples = [
+      'héllo wörld',
+      '🚀🔥👩‍👩‍👧',
+      '日本語テキスト',
+      'مرحبا',
+      'tab\tnew\nline',
+      '\u0000nul',
+      'quote " inside',
+    ];
     for (const [i, sample] of samples.entries()) {
       await sdk.set(`u${i}`, sample);
       expect(await sdk.get(`u${i}`)).toBe(sample);
@@ -268,7 +273,12 @@ describe('@upstash/redis against cachegate', () => {
   });
 
   it('the read-your-writes sync token changes after writes', async () => {
-    const client = new Redis({ url: gateway.url, token: TOKENS.write, enableTelemetry: false, enableAutoPipelining: false });
+    const client = new Redis({
+      url: gateway.url,
+      token: TOKENS.write,
+      enableTelemetry: false,
+      enableAutoPipelining: false,
+    });
     await client.get('x');
     const before = client.readYourWritesSyncToken;
     expect(before).toBeTruthy();
@@ -300,7 +310,12 @@ describe('@upstash/redis against cachegate', () => {
   });
 
   it('a wrong token is rejected', async () => {
-    const wrong = new Redis({ url: gateway.url, token: 'wrong-token-0000000000', enableTelemetry: false, retry: false });
+    const wrong = new Redis({
+      url: gateway.url,
+      token: 'wrong-token-0000000000',
+      enableTelemetry: false,
+      retry: false,
+    });
     await expect(wrong.get('x')).rejects.toThrow(/Invalid token/);
   });
 });

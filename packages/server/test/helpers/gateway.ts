@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
-import { TokenStore } from '../../src/auth/token-store.js';
+import type { TokenStore } from '../../src/auth/token-store.js';
 import { type Config, loadConfig } from '../../src/config.js';
 
 /** Tokens every test gateway accepts, one per scope. */
@@ -62,7 +62,11 @@ export async function startGateway(
 }
 
 /** Polls `condition` every 20 ms until it holds. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, message: string) {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  message: string,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(message);
@@ -82,7 +86,10 @@ export interface GatewayProcess {
 }
 
 /** Spawns `node dist/main.js` with exactly `env` (plus PATH unless given) in `cwd`. */
-export function spawnGateway(env: Record<string, string>, options: { cwd?: string; args?: string[] } = {}): GatewayProcess {
+export function spawnGateway(
+  env: Record<string, string>,
+  options: { cwd?: string; args?: string[] } = {},
+): GatewayProcess {
   const child = spawn(process.execPath, [MAIN, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...env },

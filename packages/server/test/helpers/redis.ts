@@ -13,7 +13,9 @@ export interface TestRedis extends RedisServer {
 }
 
 /** Starts redis-server the same way the embedded mode does, without persistence unless asked. */
-export async function startTestRedis(options: { config?: string[]; password?: string } = {}): Promise<TestRedis> {
+export async function startTestRedis(
+  options: { config?: string[]; password?: string } = {},
+): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-redis-'));
   const config = ['appendonly no', ...(options.config ?? [])];
   const launch = async (port?: number): Promise<TestRedis> => {

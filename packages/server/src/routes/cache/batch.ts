@@ -63,7 +63,11 @@ async function batchRoutes(app: FastifyInstance) {
                 type: 'object',
                 required: ['key', 'value'],
                 additionalProperties: false,
-                properties: { key: { type: 'string' }, value: { description: 'Any JSON value' }, ttl: ttlSchema },
+                properties: {
+                  key: { type: 'string' },
+                  value: { description: 'Any JSON value' },
+                  ttl: ttlSchema,
+                },
               },
             },
           },

@@ -17,7 +17,8 @@ async function getEntryRoute(app: FastifyInstance) {
     const stored = expectReply(replies[0]);
     const ttl = expectReply(replies[1]);
     // TTL -2: the key expired between the two commands.
-    if (stored === null || ttl === -2) throw gatewayError('CG_ERR_KEY_NOT_FOUND', `No entry for key "${key}"`);
+    if (stored === null || ttl === -2)
+      throw gatewayError('CG_ERR_KEY_NOT_FOUND', `No entry for key "${key}"`);
     return { key, value: decodeStored(stored), ttl: typeof ttl === 'number' && ttl >= 0 ? ttl : null };
   });
 }

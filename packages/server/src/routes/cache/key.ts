@@ -24,7 +24,10 @@ export function checkKey(key: string, maxKeyBytes: number): string {
   if (key === '') throw gatewayError('CG_ERR_KEY_INVALID', 'The key is empty');
   const bytes = Buffer.byteLength(key);
   if (bytes > maxKeyBytes) {
-    throw gatewayError('CG_ERR_KEY_INVALID', `The key is ${bytes} bytes; the limit is ${maxKeyBytes} (CACHEGATE_MAX_KEY_BYTES)`);
+    throw gatewayError(
+      'CG_ERR_KEY_INVALID',
+      `The key is ${bytes} bytes; the limit is ${maxKeyBytes} (CACHEGATE_MAX_KEY_BYTES)`,
+    );
   }
   return key;
 }

@@ -1,5 +1,5 @@
-import { ErrorReply } from '@redis/client';
 import { decodeValue } from '@cachegate/client';
+import { ErrorReply } from '@redis/client';
 import { gatewayError } from '../../errors.js';
 import type { Reply } from '../../redis/types.js';
 

@@ -13,7 +13,11 @@ async function multiExecRoute(app: FastifyInstance) {
     const commands = toCommandList(parseJsonBody(request.body), app.config.maxPipeline, '/multi-exec');
     return sendItems(request, reply, await app.executor.run(request.principal, 'transaction', commands));
   });
-  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/multi-exec', handler: methodNotAllowed('POST') });
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    url: '/multi-exec',
+    handler: methodNotAllowed('POST'),
+  });
 }
 
 export default multiExecRoute;

@@ -12,7 +12,11 @@ async function pipelineRoute(app: FastifyInstance) {
     const commands = toCommandList(parseJsonBody(request.body), app.config.maxPipeline, '/pipeline');
     return sendItems(request, reply, await app.executor.run(request.principal, 'pipeline', commands));
   });
-  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/pipeline', handler: methodNotAllowed('POST') });
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    url: '/pipeline',
+    handler: methodNotAllowed('POST'),
+  });
 }
 
 export default pipelineRoute;

@@ -12,7 +12,10 @@ import type { Command } from '../../redis/types.js';
  */
 export function toCommand(value: unknown, where: string): Command {
   if (!Array.isArray(value) || value.length === 0) {
-    throw gatewayError('CG_ERR_REQUEST_INVALID', `${where} must be a non-empty JSON array such as ["GET","key"]`);
+    throw gatewayError(
+      'CG_ERR_REQUEST_INVALID',
+      `${where} must be a non-empty JSON array such as ["GET","key"]`,
+    );
   }
   const command: Command = new Array(value.length);
   for (let i = 0; i < value.length; i++) {
@@ -32,7 +35,10 @@ export function toCommand(value: unknown, where: string): Command {
 /** Validates the body of `/pipeline` and `/multi-exec`: an array of commands within CACHEGATE_MAX_PIPELINE. */
 export function toCommandList(value: unknown, maxCommands: number, route: string): Command[] {
   if (!Array.isArray(value)) {
-    throw gatewayError('CG_ERR_REQUEST_INVALID', `${route} takes a JSON array of commands such as [["SET","k","v"],["GET","k"]]`);
+    throw gatewayError(
+      'CG_ERR_REQUEST_INVALID',
+      `${route} takes a JSON array of commands such as [["SET","k","v"],["GET","k"]]`,
+    );
   }
   if (value.length > maxCommands) {
     throw gatewayError(
