@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configHelp, loadConfig, variableForFlag } from './config.js';
+import { ConfigError, configHelp, configVariableNames, loadConfig, variableForFlag } from './config.js';
 
 describe('loadConfig', () => {
   it('applies defaults when nothing is set', () => {
@@ -87,5 +88,12 @@ describe('configHelp and flags', () => {
     expect(variableForFlag('--port')).toBe('PORT');
     expect(variableForFlag('--command-timeout-ms')).toBe('CACHEGATE_COMMAND_TIMEOUT_MS');
     expect(variableForFlag('--no-such-thing')).toBeUndefined();
+  });
+});
+
+describe('the README', () => {
+  it('documents every variable in its configuration table', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const name of configVariableNames()) expect(readme, name).toContain(`\`${name}\``);
   });
 });

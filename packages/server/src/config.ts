@@ -185,6 +185,11 @@ export function configHelp(): string {
   return rows.join('\n');
 }
 
+/** Every variable name, canonical names first then aliases (for docs checks). */
+export function configVariableNames(): string[] {
+  return Object.values(VARIABLES as Record<string, Variable>).flatMap((v) => [v.env, ...(v.aliases ?? [])]);
+}
+
 /** Maps a command-line flag such as `--redis-url` to its variable name (`CACHEGATE_REDIS_URL`). */
 export function variableForFlag(flag: string): string | undefined {
   const wanted = flag.replace(/^--/, '').toUpperCase().replaceAll('-', '_');
