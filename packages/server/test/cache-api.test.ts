@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, TOKENS } from './helpers/gateway.js';
+import { startGateway, type TestGateway, type TestResponse, TOKENS } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -125,7 +125,7 @@ describe('cache API: happy paths', () => {
 });
 
 describe('cache API: errors', () => {
-  const expectError = async (response: Response, status: number, code: string) => {
+  const expectError = async (response: TestResponse, status: number, code: string) => {
     expect(response.status).toBe(status);
     const body = await response.json();
     expect(body.error.code).toBe(code);

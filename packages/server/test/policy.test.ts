@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, TOKENS } from './helpers/gateway.js';
+import { startGateway, type TestGateway, type TestResponse, TOKENS } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -23,7 +23,7 @@ beforeEach(async () => {
 const run = (command: unknown[], token: string = TOKENS.write, path = '/') =>
   gateway.request(path, { method: 'POST', body: JSON.stringify(command), token });
 
-async function expectDenied(response: Response, ...mentions: string[]) {
+async function expectDenied(response: TestResponse, ...mentions: string[]) {
   expect(response.status).toBe(403);
   const { error } = await response.json();
   for (const text of mentions) expect(error).toContain(text);

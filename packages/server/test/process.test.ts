@@ -115,7 +115,7 @@ describe('the cachegate process', () => {
       });
       expect(put.status).toBe(200);
       const got = await fetch(`${base}/v1/cache/greeting`, { headers });
-      expect((await got.json()).value).toEqual({ hi: '👋' });
+      expect(((await got.json()) as { value: unknown }).value).toEqual({ hi: '👋' });
       expect((await fetch(`${base}/v1/cache/greeting`)).status).toBe(401);
 
       const redisPort = Number(/127\.0\.0\.1:(\d+), data/.exec(gateway.output())?.[1]);

@@ -170,10 +170,10 @@ describe('@upstash/redis against cachegate', () => {
     const seen = new Set<string>();
     let cursor: string | number = 0;
     do {
-      const [next, keys] = await sdk.scan(cursor, { match: 'scan:*', count: 10 });
+      const [next, keys]: [string, string[]] = await sdk.scan(cursor, { match: 'scan:*', count: 10 });
       for (const key of keys) seen.add(key);
       cursor = next;
-    } while (cursor !== '0' && cursor !== 0);
+    } while (String(cursor) !== '0');
     expect(seen.size).toBe(31);
     const [, hashes] = await sdk.scan(0, { match: 'scan:*', count: 1000, type: 'hash' });
     expect(hashes).toEqual(['scan:hash']);

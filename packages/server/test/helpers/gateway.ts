@@ -13,13 +13,17 @@ export const TOKENS = {
   admin: 'test-admin-token-0123456789',
 } as const;
 
+/** A fetch Response whose JSON body is loosely typed: the tests assert its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: test assertions check the shape of JSON bodies
+export type TestResponse = Omit<Response, 'json'> & { json(): Promise<any> };
+
 /** A gateway built in-process and listening on a free port. */
 export interface TestGateway {
   app: FastifyInstance;
   /** `http://127.0.0.1:<port>` */
   url: string;
   /** fetch() against the gateway with the write token unless `token` says otherwise (null: none). */
-  request(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  request(path: string, init?: RequestInit & { token?: string | null }): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
