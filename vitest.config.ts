@@ -6,7 +6,10 @@ const clientSrc = fileURLToPath(new URL('./packages/client/src/', import.meta.ur
 export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources; the server imports the client package by name.
-    alias: [{ find: /^@cachegate\/client$/, replacement: `${clientSrc}index.ts` }],
+    alias: [
+      { find: /^@cachegate\/client$/, replacement: `${clientSrc}index.ts` },
+      { find: /^@cachegate\/client\/node$/, replacement: `${clientSrc}node.ts` },
+    ],
   },
   test: {
     include: [

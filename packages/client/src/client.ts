@@ -1,0 +1,149 @@
+import { sleep, withDeadline } from './abort.js';
+import { CommandClient } from './command-client.js';
+import type { Command } from './commands.js';
+import { checkPositive, checkToken, checkUrl, ENV, type EnvSource, processEnv, readEnv } from './config.js';
+import type { CachegateError } from './errors.js';
+import { HttpTransport } from './http-transport.js';
+import {
+  backoffDelay,
+  deliveryOf,
+  partitionForResend,
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetry,
+} from './retry.js';
+import type { Outcome, SendOptions } from './transport.js';
+
+/** Default deadline of a call. */
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** Default size cap of automatic batches: the gateway's default CACHEGATE_MAX_PIPELINE. */
+export const DEFAULT_MAX_BATCH_SIZE = 1000;
+
+/** Options of {@link Cachegate}. */
+export interface CachegateOptions {
+  /** Base URL of the gateway, e.g. `https://cache.example.com` (an Upstash REST URL works too). */
+  url: string;
+  /** The gateway token, sent as `Authorization: Bearer <token>`. */
+  token: string;
+  /**
+   * Deadline of each call in milliseconds, retries included; a call can override it.
+   * @default 5000
+   */
+  timeoutMs?: number;
+  /**
+   * Retries of failed requests, with jittered exponential backoff, within the call's deadline. Only
+   * commands that are safe to repeat (reads, idempotent writes) are re-sent, unless the request provably
+   * never left the process. `false` disables retries.
+   * @default { retries: 2, minDelayMs: 50, maxDelayMs: 1000 }
+   */
+  retry?: RetryOptions | false;
+  /**
+   * Most commands in one automatic batch; larger batches are split. Keep it at or below the gateway's
+   * CACHEGATE_MAX_PIPELINE.
+   * @default 1000
+   */
+  maxBatchSize?: number;
+  /** The fetch implementation, e.g. to add instrumentation. @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The isomorphic client: HTTP only (fetch), for Node >= 20, edge runtimes and browsers. Speaks the
+ * Upstash Redis REST protocol, so it works against cachegate and against Upstash itself.
+ *
+ * @example
+ * import { Cachegate } from '@cachegate/client';
+ * const cache = new Cachegate({ url: 'https://cache.example.com', token: process.env.CACHEGATE_TOKEN! });
+ * await cache.set('greeting', { hello: 'world' }, { ttl: 60 });
+ * const greeting = await cache.get<{ hello: string }>('greeting');
+ */
+export class Cachegate extends CommandClient {
+  /** The gateway URL in use, without a trailing slash. */
+  readonly url: string;
+  readonly #transport: HttpTransport;
+  readonly #retry: RetryPolicy;
+
+  /** @throws {CachegateConfigError} for a missing or malformed URL or token, or invalid numbers. */
+  constructor(options: CachegateOptions) {
+    super({
+      timeoutMs: checkPositive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs'),
+      maxBatchSize: checkPositive(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize'),
+    });
+    this.url = checkUrl(options.url, 'url');
+    this.#transport = new HttpTransport({
+      url: this.url,
+      token: checkToken(options.token, 'token'),
+      fetch: options.fetch,
+    });
+    this.#retry = resolveRetry(options.retry);
+  }
+
+  /**
+   * Builds a client from the environment: `CACHEGATE_URL` (alias `REDIS_SERVICE_URL`) and `CACHEGATE_TOKEN`
+   * (alias `REDIS_SERVICE_API_KEY`). Pass `env` on runtimes without `process.env` (e.g. Workers bindings).
+   * @throws {CachegateConfigError} naming the variable that is missing or malformed.
+   */
+  static fromEnv(overrides: Partial<CachegateOptions> = {}, env: EnvSource = processEnv()): Cachegate {
+    return new Cachegate({ ...httpOptionsFromEnv(env), ...overrides });
+  }
+
+  /** True when `GET /health` answers 200 within the timeout (gateway and its Redis up). Never throws. */
+  isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    return this.#transport.isHealthy(options.timeoutMs ?? this.timeoutMs);
+  }
+
+  protected dispatch(commands: Command[], options: SendOptions): Promise<Outcome[]> {
+    return withDeadline(
+      options.timeoutMs,
+      options.signal,
+      (signal) => this.#sendWithRetries(commands, options.mode, signal),
+      (ms) => `The gateway at ${this.url} did not answer within ${ms} ms`,
+    );
+  }
+
+  async #sendWithRetries(
+    commands: Command[],
+    mode: SendOptions['mode'],
+    signal: AbortSignal,
+  ): Promise<Outcome[]> {
+    const outcomes: (Outcome | undefined)[] = new Array(commands.length);
+    let pending = commands.map((_, index) => index);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const results = await this.#transport.send(
+          pending.map((index) => commands[index] as Command),
+          { mode, signal },
+        );
+        pending.forEach((index, position) => {
+          outcomes[index] = results[position];
+        });
+        return outcomes as Outcome[];
+      } catch (caught) {
+        const error = caught as CachegateError;
+        // The deadline or the caller's signal ended the call: nothing left to wait for.
+        if (signal.aborted || deliveryOf(error) === undefined) throw error;
+        const { resend, settled } = partitionForResend(commands, pending, error, mode);
+        for (const [index, outcome] of settled) outcomes[index] = outcome;
+        if (resend.length === 0) return outcomes as Outcome[];
+        if (attempt >= this.#retry.retries) {
+          for (const index of resend) outcomes[index] = { ok: false, error };
+          return outcomes as Outcome[];
+        }
+        pending = resend;
+        await sleep(
+          backoffDelay(attempt, this.#retry, (error as { retryAfterMs?: number }).retryAfterMs),
+          signal,
+        );
+      }
+    }
+  }
+}
+
+/** The URL and token from the environment, with messages that name the variables. */
+export function httpOptionsFromEnv(env: EnvSource): { url: string; token: string } {
+  const names = (list: readonly string[]) => `${list.join(' (or ')})`;
+  return {
+    url: checkUrl(readEnv(env, ENV.url), names(ENV.url)),
+    token: checkToken(readEnv(env, ENV.token), names(ENV.token)),
+  };
+}

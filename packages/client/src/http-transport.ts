@@ -1,0 +1,214 @@
+import { withDeadline } from './abort.js';
+import { type Command, commandName } from './commands.js';
+import { decodeBase64Result } from './decode-result.js';
+import {
+  CachegateCommandError,
+  CachegateError,
+  type CachegateErrorCode,
+  CachegateHttpError,
+  CachegateUnavailableError,
+} from './errors.js';
+import type { Outcome, SendOptions, Transport } from './transport.js';
+
+/** Options of {@link HttpTransport}. */
+export interface HttpTransportOptions {
+  /** Base URL of the gateway (or of Upstash), without a trailing slash. */
+  url: string;
+  /** Bearer token. */
+  token: string;
+  /** The fetch implementation. @default globalThis.fetch */
+  fetch?: typeof fetch | undefined;
+}
+
+/**
+ * Error codes (Node's and undici's) of failures that happen before a connection exists, so the request
+ * provably never reached a server and any command may be re-sent. Browsers hide the cause: there every
+ * network failure counts as "may have been sent".
+ */
+const NEVER_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Speaks the Upstash REST protocol: `POST /` for one command, `POST /pipeline` for a batch and
+ * `POST /multi-exec` for a transaction, always asking for base64 results so any bytes survive.
+ */
+export class HttpTransport implements Transport {
+  readonly url: string;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: HttpTransportOptions) {
+    this.url = options.url;
+    this.#token = options.token;
+    // Bound lazily so a fetch installed after construction (test doubles, polyfills) is honoured.
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  async send(commands: Command[], options: SendOptions): Promise<Outcome[]> {
+    const single = options.mode === 'pipeline' && commands.length === 1;
+    const path = options.mode === 'transaction' ? '/multi-exec' : single ? '/' : '/pipeline';
+    const { status, headers, text } = await withDeadline(
+      options.timeoutMs,
+      options.signal,
+      async (signal) => {
+        let response: Response;
+        try {
+          response = await this.#fetch(`${this.url}${path}`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${this.#token}`,
+              'content-type': 'application/json',
+              'upstash-encoding': 'base64',
+            },
+            body: JSON.stringify(single ? commands[0] : commands),
+            signal,
+          });
+        } catch (error) {
+          throw signal.aborted ? signal.reason : this.#networkError(error);
+        }
+        // Reading the body is part of the request: a connection dropped mid-body is a network failure too.
+        const text = await response.text().catch((error: unknown) => {
+          throw signal.aborted ? signal.reason : this.#networkError(error);
+        });
+        return { status: response.status, headers: response.headers, text };
+      },
+      (ms) => `The gateway at ${this.url} did not answer within ${ms} ms`,
+    );
+    const body = parseJson(text, status);
+    if (status === 200) return single ? [toOutcome(body, commands[0] ?? [])] : toOutcomes(body, commands);
+    if (status === 400) {
+      // A Redis error for `POST /`; for a transaction, Redis discarded it: every command failed.
+      const error = new CachegateCommandError(
+        single ? commandName(commands[0] ?? []) : 'MULTI',
+        errorText(body),
+      );
+      return commands.map(() => ({ ok: false, error }));
+    }
+    throw statusError(status, errorText(body), headers.get('retry-after'), this.url);
+  }
+
+  /**
+   * `GET /health` within `timeoutMs`: true when the gateway and its Redis are up (200), false on any other
+   * answer or failure. Never throws.
+   */
+  async isHealthy(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    try {
+      return await withDeadline(timeoutMs, signal, async (deadline) => {
+        const response = await this.#fetch(`${this.url}/health`, { signal: deadline });
+        await response.body?.cancel();
+        return response.status === 200;
+      });
+    } catch {
+      return false;
+    }
+  }
+
+  #networkError(error: unknown): CachegateError {
+    if (error instanceof CachegateError) return error;
+    const code = networkCode(error);
+    const detail = (error as { cause?: Error })?.cause?.message ?? (error as Error)?.message ?? String(error);
+    return new CachegateUnavailableError(`Cannot reach the gateway at ${this.url}: ${detail}`, {
+      sent: code === undefined || !NEVER_SENT.has(code),
+      cause: error,
+    });
+  }
+}
+
+/** The error code buried in a fetch failure: `TypeError('fetch failed', { cause: { code } })`, maybe aggregated. */
+function networkCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: unknown; errors?: { code?: unknown }[] } })?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  const codes = new Set(cause?.errors?.map((inner) => inner.code));
+  // A dual-stack connect that failed on every address: never sent only if every attempt was refused.
+  return codes.size === 1 ? ([...codes][0] as string | undefined) : undefined;
+}
+
+function parseJson(text: string, status: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    if (status >= 500) return undefined;
+    throw new CachegateHttpError(
+      'CG_ERR_RESPONSE_INVALID',
+      status,
+      `Expected JSON, got: ${text.slice(0, 200)}`,
+      { cause },
+    );
+  }
+}
+
+/** The message of an error body: Upstash's `{"error": "..."}` or the cache API's `{"error": {"message"}}`. */
+function errorText(body: unknown): string {
+  const error = (body as { error?: unknown } | undefined)?.error;
+  if (typeof error === 'string') return error;
+  const message = (error as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : JSON.stringify(body ?? null);
+}
+
+function toOutcome(item: unknown, command: Command): Outcome {
+  if (item !== null && typeof item === 'object' && 'result' in item) {
+    return { ok: true, value: decodeBase64Result(item.result) };
+  }
+  if (item !== null && typeof item === 'object' && 'error' in item && typeof item.error === 'string') {
+    return { ok: false, error: new CachegateCommandError(commandName(command), item.error) };
+  }
+  throw new CachegateHttpError(
+    'CG_ERR_RESPONSE_INVALID',
+    200,
+    `Unexpected result item: ${JSON.stringify(item)}`,
+  );
+}
+
+function toOutcomes(body: unknown, commands: Command[]): Outcome[] {
+  if (!Array.isArray(body) || body.length !== commands.length) {
+    throw new CachegateHttpError(
+      'CG_ERR_RESPONSE_INVALID',
+      200,
+      `Expected ${commands.length} results, got: ${JSON.stringify(body)?.slice(0, 200)}`,
+    );
+  }
+  return body.map((item, index) => toOutcome(item, commands[index] ?? []));
+}
+
+const STATUS_CODES: Record<number, CachegateErrorCode> = {
+  401: 'CG_ERR_AUTH_FAILED',
+  403: 'CG_ERR_COMMAND_DENIED',
+  413: 'CG_ERR_REQUEST_TOO_LARGE',
+  429: 'CG_ERR_RATE_LIMITED',
+};
+
+function statusError(
+  status: number,
+  message: string,
+  retryAfter: string | null,
+  url: string,
+): CachegateError {
+  const retryAfterMs = parseRetryAfter(retryAfter);
+  if (status === 502 || status === 503 || status === 504) {
+    return new CachegateUnavailableError(`The gateway at ${url} is unavailable (${status}): ${message}`, {
+      sent: true,
+      status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+  return new CachegateHttpError(
+    STATUS_CODES[status] ?? 'CG_ERR_HTTP_STATUS',
+    status,
+    `${status}: ${message}`,
+  );
+}
+
+/** `Retry-After` in seconds (the HTTP-date form is rare for APIs and treated as absent). */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
