@@ -7,6 +7,9 @@ import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin, { answerFrameworkError } from './plugins/error-handler.js';
 import gracefulShutdownPlugin from './plugins/graceful-shutdown.js';
 import healthPlugin from './plugins/health.js';
+import loadPlugin from './plugins/load.js';
+import metricsPlugin, { GatewayMetrics } from './plugins/metrics.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import requestLogPlugin from './plugins/request-log.js';
 import { connectRedis, type RedisBackend } from './redis/connect.js';
 import { CommandExecutor } from './redis/executor.js';
@@ -78,6 +81,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
           },
         }),
     bodyLimit: config.maxBodyBytes,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     // Keys and path-form arguments can be long; the URL is bounded by Node's header size limit anyway.
     routerOptions: { maxParamLength: 64 * 1024 },
     // plugins/request-log.ts writes one line per request instead of Fastify's two.
@@ -93,6 +98,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     },
   });
 
+  // Slow-loris guard: headers must arrive within 10 s even though idle keep-alive connections live long.
+  app.server.headersTimeout = Math.min(10_000, config.requestTimeoutMs);
   app.decorate('config', config);
   app.decorate('tokens', deps.tokens ?? TokenStore.load(config, config.tokensFile));
   app.decorate(
@@ -104,7 +111,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       logger: app.log.child({ component: 'redis' }),
     }),
   );
-  app.decorate('executor', new CommandExecutor(app.backend, { commandTimeoutMs: config.commandTimeoutMs }));
+  app.decorate('metrics', new GatewayMetrics(() => app.inFlight()));
+  app.decorate(
+    'executor',
+    new CommandExecutor(app.backend, { commandTimeoutMs: config.commandTimeoutMs, observer: app.metrics }),
+  );
   app.decorate('syncToken', new SyncToken());
   app.addHook('onClose', async () => app.backend.close());
 
@@ -135,7 +146,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(errorHandlerPlugin);
   await app.register(gracefulShutdownPlugin);
   await app.register(requestLogPlugin);
+  // Hooks run in this order: shed load first, then authenticate, then count against the token's limit.
+  await app.register(loadPlugin);
   await app.register(authPlugin);
+  await app.register(rateLimitPlugin);
+  await app.register(metricsPlugin);
   await app.register(healthPlugin);
   await app.register(cacheRoutes);
   await app.register(upstashRoutes);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRateLimit } from './rate-limit-rule.js';
 
 /**
  * Every setting the gateway reads, in one table: the variable, the seed's aliases, the default, the schema
@@ -82,6 +83,53 @@ const VARIABLES = {
     default: '10000',
     schema: z.coerce.number().int().min(0),
     help: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.',
+  },
+  rateLimit: {
+    env: 'CACHEGATE_RATE_LIMIT',
+    default: '',
+    schema: z.string().transform((text, context) => {
+      if (text === '' || text === 'off') return undefined;
+      const rule = parseRateLimit(text);
+      if (typeof rule !== 'string') return rule;
+      context.addIssue({ code: 'custom', message: rule });
+      return z.NEVER;
+    }),
+    help: 'Requests per token, <count>/<window> (100/1s, 6000/1m). Tokens-file entries may override. Empty: off.',
+  },
+  rateLimitStore: {
+    env: 'CACHEGATE_RATE_LIMIT_STORE',
+    default: 'memory',
+    schema: z.enum(['memory', 'redis']),
+    help: '"memory" counts per process; "redis" shares the limit across gateway replicas through Redis.',
+  },
+  maxInFlight: {
+    env: 'CACHEGATE_MAX_IN_FLIGHT',
+    default: '5000',
+    schema: z.coerce.number().int().min(1),
+    help: 'Requests in flight per process; past it, new requests get 503 + Retry-After at once.',
+  },
+  maxEventLoopDelayMs: {
+    env: 'CACHEGATE_MAX_EVENT_LOOP_DELAY_MS',
+    default: '500',
+    schema: z.coerce.number().int().min(0),
+    help: 'Event-loop delay (p99 over 0.5 s) past which new requests get 503 + Retry-After. 0: off.',
+  },
+  requestTimeoutMs: {
+    env: 'CACHEGATE_REQUEST_TIMEOUT_MS',
+    default: '30000',
+    schema: z.coerce.number().int().min(1000),
+    help: 'Longest time to receive a whole request (headers and body) before 408.',
+  },
+  keepAliveTimeoutMs: {
+    env: 'CACHEGATE_KEEP_ALIVE_TIMEOUT_MS',
+    default: '650000',
+    schema: z.coerce.number().int().min(1000),
+    help: "Idle keep-alive connections close after this; longer than load balancers' idle timeouts (GCP 600 s, AWS 60 s).",
+  },
+  metricsPort: {
+    env: 'CACHEGATE_METRICS_PORT',
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    help: 'Serve /metrics on this port, without a token, instead of on the main port with one.',
   },
   corsOrigins: {
     env: 'CACHEGATE_CORS_ORIGINS',

@@ -18,7 +18,8 @@ export const ERRORS = {
   CG_ERR_TRANSACTION_ABORTED: { status: 400, message: 'Transaction discarded' },
   CG_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'Redis is unavailable' },
   CG_ERR_REDIS_TIMEOUT: { status: 503, message: 'Redis did not answer in time' },
-  CG_ERR_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down' },
+  CG_ERR_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded' },
+  CG_ERR_OVERLOADED: { status: 503, message: 'The gateway is overloaded' },
   CG_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 
@@ -35,12 +36,11 @@ export class GatewayError extends Error {
     super(message, options);
     this.name = 'GatewayError';
     this.statusCode = ERRORS[code].status;
+    this.retryAfterSeconds = this.statusCode === 503 ? 1 : undefined;
   }
 
-  /** Seconds a client should wait before retrying, for the `Retry-After` header of 503s. */
-  get retryAfterSeconds(): number | undefined {
-    return this.statusCode === 503 ? 1 : undefined;
-  }
+  /** Seconds a client should wait before retrying (`Retry-After`); set on 429s, 1 s for every 503. */
+  retryAfterSeconds: number | undefined;
 }
 
 /** Shorthand for throwing catalog errors: `throw gatewayError('CG_ERR_KEY_INVALID', 'why')`. */

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { buildApp } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
@@ -39,6 +40,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     await embedded?.stop();
     throw error;
   }
+  const metricsServer = config.metricsPort === undefined ? undefined : await serveMetrics(app, config);
   if (embedded !== undefined || devToken !== undefined) printDevelopmentBanner(config, embedded, devToken);
 
   let stopping = false;
@@ -51,6 +53,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs);
     force.unref();
+    metricsServer?.close();
     await app.close();
     await embedded?.stop();
     clearTimeout(force);
@@ -67,6 +70,29 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');
     }
   });
+}
+
+/**
+ * `CACHEGATE_METRICS_PORT`: Prometheus text on its own listener, without a token, for scrapers on a private
+ * network; the main port then has no /metrics route.
+ */
+async function serveMetrics(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Route not found"}');
+      return;
+    }
+    app.metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': app.metrics.registry.contentType }).end(text),
+      () => response.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(config.metricsPort, config.host, done);
+  });
+  app.log.info({ port: config.metricsPort }, 'serving /metrics on its own port');
+  return server;
 }
 
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseRateLimit } from '../rate-limit-rule.js';
 import type { Principal, Scope } from '../redis/policy.js';
 
 /** One configured token, as the store keeps it: never the token, only its SHA-256. */
@@ -29,6 +30,16 @@ const fileEntrySchema = z
     scope: scopeSchema,
     redisUser: z.string().min(1).optional(),
     redisPassword: z.string().optional(),
+    rateLimit: z
+      .string()
+      .transform((text, context) => {
+        if (text === 'off') return 'off' as const;
+        const rule = parseRateLimit(text);
+        if (typeof rule !== 'string') return rule;
+        context.addIssue({ code: 'custom', message: `must be "off" or ${rule.replace('must ', '')}` });
+        return z.NEVER;
+      })
+      .optional(),
   })
   .strict()
   .refine((entry) => (entry.token === undefined) !== (entry.sha256 === undefined), {
@@ -127,10 +138,13 @@ function readTokensFile(path: string): TokenEntry[] {
       entry.redisUser === undefined
         ? undefined
         : { username: entry.redisUser, password: entry.redisPassword ?? '' };
-    return {
-      digest,
-      principal: { name: entry.name, scope: entry.scope, ...(redisUser ? { redisUser } : {}) },
+    const principal: Principal = {
+      name: entry.name,
+      scope: entry.scope,
+      ...(redisUser ? { redisUser } : {}),
+      ...(entry.rateLimit !== undefined ? { rateLimit: entry.rateLimit } : {}),
     };
+    return { digest, principal };
   });
   if (problems.length > 0) throw new TokensFileError(path, problems);
   return entries;

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply, RESP_TYPES } from '@redis/client';
 import type { FastifyBaseLogger } from 'fastify';
 import { CommandTable } from './command-table.js';
@@ -41,6 +42,11 @@ export interface RedisBackend {
   ping(): Promise<void>;
   /** Waits for queued replies, then closes every connection. */
   close(): Promise<void>;
+  /**
+   * Connection state changes of the shared connection: `up` once connected and the command table is loaded,
+   * `down` when it is lost, `reconnecting` before each new attempt.
+   */
+  on(event: 'up' | 'down' | 'reconnecting', listener: () => void): this;
 }
 
 /** Redis discarded a transaction; the message says why (the first command Redis refused to queue). */
@@ -66,20 +72,31 @@ export function connectRedis(options: RedisConnectionOptions): RedisBackend {
   return new StandaloneBackend(options);
 }
 
-class StandaloneBackend implements RedisBackend {
+class StandaloneBackend extends EventEmitter implements RedisBackend {
   commandTable: CommandTable | undefined;
   readonly #options: RedisConnectionOptions;
   readonly #shared: Client;
   readonly #userClients = new Map<string, Promise<Client>>();
   #lastErrorLog = 0;
 
+  #isUp = false;
+
   constructor(options: RedisConnectionOptions) {
+    super();
     this.#options = options;
     this.#shared = this.#createClient();
     this.#shared.on('ready', () => {
       options.logger.info({ redis: redactUrl(options.url) }, 'connected to Redis');
       this.#loadCommandTable();
     });
+    this.#shared.on('reconnecting', () => this.emit('reconnecting'));
+    const lost = () => {
+      if (!this.#isUp) return;
+      this.#isUp = false;
+      this.emit('down');
+    };
+    this.#shared.on('error', lost);
+    this.#shared.on('end', lost);
     this.#shared.connect().catch((error: Error) => {
       options.logger.error({ err: error }, 'gave up connecting to Redis');
     });
@@ -168,6 +185,10 @@ class StandaloneBackend implements RedisBackend {
       .sendCommand(['COMMAND'], { typeMapping: {} })
       .then((reply) => {
         this.commandTable = CommandTable.fromCommandReply(reply);
+        if (!this.#isUp && this.#shared.isReady) {
+          this.#isUp = true;
+          this.emit('up');
+        }
       })
       .catch((error: Error) => {
         this.#options.logger.error({ err: error }, 'could not load the Redis command table');

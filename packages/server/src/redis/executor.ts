@@ -5,10 +5,20 @@ import { TransactionAbortedError } from './connect.js';
 import { denialReason, type ExecutionMode, type Principal } from './policy.js';
 import type { Command, Reply } from './types.js';
 
+/** Receives what the executor measures; the metrics plugin implements it. */
+export interface ExecutorObserver {
+  /** A command got its reply after `seconds`; `command` is a name from the command table (bounded). */
+  commandCompleted(command: string, seconds: number): void;
+  /** GET and MGET found `hits` keys and missed `misses`. */
+  cacheLookups(hits: number, misses: number): void;
+}
+
 /** Options for {@link CommandExecutor}. */
 export interface ExecutorOptions {
   /** Longest wait for Redis before a request fails with 503. */
   commandTimeoutMs: number;
+  /** Told about every command's latency and every cache lookup. @default none */
+  observer?: ExecutorObserver;
 }
 
 /** What one batch produced: a reply (or Redis error) per command, in order, and whether it wrote. */
@@ -39,20 +49,61 @@ export class CommandExecutor {
     const table = this.backend.commandTable;
     if (table === undefined || !this.backend.isReady) throw gatewayError('CG_ERR_REDIS_UNAVAILABLE');
     let wrote = false;
-    for (const command of commands) {
-      const denial = denialReason(table, principal, command);
+    const names: string[] = new Array(commands.length);
+    for (let i = 0; i < commands.length; i++) {
+      const command = commands[i] as Command;
+      const info = table.lookup(command);
+      const denial = denialReason(info, principal, command);
       if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
-      wrote ||= table.lookup(command)?.isMutating ?? true;
+      wrote ||= info?.isMutating ?? true;
+      names[i] = info?.name ?? 'unknown';
     }
-    const replies = await this.#withTimeout(this.#execute(principal, mode, commands));
+    const replies = await this.#withTimeout(this.#execute(principal, mode, commands, names));
+    this.#countCacheLookups(names, replies);
     return { replies, wrote };
   }
 
-  #execute(principal: Principal, mode: ExecutionMode, commands: Command[]): Promise<Reply[]> {
+  #execute(
+    principal: Principal,
+    mode: ExecutionMode,
+    commands: Command[],
+    names: string[],
+  ): Promise<Reply[]> {
     const user = principal.redisUser;
-    if (mode === 'transaction') return this.backend.transaction(commands, user);
+    if (mode === 'transaction') return this.#timed('multi', this.backend.transaction(commands, user));
     // Sent in one tick, the commands leave in one write: node-redis pipelines them automatically.
-    return Promise.all(commands.map((command) => this.backend.send(command, user).catch(asReply)));
+    return Promise.all(
+      commands.map((command, i) =>
+        this.#timed(names[i] as string, this.backend.send(command, user)).catch(asReply),
+      ),
+    );
+  }
+
+  #timed<T>(name: string, work: Promise<T>): Promise<T> {
+    const observer = this.options.observer;
+    if (observer === undefined) return work;
+    const started = performance.now();
+    return work.then((result) => {
+      observer.commandCompleted(name, (performance.now() - started) / 1000);
+      return result;
+    });
+  }
+
+  #countCacheLookups(names: string[], replies: Reply[]) {
+    const observer = this.options.observer;
+    if (observer === undefined) return;
+    let hits = 0;
+    let misses = 0;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      if (name !== 'get' && name !== 'mget') continue;
+      const reply = replies[i];
+      for (const value of name === 'mget' && Array.isArray(reply) ? reply : [reply]) {
+        if (value === null) misses++;
+        else if (!(value instanceof ErrorReply)) hits++;
+      }
+    }
+    observer.cacheLookups(hits, misses);
   }
 
   #withTimeout(work: Promise<Reply[]>): Promise<Reply[]> {

@@ -1,4 +1,5 @@
-import type { CommandInfo, CommandTable } from './command-table.js';
+import type { RateLimitRule } from '../rate-limit-rule.js';
+import type { CommandInfo } from './command-table.js';
 import type { Arg, Command, RedisUser } from './types.js';
 
 /** What a token may do: `read` < `write` < `admin`. */
@@ -11,6 +12,8 @@ export interface Principal {
   readonly scope: Scope;
   /** When set, this principal's commands run on a connection authenticated as this Redis ACL user. */
   readonly redisUser?: RedisUser;
+  /** This token's own rate limit (tokens file), or 'off'; unset: `CACHEGATE_RATE_LIMIT` applies. */
+  readonly rateLimit?: RateLimitRule | 'off';
 }
 
 /** How a batch of commands runs: alone, pipelined, or inside MULTI/EXEC. */
@@ -54,11 +57,12 @@ const CONNECTION_STATE = new Set([
 const BLOCKS_ONLY_WITH_OPTION = new Set(['xread', 'xreadgroup']);
 
 /**
- * Decides whether `principal` may run `command`. Returns undefined when allowed, otherwise the reason, which
- * names the command. Unknown commands are allowed through so that Redis answers with its own error.
+ * Decides whether `principal` may run `command`, whose entry in the command table is `info` (undefined when
+ * the server does not know the command). Returns undefined when allowed, otherwise the reason, naming the
+ * command. Unknown commands are allowed through so that Redis answers with its own error.
  */
 export function denialReason(
-  table: CommandTable,
+  info: CommandInfo | undefined,
   principal: Principal,
   command: Command,
 ): string | undefined {
@@ -69,7 +73,6 @@ export function denialReason(
       ? `${shown} is not allowed: send transactions to /multi-exec, which wraps them in MULTI/EXEC itself`
       : `${shown} is not allowed: it changes or holds the state of a connection the gateway shares between callers`;
   }
-  const info = table.lookup(command);
   if (info === undefined) return undefined;
   if (isBlockingCall(info, name, command)) {
     return `${shown} is not allowed: a blocking command would stall the connection the gateway shares between callers`;

@@ -1,0 +1,79 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { gatewayError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Requests received and not yet answered by this process. */
+    inFlight: () => number;
+  }
+}
+
+/** How often the event-loop delay is sampled and the overload decision refreshed. */
+const SAMPLE_INTERVAL_MS = 500;
+
+/**
+ * Backpressure. Past `CACHEGATE_MAX_IN_FLIGHT` requests in flight, or while the event loop lags more than
+ * `CACHEGATE_MAX_EVENT_LOOP_DELAY_MS`, new requests are answered `503` + `Retry-After` at once instead of
+ * queueing without bound; requests already admitted finish normally. Public routes (health) are never shed,
+ * so probes keep telling the truth.
+ */
+async function loadPlugin(app: FastifyInstance) {
+  const { maxInFlight, maxEventLoopDelayMs } = app.config;
+  let inFlight = 0;
+  let loopLagging = false;
+  app.decorate('inFlight', () => inFlight);
+
+  if (maxEventLoopDelayMs > 0) {
+    const histogram = monitorEventLoopDelay({ resolution: 20 });
+    histogram.enable();
+    const timer = setInterval(() => {
+      // The p99 of the last interval, in ns: one long stall is enough to shed load for the next interval.
+      loopLagging = histogram.percentile(99) / 1e6 > maxEventLoopDelayMs;
+      histogram.reset();
+    }, SAMPLE_INTERVAL_MS);
+    timer.unref();
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      histogram.disable();
+    });
+  }
+
+  const admitted = new WeakSet<object>();
+  const release = (request: object) => {
+    if (admitted.delete(request)) inFlight--;
+  };
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.routeOptions.config.public) return done();
+    if (inFlight >= maxInFlight) {
+      return done(
+        gatewayError(
+          'CG_ERR_OVERLOADED',
+          `Too many requests in flight (CACHEGATE_MAX_IN_FLIGHT=${maxInFlight})`,
+        ),
+      );
+    }
+    if (loopLagging) {
+      return done(
+        gatewayError(
+          'CG_ERR_OVERLOADED',
+          'The gateway is overloaded (event loop delay over CACHEGATE_MAX_EVENT_LOOP_DELAY_MS)',
+        ),
+      );
+    }
+    inFlight++;
+    admitted.add(request);
+    done();
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    release(request);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    release(request);
+    done();
+  });
+}
+
+export default fp(loadPlugin, { name: 'load' });
