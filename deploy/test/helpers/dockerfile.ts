@@ -32,7 +32,7 @@ export function parseDockerfile(text: string): Stage[] {
     }
     const full = (pending + line).trim();
     pending = '';
-    const [keyword = '', ...rest] = full.split(/\s+/);
+    const [keyword = ''] = full.split(/\s+/);
     instructions.push({
       keyword: keyword.toUpperCase(),
       args: full.slice(keyword.length).trim(),
