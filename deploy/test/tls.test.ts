@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway, TOKENS } from '../../packages/server/test/helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../../packages/server/test/helpers/redis.js';
 import { httpsRequest, makeTestPki, type TestPki, waitForHttps } from './helpers/tls.js';
-import { freePort, requireTool } from './helpers/tools.js';
+import { freePort, hasTool, requireTool } from './helpers/tools.js';
 
 /**
  * TLS in front of the gateway, the two ways docs/deploy.md offers: a reverse proxy (the shipped nginx and Caddy
@@ -80,7 +80,10 @@ function behavesAsTlsFront(base: () => string) {
   });
 }
 
-describe.runIf(requireTool('nginx', 'nginx', ['-v']))('deploy/nginx/cachegate.conf in a real nginx', () => {
+// Debian puts nginx in /usr/sbin, which a non-login PATH may lack.
+const nginxBin = hasTool('nginx', ['-v']) ? 'nginx' : '/usr/sbin/nginx';
+
+describe.runIf(requireTool(nginxBin, 'nginx', ['-v']))('deploy/nginx/cachegate.conf in a real nginx', () => {
   let nginx: ChildProcess;
   let httpsPort: number;
   let httpPort: number;
@@ -116,7 +119,6 @@ describe.runIf(requireTool('nginx', 'nginx', ['-v']))('deploy/nginx/cachegate.co
         '}',
       ].join('\n'),
     );
-    const nginxBin = 'nginx';
     const check = spawnSync(
       nginxBin,
       ['-t', '-p', logs(), '-e', join(logs(), 'error.log'), '-c', join(scratch, 'nginx.conf')],
