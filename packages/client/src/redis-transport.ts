@@ -59,7 +59,7 @@ export class RedisTransport implements Transport {
   async disconnect(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (client?.isOpen) await client.close().catch(() => client.destroy());
+    if (client?.isOpen) await client.close().catch(() => destroyQuietly(client));
   }
 
   /** Closes the connection; sends after this fail with `CG_ERR_CLIENT_CLOSED`. */
@@ -81,7 +81,7 @@ export class RedisTransport implements Transport {
   }
 
   async #connect(): Promise<RedisClientType> {
-    this.#client?.destroy();
+    destroyQuietly(this.#client);
     this.#client = undefined;
     const client: RedisClientType = createClient({
       url: this.#options.url,
@@ -94,11 +94,11 @@ export class RedisTransport implements Transport {
     try {
       await client.connect();
     } catch (error) {
-      client.destroy();
+      destroyQuietly(client);
       throw unavailable(`Cannot connect to Redis at ${redactUrl(this.#options.url)}`, error);
     }
     if (this.#closed) {
-      client.destroy();
+      destroyQuietly(client);
       throw new CachegateError('CG_ERR_CLIENT_CLOSED', 'The client is closed');
     }
     this.#client = client;
@@ -140,6 +140,15 @@ async function transaction(client: RedisClientType, commands: Command[]): Promis
       ? { ok: false, error: commandError(commands[index] ?? [], reply) }
       : { ok: true, value: reply },
   );
+}
+
+/** Drops a connection; node-redis throws when it is already closed, which is the state we want anyway. */
+function destroyQuietly(client: RedisClientType | undefined): void {
+  try {
+    client?.destroy();
+  } catch {
+    // Already closed.
+  }
 }
 
 function commandError(command: Command, error: ErrorReply): CachegateCommandError {

@@ -1,0 +1,190 @@
+import { Cachegate, type CachegateError } from '@cachegate/client';
+import { createHybridClient, type HybridClient } from '@cachegate/client/node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../server/src/redis/embedded.js';
+import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { deadUrl, delay, rejectionOf, type Stack, startStack, TOKENS } from './helpers/stack.js';
+
+let stack: Stack;
+let proxy: TestProxy;
+const opened: HybridClient[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  proxy = await startProxy(stack.gateway.url);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack.flush();
+  proxy.requests.length = 0;
+  proxy.behave(() => ({ kind: 'forward' }));
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((client) => client.close()));
+});
+
+function hybrid(url = proxy.url, fallbacks: CachegateError[] = []): HybridClient {
+  const client = createHybridClient({
+    url,
+    token: TOKENS.write,
+    redisUrl: stack.redis.url,
+    env: {},
+    onFallback: (error) => fallbacks.push(error),
+  });
+  opened.push(client);
+  return client;
+}
+
+const http = (options: Partial<ConstructorParameters<typeof Cachegate>[0]> = {}) =>
+  new Cachegate({
+    url: proxy.url,
+    token: TOKENS.write,
+    retry: { minDelayMs: 10, maxDelayMs: 20 },
+    ...options,
+  });
+
+describe('hybrid client: an INCR is never applied twice', () => {
+  it('an INCR that reached a gateway which died before answering is not re-sent over Redis', async () => {
+    proxy.behave(() => ({ kind: 'forward-then-drop' }));
+    const fallbacks: CachegateError[] = [];
+    const cache = hybrid(proxy.url, fallbacks);
+    const error = await rejectionOf(cache.incr('counter'));
+    expect(error.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(error.message).toMatch(/INCR may or may not have been applied/);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+    expect(proxy.requests).toHaveLength(1);
+    expect(cache.activeTransport).toBe('redis');
+    expect(fallbacks).toHaveLength(1);
+  });
+
+  it('the same failure re-sends a SET over Redis: it is safe to repeat', async () => {
+    proxy.behave(() => ({ kind: 'forward-then-drop' }));
+    const cache = hybrid();
+    expect(await cache.set('k', { v: 1 })).toBe(true);
+    expect(await stack.redis.command('GET', 'k')).toBe('{"v":1}');
+    expect(cache.activeTransport).toBe('redis');
+  });
+
+  it('in one batch, the GET is re-sent and the INCR is not', async () => {
+    await stack.redis.command('SET', 'g', '"value"');
+    proxy.behave(() => ({ kind: 'forward-then-drop' }));
+    const cache = hybrid();
+    const [read, increment] = await Promise.allSettled([cache.get('g'), cache.incr('counter')]);
+    expect(read).toEqual({ status: 'fulfilled', value: 'value' });
+    expect((increment as PromiseRejectedResult).reason.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+  });
+
+  it('a transaction with an INCR is not re-sent either', async () => {
+    proxy.behave(() => ({ kind: 'forward-then-drop' }));
+    const cache = hybrid();
+    const error = await rejectionOf(cache.multi().incr('counter').set('s', 1).exec());
+    expect(error.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+  });
+
+  it('an INCR whose connection was refused (never sent) is sent over Redis and applied once', async () => {
+    const cache = hybrid(await deadUrl());
+    expect(await cache.incr('counter')).toBe(1);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+    expect(cache.activeTransport).toBe('redis');
+  });
+
+  it('a 503 from the gateway falls back for reads but leaves an INCR unknown', async () => {
+    proxy.behave(() => ({ kind: 'respond', status: 503, headers: { 'retry-after': '1' } }));
+    const cache = hybrid();
+    await stack.redis.command('SET', 'g', '1');
+    expect(await cache.get('g')).toBe(1);
+    const other = hybrid();
+    expect((await rejectionOf(other.incr('counter'))).code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(await stack.redis.command('GET', 'counter')).toBeNull();
+  });
+
+  it('401 and 403 are not gateway failures: no fallback, the error surfaces', async () => {
+    const fallbacks: CachegateError[] = [];
+    const cache = createHybridClient({
+      url: proxy.url,
+      token: 'wrong-token-0123456789',
+      redisUrl: stack.redis.url,
+      env: {},
+      onFallback: (e) => fallbacks.push(e),
+    });
+    opened.push(cache);
+    expect((await rejectionOf(cache.get('k'))).code).toBe('CG_ERR_AUTH_FAILED');
+    expect(cache.activeTransport).toBe('http');
+    expect(fallbacks).toEqual([]);
+  });
+});
+
+describe('isomorphic client: retries only where safe', () => {
+  it('an INCR that reached the gateway is not retried', async () => {
+    proxy.behave(() => ({ kind: 'forward-then-drop' }));
+    const error = await rejectionOf(http().incr('counter'));
+    expect(error.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(proxy.requests).toHaveLength(1);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+  });
+
+  it('a GET whose connection was reset is retried until it succeeds', async () => {
+    await stack.redis.command('SET', 'g', '"value"');
+    proxy.behave((_request, index) => (index < 2 ? { kind: 'drop' } : { kind: 'forward' }));
+    expect(await http().get('g')).toBe('value');
+    expect(proxy.requests).toHaveLength(3);
+  });
+
+  it('503 + Retry-After: the GET is retried, the INCR is not', async () => {
+    proxy.behave((_request, index) =>
+      index === 0 ? { kind: 'respond', status: 503, headers: { 'retry-after': '0' } } : { kind: 'forward' },
+    );
+    await stack.redis.command('SET', 'g', '2');
+    expect(await http().get('g')).toBe(2);
+    expect(proxy.requests).toHaveLength(2);
+
+    proxy.requests.length = 0;
+    proxy.behave(() => ({ kind: 'respond', status: 503 }));
+    expect((await rejectionOf(http().incr('counter'))).code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('a 429 rejects before anything runs, so even an INCR is retried, and applied once', async () => {
+    proxy.behave((_request, index) => (index === 0 ? { kind: 'respond', status: 429 } : { kind: 'forward' }));
+    expect(await http().incr('counter')).toBe(1);
+    expect(proxy.requests).toHaveLength(2);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+  });
+
+  it('an INCR refused before the gateway listens is retried once it does, and applied once', async () => {
+    const port = await freePort();
+    const cache = new Cachegate({
+      url: `http://127.0.0.1:${port}`,
+      token: TOKENS.write,
+      retry: { retries: 10, minDelayMs: 80, maxDelayMs: 120 },
+    });
+    const pending = cache.incr('counter');
+    await delay(30);
+    const late = await startProxy(stack.gateway.url, port);
+    try {
+      expect(await pending).toBe(1);
+      expect(late.requests).toHaveLength(1);
+      expect(await stack.redis.command('GET', 'counter')).toBe('1');
+    } finally {
+      await late.close();
+    }
+  });
+
+  it('retries exhausted: the last error surfaces', async () => {
+    proxy.behave(() => ({ kind: 'drop' }));
+    const error = await rejectionOf(http({ retry: { retries: 2, minDelayMs: 1, maxDelayMs: 2 } }).get('g'));
+    expect(error.code).toBe('CG_ERR_UNAVAILABLE');
+    expect(proxy.requests).toHaveLength(3);
+  });
+
+  it('retry: false sends once', async () => {
+    proxy.behave(() => ({ kind: 'drop' }));
+    expect((await rejectionOf(http({ retry: false }).get('g'))).code).toBe('CG_ERR_UNAVAILABLE');
+    expect(proxy.requests).toHaveLength(1);
+  });
+});
