@@ -9,6 +9,7 @@ import gracefulShutdownPlugin from './plugins/graceful-shutdown.js';
 import healthPlugin from './plugins/health.js';
 import loadPlugin from './plugins/load.js';
 import metricsPlugin, { GatewayMetrics } from './plugins/metrics.js';
+import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestLogPlugin from './plugins/request-log.js';
 import { connectRedis, type RedisBackend } from './redis/connect.js';
@@ -143,7 +144,10 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       maxAge: 600,
     });
   }
+  // Response schemas document the API (and tests check responses against them); they do not filter output.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   await app.register(errorHandlerPlugin);
+  await app.register(openapiPlugin);
   await app.register(gracefulShutdownPlugin);
   await app.register(requestLogPlugin);
   // Hooks run in this order: shed load first, then authenticate, then count against the token's limit.

@@ -36,17 +36,62 @@ async function healthPlugin(app: FastifyInstance) {
     }
   };
 
-  const publicRoute = { config: { public: true } };
+  const config = { public: true };
+  const redisSchema = {
+    type: 'object',
+    required: ['status'],
+    properties: {
+      status: { type: 'string', enum: ['up', 'down'] },
+      latencyMs: { type: 'number' },
+      reason: { type: 'string' },
+    },
+  };
+  const healthSchema = {
+    type: 'object',
+    required: ['status', 'version', 'uptimeSeconds', 'redis'],
+    properties: {
+      status: { type: 'string', enum: ['ok', 'unavailable'] },
+      version: { type: 'string' },
+      uptimeSeconds: { type: 'integer' },
+      redis: redisSchema,
+    },
+  };
+  const statusSchema = (values: string[]) => ({
+    type: 'object',
+    required: ['status'],
+    properties: { status: { type: 'string', enum: values }, reason: { type: 'string' } },
+  });
 
-  app.get('/livez', publicRoute, async () => ({ status: 'ok' }));
+  app.get(
+    '/livez',
+    {
+      config,
+      schema: {
+        summary: 'Liveness: the process serves',
+        tags: ['operations'],
+        response: { 200: statusSchema(['ok']) },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
 
-  app.get('/readyz', publicRoute, async (_request, reply) => {
+  const readySchema = {
+    summary: 'Readiness: Redis answers PING and the gateway is not draining',
+    tags: ['operations'],
+    response: { 200: statusSchema(['ready']), 503: statusSchema(['unavailable']) },
+  };
+  app.get('/readyz', { config, schema: readySchema }, async (_request, reply) => {
     const redis = await probeRedis();
     if (redis.status === 'up') return { status: 'ready' };
     return reply.code(503).header('retry-after', '1').send({ status: 'unavailable', reason: redis.reason });
   });
 
-  app.get('/health', publicRoute, async (_request, reply) => {
+  const detailSchema = {
+    summary: 'Readiness with details (probed by the SDK)',
+    tags: ['operations'],
+    response: { 200: healthSchema, 503: healthSchema },
+  };
+  app.get('/health', { config, schema: detailSchema }, async (_request, reply) => {
     const redis = await probeRedis();
     const body = {
       status: redis.status === 'up' ? 'ok' : 'unavailable',

@@ -137,18 +137,28 @@ async function metricsPlugin(app: FastifyInstance) {
   app.backend.on('reconnecting', () => app.metrics.redisReconnects.inc());
   app.metrics.redisUp.set(app.backend.isReady ? 1 : 0);
 
+  const schema = {
+    summary: 'Prometheus metrics (text format)',
+    tags: ['operations'],
+    produces: ['text/plain'],
+    response: { 200: { type: 'string' } },
+  };
   if (app.config.metricsPort === undefined) {
-    app.get('/metrics', async (_request, reply) =>
+    app.get('/metrics', { schema }, async (_request, reply) =>
       reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics()),
     );
   } else {
     // Without this route, GET /metrics would reach the path-form command route as a command named METRICS.
-    app.get('/metrics', async () => {
-      throw gatewayError(
-        'CG_ERR_ROUTE_NOT_FOUND',
-        `Metrics are served on port ${app.config.metricsPort} (CACHEGATE_METRICS_PORT)`,
-      );
-    });
+    app.get(
+      '/metrics',
+      { schema: { ...schema, summary: 'Not here: see CACHEGATE_METRICS_PORT' } },
+      async () => {
+        throw gatewayError(
+          'CG_ERR_ROUTE_NOT_FOUND',
+          `Metrics are served on port ${app.config.metricsPort} (CACHEGATE_METRICS_PORT)`,
+        );
+      },
+    );
   }
 }
 

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../../errors.js';
 import type { Command } from '../../redis/types.js';
 import { checkKey } from './key.js';
-import { decodeStored, expectReply, ttlSchema } from './reply.js';
+import { decodeStored, expectReply } from './reply.js';
+import { cacheErrors, ttlSchema, valueSchema } from './schemas.js';
 
 interface MgetBody {
   keys: string[];
@@ -25,11 +26,33 @@ async function batchRoutes(app: FastifyInstance) {
     '/v1/cache/mget',
     {
       schema: {
+        summary: 'Read many entries',
+        tags: ['cache'],
         body: {
           type: 'object',
           required: ['keys'],
           additionalProperties: false,
           properties: { keys: { type: 'array', minItems: 1, maxItems, items: { type: 'string' } } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['entries'],
+            additionalProperties: false,
+            properties: {
+              entries: {
+                type: 'array',
+                description: 'One per requested key, in request order; "value" only when "found"',
+                items: {
+                  type: 'object',
+                  required: ['key', 'found'],
+                  additionalProperties: false,
+                  properties: { key: { type: 'string' }, found: { type: 'boolean' }, value: valueSchema },
+                },
+              },
+            },
+          },
+          ...cacheErrors,
         },
       },
     },
@@ -50,6 +73,8 @@ async function batchRoutes(app: FastifyInstance) {
     '/v1/cache/mset',
     {
       schema: {
+        summary: 'Store many entries atomically',
+        tags: ['cache'],
         body: {
           type: 'object',
           required: ['entries'],
@@ -63,14 +88,19 @@ async function batchRoutes(app: FastifyInstance) {
                 type: 'object',
                 required: ['key', 'value'],
                 additionalProperties: false,
-                properties: {
-                  key: { type: 'string' },
-                  value: { description: 'Any JSON value' },
-                  ttl: ttlSchema,
-                },
+                properties: { key: { type: 'string' }, value: valueSchema, ttl: ttlSchema },
               },
             },
           },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['stored'],
+            additionalProperties: false,
+            properties: { stored: { type: 'integer', minimum: 1 } },
+          },
+          ...cacheErrors,
         },
       },
     },

@@ -5,6 +5,7 @@ import batchRoutes from './batch.js';
 import deleteEntryRoute from './delete-entry.js';
 import getEntryRoute from './get-entry.js';
 import putEntryRoute from './put-entry.js';
+import { cacheErrorSchema } from './schemas.js';
 
 /**
  * The cache API (`/v1/cache`): the seed's get/set/delete for curl and other languages, as thin adapters
@@ -24,7 +25,12 @@ async function cacheRoutes(app: FastifyInstance) {
   await app.register(putEntryRoute);
   await app.register(deleteEntryRoute);
   await app.register(batchRoutes);
-  app.route({ method: ['POST', 'PATCH'], url: '/v1/cache/*', handler: methodNotAllowed('GET, PUT, DELETE') });
+  app.route({
+    method: ['POST', 'PATCH'],
+    url: '/v1/cache/*',
+    schema: { summary: 'Not allowed', tags: ['cache'], response: { 405: cacheErrorSchema } },
+    handler: methodNotAllowed('GET, PUT, DELETE'),
+  });
 }
 
 export default cacheRoutes;

@@ -2,7 +2,8 @@ import { encodeValue } from '@cachegate/client';
 import type { FastifyInstance } from 'fastify';
 import type { Command } from '../../redis/types.js';
 import { keyFromUrl } from './key.js';
-import { expectReply, ttlSchema } from './reply.js';
+import { expectReply } from './reply.js';
+import { cacheErrors, keyParams, ttlSchema, valueSchema } from './schemas.js';
 
 interface PutBody {
   value: unknown;
@@ -18,11 +19,23 @@ async function putEntryRoute(app: FastifyInstance) {
     '/v1/cache/*',
     {
       schema: {
+        summary: 'Store an entry',
+        tags: ['cache'],
+        params: keyParams,
         body: {
           type: 'object',
           required: ['value'],
           additionalProperties: false,
-          properties: { value: { description: 'Any JSON value' }, ttl: ttlSchema },
+          properties: { value: valueSchema, ttl: ttlSchema },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['key', 'ttl'],
+            additionalProperties: false,
+            properties: { key: { type: 'string' }, ttl: { type: ['integer', 'null'] } },
+          },
+          ...cacheErrors,
         },
       },
     },

@@ -14,6 +14,3 @@ export function decodeStored(reply: Reply | undefined): unknown {
   const value = expectReply(reply);
   return Buffer.isBuffer(value) ? decodeValue(value.toString('utf8')) : value;
 }
-
-/** JSON schema of a TTL in seconds, shared by PUT and mset. */
-export const ttlSchema = { type: 'integer', minimum: 1, description: 'Expiry in seconds' } as const;

@@ -1,8 +1,15 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { gatewayError } from '../../errors.js';
 import type { Command } from '../../redis/types.js';
 import { parseJsonBody } from '../json-body.js';
 import { methodNotAllowed } from '../method-not-allowed.js';
+import {
+  commandSchema,
+  commonResponses,
+  encodingHeader,
+  errorResponseSchema,
+  singleResponseSchema,
+} from './schemas.js';
 import { sendSingle, toCommand } from './wire.js';
 
 /**
@@ -13,22 +20,61 @@ import { sendSingle, toCommand } from './wire.js';
  * @see https://upstash.com/docs/redis/features/restapi
  */
 async function commandRoutes(app: FastifyInstance) {
-  app.post('/', async (request, reply) => {
-    const command = toCommand(parseJsonBody(request.body), 'The request body');
-    return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
-  });
-
-  app.route({
-    method: ['GET', 'POST'],
-    url: '/*',
-    handler: async (request, reply) => {
-      const command = commandFromUrl(request.url, request.body);
+  const response = { 200: singleResponseSchema, ...commonResponses };
+  app.post(
+    '/',
+    {
+      schema: {
+        summary: 'Run one command',
+        tags: ['commands'],
+        headers: encodingHeader,
+        body: commandSchema,
+        response,
+      },
+    },
+    async (request, reply) => {
+      const command = toCommand(parseJsonBody(request.body), 'The request body');
       return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
     },
-  });
+  );
 
-  app.route({ method: ['PUT', 'DELETE', 'PATCH'], url: '/*', handler: methodNotAllowed('GET, POST') });
-  app.get('/', methodNotAllowed('POST'));
+  const pathForm = {
+    summary: 'Run one command, path form',
+    description:
+      'GET|POST /{command}/{arg1}/{arg2}...: URL-decoded path segments, then each query parameter as NAME value ' +
+      '(?EX=60 appends EX 60; _token is not passed on), then a non-empty POST body as the last argument, byte for byte.',
+    tags: ['commands'],
+    headers: encodingHeader,
+    params: {
+      type: 'object',
+      properties: { command: { type: 'string', description: 'Command and arguments, separated by /' } },
+    },
+    response,
+  };
+  const runPathForm = async (request: FastifyRequest, reply: FastifyReply) => {
+    const command = commandFromUrl(request.url, request.body);
+    return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
+  };
+  app.get('/*', { schema: pathForm }, runPathForm);
+  app.post(
+    '/*',
+    {
+      schema: {
+        ...pathForm,
+        body: { type: 'string', format: 'binary', description: 'The last argument, raw bytes' },
+      },
+    },
+    runPathForm,
+  );
+
+  const notAllowed = { summary: 'Not allowed', tags: ['commands'], response: { 405: errorResponseSchema } };
+  app.route({
+    method: ['PUT', 'DELETE', 'PATCH'],
+    url: '/*',
+    schema: notAllowed,
+    handler: methodNotAllowed('GET, POST'),
+  });
+  app.get('/', { schema: notAllowed }, methodNotAllowed('POST'));
 }
 
 /** Builds the command of a path-form request from its raw URL (so `%2F` stays inside its segment). */
