@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { delay, type Stack, startStack, TOKENS } from '../../packages/client/test/helpers/stack.js';
 import { type FunctionRequest, type FunctionResponse, product, shutdown } from './index.js';
 
@@ -28,6 +28,9 @@ beforeAll(async () => {
   process.env.REDIS_SERVICE_URL = stack.gateway.url;
   process.env.REDIS_SERVICE_API_KEY = TOKENS.write;
   process.env.REDIS_URL = stack.redis.url;
+  // The function logs its fallback and recovery; keep the test output quiet.
+  vi.spyOn(console, 'warn').mockImplementation(() => {});
+  vi.spyOn(console, 'info').mockImplementation(() => {});
 });
 afterAll(async () => {
   await shutdown();
