@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseRateLimit } from './rate-limit-rule.js';
 
@@ -130,6 +131,14 @@ const VARIABLES = {
     env: 'CACHEGATE_METRICS_PORT',
     schema: z.coerce.number().int().min(0).max(65535).optional(),
     help: 'Serve /metrics on this port, without a token, instead of on the main port with one.',
+  },
+  workers: {
+    env: 'CACHEGATE_WORKERS',
+    default: '1',
+    schema: z
+      .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
+      .transform((value) => (value === 'auto' ? availableParallelism() : value)),
+    help: 'Gateway processes sharing the port (node:cluster); "auto" = one per available core.',
   },
   corsOrigins: {
     env: 'CACHEGATE_CORS_ORIGINS',

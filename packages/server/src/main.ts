@@ -1,29 +1,35 @@
+import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import pino from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { buildApp } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
 import { type Config, ConfigError, configHelp, loadConfig, variableForFlag } from './config.js';
+import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import { VERSION } from './version.js';
+import { runWorkers } from './workers.js';
 
 /**
  * The `cachegate` command: the only place that reads process.env, argv and signals.
- * loadConfig -> (embedded Redis when no REDIS_URL) -> buildApp -> listen; SIGTERM/SIGINT drain and exit;
- * SIGHUP reloads the tokens file.
+ * loadConfig -> (embedded Redis when no REDIS_URL) -> buildApp -> listen, in this process or in
+ * CACHEGATE_WORKERS forked workers; SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file.
  */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const flags = parseFlags(argv);
   if (flags === 'help') return printHelp();
   if (flags === 'version') return void console.log(VERSION);
-
   let config = loadConfig({ ...env, ...flags });
-  let embedded: RedisServer | undefined;
+  // A worker gets everything resolved by the primary through its environment.
+  if (cluster.isWorker) return serve(config, { isWorker: true });
+
   const production = config.nodeEnv === 'production';
   const hasTokens = [config.token, config.readonlyToken, config.adminToken, config.tokensFile].some(Boolean);
   if (production && !hasTokens) {
     fail('NODE_ENV=production and no token is configured: set CACHEGATE_TOKEN (or CACHEGATE_TOKENS_FILE).');
   }
+  let embedded: RedisServer | undefined;
   if (config.redisUrl === undefined) {
     if (production) fail('NODE_ENV=production needs REDIS_URL: the embedded Redis is a development setup.');
     const password = generateSecret();
@@ -32,16 +38,60 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   }
   const devToken = hasTokens ? undefined : developmentToken(config.dataDir);
   if (devToken !== undefined) config = { ...config, adminToken: devToken };
+  const banner = () => {
+    if (embedded !== undefined || devToken !== undefined) printDevelopmentBanner(config, embedded, devToken);
+  };
 
-  const app = await buildApp(config);
   try {
-    await app.listen({ port: config.port, host: config.host });
+    if (config.workers > 1) {
+      const log = pino({ level: config.logLevel });
+      const resolved: Record<string, string> = { ...flags };
+      if (embedded)
+        Object.assign(resolved, {
+          CACHEGATE_REDIS_URL: embedded.url,
+          CACHEGATE_REDIS_PASSWORD: config.redisPassword,
+        });
+      if (devToken) resolved.CACHEGATE_ADMIN_TOKEN = devToken;
+      const { stopped } = await runWorkers({
+        count: config.workers,
+        env: resolved,
+        host: config.host,
+        log,
+        ...(config.metricsPort === undefined ? {} : { metricsPort: config.metricsPort }),
+      });
+      banner();
+      await stopped;
+      await embedded?.stop();
+      log.info('stopped');
+      process.exit(0);
+    }
+    await serve(config, { isWorker: false, embedded, banner });
   } catch (error) {
     await embedded?.stop();
     throw error;
   }
-  const metricsServer = config.metricsPort === undefined ? undefined : await serveMetrics(app, config);
-  if (embedded !== undefined || devToken !== undefined) printDevelopmentBanner(config, embedded, devToken);
+}
+
+/** Runs one gateway in this process until SIGTERM/SIGINT, then drains and exits 0. */
+async function serve(
+  config: Config,
+  context: { isWorker: boolean; embedded?: RedisServer; banner?: () => void },
+) {
+  const app = await buildApp(config);
+  await app.listen({ port: config.port, host: config.host });
+  // Workers report to the primary's aggregated metrics listener; a single process serves its own.
+  if (context.isWorker) {
+    // Constructing an AggregatorRegistry installs prom-client's IPC listener that answers the primary.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([app.metrics.registry]);
+  }
+  const metricsServer =
+    context.isWorker || config.metricsPort === undefined
+      ? undefined
+      : await listenForMetrics(config.metricsPort, config.host, app.metrics.registry.contentType, () =>
+          app.metrics.registry.metrics(),
+        );
+  context.banner?.();
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -55,7 +105,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     force.unref();
     metricsServer?.close();
     await app.close();
-    await embedded?.stop();
+    await context.embedded?.stop();
     clearTimeout(force);
     app.log.info('stopped');
     process.exit(0);
@@ -70,29 +120,6 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
       app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');
     }
   });
-}
-
-/**
- * `CACHEGATE_METRICS_PORT`: Prometheus text on its own listener, without a token, for scrapers on a private
- * network; the main port then has no /metrics route.
- */
-async function serveMetrics(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Route not found"}');
-      return;
-    }
-    app.metrics.registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': app.metrics.registry.contentType }).end(text),
-      () => response.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(config.metricsPort, config.host, done);
-  });
-  app.log.info({ port: config.metricsPort }, 'serving /metrics on its own port');
-  return server;
 }
 
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */

@@ -179,6 +179,48 @@ describe('the cachegate process', () => {
     }
   });
 
+  it('runs CACHEGATE_WORKERS processes on one port, sums their metrics, and drains them all on SIGTERM', async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const gateway = spawnGateway({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      CACHEGATE_TOKEN: TOKENS.write,
+      CACHEGATE_WORKERS: '2',
+      CACHEGATE_METRICS_PORT: String(metricsPort),
+      CACHEGATE_LOG_LEVEL: 'info',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(() => gateway.output().includes('all workers listening'), 15_000, 'workers never listened');
+    await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
+    const pids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      // A new connection each time, so the primary hands them to different workers.
+      const response = await fetch(`${base}/get/k`, { headers: { ...auth(), connection: 'close' } });
+      expect(response.status).toBe(200);
+    }
+    for (const line of gateway.output().split('\n')) {
+      if (line.includes('"route":"/*"')) pids.add(JSON.parse(line).pid);
+    }
+    expect(pids.size).toBe(2);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const served = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('cachegate_http_requests_total{route="/*"'))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    expect(served).toBe(20);
+
+    const inFlight = fetch(`${base}/`, {
+      method: 'POST',
+      headers: auth(),
+      body: JSON.stringify(['EVAL', busyScript(300), '0']),
+    });
+    await new Promise((done) => setTimeout(done, 100));
+    gateway.child.kill('SIGTERM');
+    expect((await inFlight).status).toBe(200);
+    expect(await gateway.exited).toBe(0);
+  });
+
   it('exits 1 with install hints when redis-server is missing', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cachegate-noredis-'));
     // An empty directory as PATH: no redis-server to be found (node itself is spawned by absolute path).
