@@ -64,21 +64,36 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * A signal that aborts once every signal in `signals` has aborted: a shared request may stop only when
- * nobody waits for it any more. Undefined when any caller passed none (that caller waits to the end).
+ * nobody waits for it any more. `signal` is undefined when any caller passed none (that caller waits to the
+ * end). Call `dispose` when the request is over, so long-lived caller signals do not collect listeners.
  */
-export function whenAllAborted(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  if (signals.length === 0 || signals.some((signal) => signal === undefined)) return undefined;
+export function whenAllAborted(signals: (AbortSignal | undefined)[]): {
+  signal: AbortSignal | undefined;
+  dispose(): void;
+} {
+  if (signals.length === 0 || signals.some((signal) => signal === undefined)) {
+    return { signal: undefined, dispose: () => {} };
+  }
   const controller = new AbortController();
   let remaining = signals.length;
+  const listeners: [AbortSignal, () => void][] = [];
   for (const signal of signals as AbortSignal[]) {
     const onAbort = () => {
       remaining -= 1;
       if (remaining === 0) controller.abort(abortedError(signal));
     };
     if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      listeners.push([signal, onAbort]);
+    }
   }
-  return controller.signal;
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const [signal, onAbort] of listeners) signal.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** The error a caller sees when its own signal aborted the call. */

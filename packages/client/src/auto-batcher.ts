@@ -77,7 +77,7 @@ export class AutoBatcher {
   async #dispatch(waiters: Waiter[], timeoutMs: number): Promise<void> {
     const live = waiters.filter((waiter) => !waiter.settled);
     if (live.length === 0) return;
-    const signal = whenAllAborted(live.map((waiter) => waiter.signal));
+    const { signal, dispose } = whenAllAborted(live.map((waiter) => waiter.signal));
     try {
       const outcomes = await this.#run(
         live.map((waiter) => waiter.command),
@@ -89,6 +89,8 @@ export class AutoBatcher {
     } catch (error) {
       const failure = error instanceof CachegateError ? error : unexpected(error);
       for (const waiter of live) waiter.settle({ ok: false, error: failure });
+    } finally {
+      dispose();
     }
   }
 }
