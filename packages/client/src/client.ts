@@ -21,9 +21,9 @@ export const DEFAULT_MAX_BATCH_SIZE = 1000;
 
 /** Options of {@link Cachegate}. */
 export interface CachegateOptions {
-  /** Base URL of the gateway, e.g. `https://cache.example.com` (an Upstash REST URL works too). */
+  /** Base URL of the gateway, e.g. `https://cache.example.com` (an Upstash REST URL works too). Required. */
   url: string;
-  /** The gateway token, sent as `Authorization: Bearer <token>`. */
+  /** The gateway token, sent as `Authorization: Bearer <token>`. Required. */
   token: string;
   /**
    * Deadline of each call in milliseconds, retries included; a call can override it.

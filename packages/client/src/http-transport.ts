@@ -12,9 +12,9 @@ import type { Outcome, SendOptions, Transport } from './transport.js';
 
 /** Options of {@link HttpTransport}. */
 export interface HttpTransportOptions {
-  /** Base URL of the gateway (or of Upstash), without a trailing slash. */
+  /** Base URL of the gateway (or of Upstash), without a trailing slash. Required, no default. */
   url: string;
-  /** Bearer token. */
+  /** Bearer token. Required, no default. */
   token: string;
   /** The fetch implementation. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;

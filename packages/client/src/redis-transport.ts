@@ -6,7 +6,7 @@ import type { Outcome, SendOptions, Transport } from './transport.js';
 
 /** Options of {@link RedisTransport}. */
 export interface RedisTransportOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Required, no default. */
   url: string;
   /** Password, when it is not in the URL. @default undefined */
   password?: string | undefined;

@@ -14,9 +14,15 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: Cachega
 export interface SendOptions {
   /** How the commands run. */
   mode: BatchMode;
-  /** How long the transport may take before failing with a timeout, in milliseconds; none when omitted. */
+  /**
+   * How long the transport may take before failing with a timeout, in milliseconds.
+   * @default undefined (no timer of its own: an outer deadline bounds it)
+   */
   timeoutMs?: number | undefined;
-  /** Fires when every caller waiting for this batch has given up: the transport should stop waiting. */
+  /**
+   * Fires when every caller waiting for this batch has given up: the transport should stop waiting.
+   * @default undefined
+   */
   signal?: AbortSignal | undefined;
 }
 
