@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { TokenStore } from './auth/token-store.js';
-import type { Config } from './config.js';
+import { type Config, hasRedisBackend } from './config.js';
 import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin, { answerFrameworkError } from './plugins/error-handler.js';
 import gracefulShutdownPlugin from './plugins/graceful-shutdown.js';
@@ -12,7 +13,7 @@ import metricsPlugin, { GatewayMetrics } from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestLogPlugin from './plugins/request-log.js';
-import { connectRedis, type RedisBackend } from './redis/connect.js';
+import { type BackendOptions, connectRedis, type RedisBackend } from './redis/connect.js';
 import { CommandExecutor } from './redis/executor.js';
 import type { Principal } from './redis/policy.js';
 import cacheRoutes from './routes/cache/index.js';
@@ -66,6 +67,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const bootId = randomBytes(4).toString('hex');
   let requestCount = 0;
   const app = Fastify({
+    ...(config.tlsCert && config.tlsKey
+      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+      : {}),
     ...(deps.logger
       ? { loggerInstance: deps.logger }
       : {
@@ -103,15 +107,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   app.server.headersTimeout = Math.min(10_000, config.requestTimeoutMs);
   app.decorate('config', config);
   app.decorate('tokens', deps.tokens ?? TokenStore.load(config, config.tokensFile));
-  app.decorate(
-    'backend',
-    connectRedis({
-      url: config.redisUrl,
-      password: config.redisPassword,
-      commandTimeoutMs: config.commandTimeoutMs,
-      logger: app.log.child({ component: 'redis' }),
-    }),
-  );
+  app.decorate('backend', connectRedis(backendOptions(config, app.log.child({ component: 'redis' }))));
   app.decorate('metrics', new GatewayMetrics(() => app.inFlight()));
   app.decorate(
     'executor',
@@ -159,4 +155,27 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(cacheRoutes);
   await app.register(upstashRoutes);
   return app;
+}
+
+/** The Redis backend the configuration describes: standalone, Sentinel or Cluster. */
+function backendOptions(config: Config, logger: FastifyBaseLogger): BackendOptions {
+  const common = {
+    commandTimeoutMs: config.commandTimeoutMs,
+    password: config.redisPassword,
+    tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
+    tls: config.redisTls,
+    logger,
+  };
+  if (config.redisSentinels.length > 0) {
+    return {
+      ...common,
+      mode: 'sentinel',
+      sentinels: config.redisSentinels,
+      masterName: config.redisSentinelMaster ?? '',
+      sentinelPassword: config.redisSentinelPassword,
+    };
+  }
+  if (config.redisClusterNodes.length > 0)
+    return { ...common, mode: 'cluster', nodes: config.redisClusterNodes };
+  return { ...common, mode: 'standalone', url: config.redisUrl ?? '' };
 }

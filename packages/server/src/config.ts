@@ -27,6 +27,50 @@ const VARIABLES = {
     schema: z.string().min(1).optional(),
     help: 'Redis password, when it is not in the URL.',
   },
+  redisSentinels: {
+    env: 'CACHEGATE_REDIS_SENTINELS',
+    default: '',
+    schema: addressList(),
+    help: 'Redis behind Sentinel: host:port,host:port of the Sentinels (with CACHEGATE_REDIS_SENTINEL_MASTER).',
+  },
+  redisSentinelMaster: {
+    env: 'CACHEGATE_REDIS_SENTINEL_MASTER',
+    schema: z.string().min(1).optional(),
+    help: 'The master name the Sentinels monitor.',
+  },
+  redisSentinelPassword: {
+    env: 'CACHEGATE_REDIS_SENTINEL_PASSWORD',
+    secret: true,
+    schema: z.string().min(1).optional(),
+    help: 'Password of the Sentinels themselves (data nodes use CACHEGATE_REDIS_PASSWORD).',
+  },
+  redisClusterNodes: {
+    env: 'CACHEGATE_REDIS_CLUSTER_NODES',
+    default: '',
+    schema: addressList(),
+    help: 'Redis Cluster: host:port,host:port of some nodes; the rest is discovered.',
+  },
+  redisTls: {
+    env: 'CACHEGATE_REDIS_TLS',
+    default: 'false',
+    schema: booleanFlag(),
+    help: 'Use TLS to Sentinel and Cluster nodes (a standalone URL says so with rediss://).',
+  },
+  redisTlsCa: {
+    env: 'CACHEGATE_REDIS_TLS_CA',
+    schema: z.string().min(1).optional(),
+    help: "PEM file of the CA that signs Redis's certificate, for rediss:// (default: the system CAs).",
+  },
+  tlsCert: {
+    env: 'CACHEGATE_TLS_CERT',
+    schema: z.string().min(1).optional(),
+    help: 'PEM certificate (chain) file: serve HTTPS instead of HTTP. Needs CACHEGATE_TLS_KEY.',
+  },
+  tlsKey: {
+    env: 'CACHEGATE_TLS_KEY',
+    schema: z.string().min(1).optional(),
+    help: 'PEM private key file for CACHEGATE_TLS_CERT.',
+  },
   token: {
     env: 'CACHEGATE_TOKEN',
     aliases: ['REDIS_SERVICE_API_KEY'],
@@ -166,6 +210,31 @@ const VARIABLES = {
   },
 } satisfies Record<string, Variable>;
 
+/** `host:port,host:port` (IPv6 hosts in brackets) -> addresses. */
+function addressList() {
+  return z.string().transform((text, context) => {
+    const addresses: { host: string; port: number }[] = [];
+    for (const item of splitList(text)) {
+      const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(item);
+      const port = Number(match?.[2]);
+      if (match === null || port < 1 || port > 65535) {
+        context.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
+        return z.NEVER;
+      }
+      addresses.push({ host: match[1] as string, port });
+    }
+    return addresses;
+  });
+}
+
+function booleanFlag() {
+  return z
+    .string()
+    .toLowerCase()
+    .refine((text) => ['true', 'false', '1', '0', 'yes', 'no'].includes(text), 'must be true or false')
+    .transform((text) => ['true', '1', 'yes'].includes(text));
+}
+
 interface Variable {
   env: string;
   aliases?: string[];
@@ -209,8 +278,36 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(`${variable.env}=${shown}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     }
   }
+  if (problems.length === 0) problems.push(...combinationProblems(config as Config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config as Config;
+}
+
+/** Settings that are valid one by one but not together. */
+function combinationProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const modes = [
+    config.redisUrl !== undefined && 'CACHEGATE_REDIS_URL',
+    config.redisSentinels.length > 0 && 'CACHEGATE_REDIS_SENTINELS',
+    config.redisClusterNodes.length > 0 && 'CACHEGATE_REDIS_CLUSTER_NODES',
+  ].filter(Boolean);
+  if (modes.length > 1) problems.push(`${modes.join(' and ')} are both set: choose one Redis backend`);
+  if (config.redisSentinels.length > 0 && config.redisSentinelMaster === undefined) {
+    problems.push(
+      'CACHEGATE_REDIS_SENTINELS needs CACHEGATE_REDIS_SENTINEL_MASTER, the monitored master name',
+    );
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    problems.push('CACHEGATE_TLS_CERT and CACHEGATE_TLS_KEY go together: set both or neither');
+  }
+  return problems;
+}
+
+/** True when a Redis backend (URL, Sentinels or Cluster nodes) is configured; otherwise main runs the embedded one. */
+export function hasRedisBackend(config: Config): boolean {
+  return (
+    config.redisUrl !== undefined || config.redisSentinels.length > 0 || config.redisClusterNodes.length > 0
+  );
 }
 
 function readVariable(env: Record<string, string | undefined>, variable: Variable, problems: string[]) {

@@ -5,7 +5,14 @@ import pino from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { buildApp } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
-import { type Config, ConfigError, configHelp, loadConfig, variableForFlag } from './config.js';
+import {
+  type Config,
+  ConfigError,
+  configHelp,
+  hasRedisBackend,
+  loadConfig,
+  variableForFlag,
+} from './config.js';
 import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import { VERSION } from './version.js';
@@ -30,7 +37,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     fail('NODE_ENV=production and no token is configured: set CACHEGATE_TOKEN (or CACHEGATE_TOKENS_FILE).');
   }
   let embedded: RedisServer | undefined;
-  if (config.redisUrl === undefined) {
+  if (!hasRedisBackend(config)) {
     if (production) fail('NODE_ENV=production needs REDIS_URL: the embedded Redis is a development setup.');
     const password = generateSecret();
     embedded = await startRedisServer({ dir: join(config.dataDir, 'redis'), password });

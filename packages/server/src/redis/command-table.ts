@@ -23,6 +23,23 @@ export interface CommandInfo {
   readonly isBlocking: boolean;
   /** Present on container commands (`CONFIG`, `CLIENT`, `OBJECT`, ...), keyed by `container|sub`. */
   readonly subcommands?: ReadonlyMap<string, CommandInfo>;
+  /**
+   * How a cluster client should run it when it has no key (Redis 7 command tips): `all_shards` means on
+   * every master (`DBSIZE`, `KEYS`, `FLUSHALL`), `all_nodes` on every node, `special` needs its own logic.
+   */
+  readonly requestPolicy?: string;
+  /** How the replies of a fanned-out command combine: `agg_sum`, `all_succeeded`, `agg_logical_and`, ... */
+  readonly responsePolicy?: string;
+  /** Where a command line's keys are, from the key specs (or the legacy first/last/step triple). */
+  readonly keyFinders: readonly KeyFinder[];
+}
+
+/** One key spec, reduced to what locating keys needs. @see https://redis.io/docs/latest/develop/reference/key-specs/ */
+export interface KeyFinder {
+  readonly begin: { index: number } | { keyword: string; startFrom: number };
+  readonly find:
+    | { lastKey: number; keyStep: number; limit: number }
+    | { keyNumIndex: number; firstKey: number; keyStep: number };
 }
 
 /**
@@ -56,6 +73,102 @@ export class CommandTable {
   }
 }
 
+/** The keys of a command line, in order, as Redis itself would find them. */
+export function keysOf(info: CommandInfo, command: readonly Arg[]): Arg[] {
+  const keys: Arg[] = [];
+  const argc = command.length;
+  for (const { begin, find } of info.keyFinders) {
+    let first: number;
+    if ('index' in begin) {
+      first = begin.index;
+    } else {
+      const at = findKeyword(command, begin.keyword, begin.startFrom);
+      if (at === undefined) continue;
+      first = at + 1;
+    }
+    let last: number;
+    let step: number;
+    if ('lastKey' in find) {
+      step = find.keyStep;
+      if (find.lastKey >= 0) last = first + find.lastKey;
+      else if (find.limit <= 1) last = argc + find.lastKey;
+      else last = first + Math.floor((argc - first) / find.limit) + find.lastKey;
+    } else {
+      const count = Number(command[first + find.keyNumIndex]);
+      if (!Number.isInteger(count) || count < 0) continue;
+      step = find.keyStep;
+      first += find.firstKey;
+      last = first + (count - 1) * step;
+    }
+    for (let i = first; i <= last && i < argc && step > 0; i += step) keys.push(command[i] as Arg);
+  }
+  return keys;
+}
+
+function findKeyword(command: readonly Arg[], keyword: string, startFrom: number): number | undefined {
+  const wanted = keyword.toLowerCase();
+  if (startFrom >= 0) {
+    for (let i = startFrom; i < command.length; i++)
+      if (String(command[i]).toLowerCase() === wanted) return i;
+  } else {
+    for (let i = command.length + startFrom; i > 0; i--)
+      if (String(command[i]).toLowerCase() === wanted) return i;
+  }
+  return undefined;
+}
+
+/** Reads a RESP2 map (a flat [key, value, ...] array) into an object. */
+function flatMap(value: unknown): Record<string, unknown> {
+  const map: Record<string, unknown> = {};
+  if (!Array.isArray(value)) return map;
+  for (let i = 0; i + 1 < value.length; i += 2) map[String(value[i])] = value[i + 1];
+  return map;
+}
+
+function parseKeyFinders(entry: unknown[]): KeyFinder[] {
+  const specs = entry[8];
+  if (Array.isArray(specs) && specs.length > 0) {
+    return specs.flatMap((raw): KeyFinder[] => {
+      const spec = flatMap(raw);
+      const bs = flatMap(spec.begin_search);
+      const fk = flatMap(spec.find_keys);
+      const bsSpec = flatMap(bs.spec);
+      const fkSpec = flatMap(fk.spec);
+      const begin =
+        bs.type === 'index'
+          ? { index: Number(bsSpec.index) }
+          : bs.type === 'keyword'
+            ? { keyword: String(bsSpec.keyword), startFrom: Number(bsSpec.startfrom) }
+            : undefined;
+      const find =
+        fk.type === 'range'
+          ? { lastKey: Number(fkSpec.lastkey), keyStep: Number(fkSpec.keystep), limit: Number(fkSpec.limit) }
+          : fk.type === 'keynum'
+            ? {
+                keyNumIndex: Number(fkSpec.keynumidx),
+                firstKey: Number(fkSpec.firstkey),
+                keyStep: Number(fkSpec.keystep),
+              }
+            : undefined;
+      return begin && find ? [{ begin, find }] : [];
+    });
+  }
+  // Redis 6: the legacy first/last/step triple, plus the script commands' numkeys, which it cannot express.
+  const name = String(entry[0]).toLowerCase();
+  if (/^(eval|evalsha|fcall)(_ro)?$/.test(name)) {
+    return [{ begin: { index: 2 }, find: { keyNumIndex: 0, firstKey: 1, keyStep: 1 } }];
+  }
+  const [firstKey, lastKey, step] = [Number(entry[3]), Number(entry[4]), Number(entry[5])];
+  return firstKey > 0
+    ? [
+        {
+          begin: { index: firstKey },
+          find: { lastKey: lastKey < 0 ? lastKey : lastKey - firstKey, keyStep: step, limit: 0 },
+        },
+      ]
+    : [];
+}
+
 function parseEntry(entry: unknown): CommandInfo {
   if (!Array.isArray(entry) || entry.length < 6) throw new TypeError('malformed COMMAND entry');
   const name = String(entry[0]).toLowerCase();
@@ -68,6 +181,10 @@ function parseEntry(entry: unknown): CommandInfo {
       ? new Map(subEntries.map((sub) => parseEntry(sub)).map((sub) => [sub.name, sub] as const))
       : undefined;
   const isReadonly = flags.has('readonly');
+  const tips = ((entry[7] as unknown[] | undefined) ?? []).map(String);
+  const tip = (prefix: string) => tips.find((t) => t.startsWith(prefix))?.slice(prefix.length);
+  const requestPolicy = tip('request_policy:');
+  const responsePolicy = tip('response_policy:');
   return {
     name,
     arity: Number(entry[1]),
@@ -83,6 +200,9 @@ function parseEntry(entry: unknown): CommandInfo {
         categories.has('@pubsub')),
     isAdminOnly: flags.has('admin') || categories.has('@admin') || categories.has('@dangerous'),
     isBlocking: flags.has('blocking'),
+    keyFinders: parseKeyFinders(entry),
+    ...(requestPolicy ? { requestPolicy } : {}),
+    ...(responsePolicy ? { responsePolicy } : {}),
     ...(subcommands ? { subcommands } : {}),
   };
 }

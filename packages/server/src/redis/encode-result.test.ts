@@ -20,8 +20,9 @@ describe('encodeResult', () => {
     expect(Buffer.from(encodeResult(bytes, true) as string, 'base64')).toEqual(bytes);
   });
 
-  it('turns nested errors into their message', () => {
+  it('turns nested errors into their message, base64 like every string in base64 mode', () => {
     expect(encodeResult([1, new ErrorReply('ERR nested')], false)).toEqual([1, 'ERR nested']);
+    expect(encodeResult([1, new ErrorReply('ERR nested')], true)).toEqual([1, 'RVJSIG5lc3RlZA==']);
   });
 });
 

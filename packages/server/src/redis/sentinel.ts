@@ -1,0 +1,154 @@
+import { EventEmitter } from 'node:events';
+import type { FastifyBaseLogger } from 'fastify';
+import type { CommandTable } from './command-table.js';
+import type { NodeAddress, RedisBackend } from './connect.js';
+import { RedisConnection } from './connection.js';
+import { StandaloneBackend } from './standalone.js';
+import type { Command, RedisUser, Reply } from './types.js';
+
+/** Options for {@link SentinelBackend}. */
+export interface SentinelOptions {
+  sentinels: NodeAddress[];
+  /** The master's name in the Sentinel configuration (`sentinel monitor <name> ...`). */
+  masterName: string;
+  /** Password of the Sentinels themselves. @default none */
+  sentinelPassword?: string | undefined;
+  /** Password of the master and replicas. @default none */
+  password?: string | undefined;
+  tlsCa?: Buffer | undefined;
+  tls?: boolean;
+  commandTimeoutMs: number;
+  logger: FastifyBaseLogger;
+}
+
+/** How often the Sentinels are asked who the master is. */
+const POLL_INTERVAL_MS = 500;
+
+/**
+ * Redis behind Sentinel: asks the Sentinels who the master is, keeps a standalone backend pointed at it,
+ * and follows a failover. The Sentinels are polled every 500 ms (a failover takes Sentinel seconds, so this
+ * adds little), which also catches a master that rejoined as a replica. While the master is unreachable,
+ * requests fail fast with 503 like any outage; once Sentinel names a new master, the gateway switches to it
+ * and closes the old connections.
+ */
+export class SentinelBackend extends EventEmitter implements RedisBackend {
+  readonly #options: SentinelOptions;
+  readonly #sentinels: RedisConnection[];
+  #current: StandaloneBackend | undefined;
+  #candidate: StandaloneBackend | undefined;
+  readonly #timer: NodeJS.Timeout;
+  #polling = false;
+
+  constructor(options: SentinelOptions) {
+    super();
+    this.#options = options;
+    const scheme = options.tls ? 'rediss' : 'redis';
+    this.#sentinels = options.sentinels.map(
+      ({ host, port }) =>
+        new RedisConnection({
+          url: `${scheme}://${host}:${port}`,
+          password: options.sentinelPassword,
+          tlsCa: options.tlsCa,
+          commandTimeoutMs: options.commandTimeoutMs,
+          logger: options.logger,
+        }),
+    );
+    this.#timer = setInterval(() => void this.#poll(), POLL_INTERVAL_MS);
+    this.#timer.unref();
+    void this.#poll();
+  }
+
+  get isReady(): boolean {
+    return this.#current?.isReady ?? false;
+  }
+
+  get commandTable(): CommandTable | undefined {
+    return this.#current?.commandTable;
+  }
+
+  send(command: Command, user?: RedisUser): Promise<Reply> {
+    return this.#master().send(command, user);
+  }
+
+  transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
+    return this.#master().transaction(commands, user);
+  }
+
+  ping(): Promise<void> {
+    return this.#master().ping();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.all([
+      this.#current?.close(),
+      this.#candidate?.close(),
+      ...this.#sentinels.map((sentinel) => sentinel.close()),
+    ]);
+  }
+
+  #master(): StandaloneBackend {
+    if (this.#current === undefined) throw new Error('Sentinel has not named a master yet');
+    return this.#current;
+  }
+
+  /** Asks the Sentinels for the master's address and switches when it changed. */
+  async #poll() {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      const address = await this.#askSentinels();
+      if (address === undefined) return;
+      const wanted = `${address.host}:${address.port}`;
+      if (this.#current?.address === wanted || this.#candidate?.address === wanted) return;
+      this.#switchTo(address);
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #askSentinels(): Promise<NodeAddress | undefined> {
+    for (const sentinel of this.#sentinels) {
+      if (!sentinel.isReady) continue;
+      try {
+        const reply = await sentinel.send(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.#options.masterName]);
+        if (Array.isArray(reply) && reply.length === 2) {
+          return { host: String(reply[0]), port: Number(String(reply[1])) };
+        }
+      } catch {
+        // Ask the next Sentinel.
+      }
+    }
+    return undefined;
+  }
+
+  /** Connects to the new master and makes it current once it is up (and loaded its command table). */
+  #switchTo(address: NodeAddress) {
+    const { logger, tls } = this.#options;
+    logger.warn(
+      { master: `${address.host}:${address.port}`, previous: this.#current?.address },
+      'Sentinel names a new master',
+    );
+    void this.#candidate?.close();
+    const candidate = new StandaloneBackend({
+      url: `${tls ? 'rediss' : 'redis'}://${address.host}:${address.port}`,
+      password: this.#options.password,
+      tlsCa: this.#options.tlsCa,
+      commandTimeoutMs: this.#options.commandTimeoutMs,
+      logger,
+    });
+    this.#candidate = candidate;
+    candidate.on('up', () => {
+      if (this.#candidate !== candidate) return;
+      const previous = this.#current;
+      this.#current = candidate;
+      this.#candidate = undefined;
+      candidate.on('down', () => this.emit('down'));
+      candidate.on('reconnecting', () => this.emit('reconnecting'));
+      candidate.on('up', () => this.emit('up'));
+      this.emit('up');
+      // In-flight commands on the old master finish or fail on their own; nothing new goes there.
+      void previous?.close();
+    });
+  }
+}

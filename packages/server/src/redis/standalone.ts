@@ -1,0 +1,87 @@
+import { EventEmitter } from 'node:events';
+import { CommandTable } from './command-table.js';
+import type { RedisBackend } from './connect.js';
+import { type ConnectionOptions, RedisConnection, redactUrl } from './connection.js';
+import type { Command, RedisUser, Reply } from './types.js';
+
+/**
+ * A single Redis server: one shared connection, plus one lazily opened connection per Redis ACL user that
+ * tokens map to. Also the building block of the Sentinel backend, which points one at the current master.
+ */
+export class StandaloneBackend extends EventEmitter implements RedisBackend {
+  commandTable: CommandTable | undefined;
+  readonly #options: ConnectionOptions;
+  readonly #shared: RedisConnection;
+  readonly #userConnections = new Map<string, RedisConnection>();
+  #isUp = false;
+
+  constructor(options: ConnectionOptions) {
+    super();
+    this.#options = options;
+    this.#shared = new RedisConnection(options);
+    this.#shared.on('up', () => {
+      options.logger.info({ redis: redactUrl(options.url) }, 'connected to Redis');
+      this.#loadCommandTable();
+    });
+    this.#shared.on('reconnecting', () => this.emit('reconnecting'));
+    this.#shared.on('down', () => {
+      if (!this.#isUp) return;
+      this.#isUp = false;
+      this.emit('down');
+    });
+  }
+
+  get isReady(): boolean {
+    return this.#shared.isReady && this.commandTable !== undefined;
+  }
+
+  /** `host:port` of the server. */
+  get address(): string {
+    return this.#shared.address;
+  }
+
+  send(command: Command, user?: RedisUser): Promise<Reply> {
+    return this.connectionFor(user).send(command);
+  }
+
+  transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
+    return this.connectionFor(user).transaction(commands);
+  }
+
+  async ping(): Promise<void> {
+    await this.#shared.send(['PING']);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [this.#shared, ...this.#userConnections.values()].map((connection) => connection.close()),
+    );
+  }
+
+  /** The shared connection, or the one authenticated as `user`. */
+  connectionFor(user?: RedisUser): RedisConnection {
+    if (user === undefined) return this.#shared;
+    const id = `${user.username}\0${user.password}`;
+    let connection = this.#userConnections.get(id);
+    if (connection === undefined) {
+      connection = new RedisConnection({ ...this.#options, user });
+      this.#userConnections.set(id, connection);
+    }
+    return connection;
+  }
+
+  #loadCommandTable() {
+    this.#shared
+      .send(['COMMAND'], { typeMapping: {} })
+      .then((reply) => {
+        this.commandTable = CommandTable.fromCommandReply(reply);
+        if (!this.#isUp && this.#shared.isReady) {
+          this.#isUp = true;
+          this.emit('up');
+        }
+      })
+      .catch((error: Error) => {
+        this.#options.logger.error({ err: error }, 'could not load the Redis command table');
+      });
+  }
+}
