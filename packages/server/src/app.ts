@@ -62,8 +62,9 @@ const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-api-key"]
  * await app.listen({ port: 8080 });
  */
 export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<FastifyInstance> {
-  if (config.redisUrl === undefined)
-    throw new Error('buildApp needs config.redisUrl (main.ts starts the embedded Redis)');
+  if (!hasRedisBackend(config)) {
+    throw new Error('buildApp needs a Redis backend (main.ts starts the embedded Redis)');
+  }
   const bootId = randomBytes(4).toString('hex');
   let requestCount = 0;
   const app = Fastify({

@@ -40,7 +40,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (!hasRedisBackend(config)) {
     if (production) fail('NODE_ENV=production needs REDIS_URL: the embedded Redis is a development setup.');
     const password = generateSecret();
-    embedded = await startRedisServer({ dir: join(config.dataDir, 'redis'), password });
+    // Persistence as in production: the append-only file, no RDB snapshots.
+    const persistence = ['appendonly yes', 'save ""'];
+    embedded = await startRedisServer({ dir: join(config.dataDir, 'redis'), password, config: persistence });
     config = { ...config, redisUrl: embedded.url, redisPassword: password };
   }
   const devToken = hasTokens ? undefined : developmentToken(config.dataDir);

@@ -20,8 +20,10 @@ export interface ClusterOptions {
 }
 
 const SLOTS = 16384;
-/** How often the topology is refreshed when nothing prompted it (MOVED and lost nodes prompt it at once). */
+/** How often the topology is refreshed while all is well (MOVED and lost nodes prompt it at once)... */
 const REFRESH_INTERVAL_MS = 5000;
+/** ...and while a master is unreachable, to find its promoted replica soon after the failover. */
+const FAILOVER_REFRESH_INTERVAL_MS = 500;
 /** Redirections followed for one command before giving up. */
 const MAX_REDIRECTIONS = 5;
 
@@ -52,14 +54,23 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   readonly #pools = new Map<string, Map<string, RedisConnection>>();
   #refreshing: Promise<void> | undefined;
   #isUp = false;
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(options: ClusterOptions) {
     super();
     this.#options = options;
-    this.#timer = setInterval(() => void this.refresh(), REFRESH_INTERVAL_MS);
+    void this.#refreshLoop();
+  }
+
+  async #refreshLoop() {
+    await this.refresh();
+    if (this.#closed) return;
+    this.#timer = setTimeout(
+      () => void this.#refreshLoop(),
+      this.#isUp ? REFRESH_INTERVAL_MS : FAILOVER_REFRESH_INTERVAL_MS,
+    );
     this.#timer.unref();
-    void this.refresh();
   }
 
   get isReady(): boolean {
@@ -94,7 +105,8 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    clearTimeout(this.#timer);
     await Promise.all([...this.#pools.values()].flatMap((pool) => [...pool.values()].map((c) => c.close())));
   }
 

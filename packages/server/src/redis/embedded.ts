@@ -10,11 +10,11 @@ export interface RedisServerOptions {
   dir: string;
   /** Password required by the server (`requirepass`). @default none */
   password?: string;
-  /** Extra config lines, e.g. `['appendonly no']` or `['cluster-enabled yes']`. @default [] */
+  /** Extra config lines, e.g. `['appendonly yes']` or `['cluster-enabled yes']`. @default [] */
   config?: string[];
   /** Port to bind; a restart passes the port of the server it replaces. @default a free port from the OS */
   port?: number;
-  /** The executable to run. @default 'redis-server' */
+  /** The executable to run, e.g. `redis-sentinel`. @default 'redis-server' */
   executable?: string;
   /** How long to wait for the server to accept connections. @default 10000 */
   startTimeoutMs?: number;
@@ -86,8 +86,6 @@ async function launch(executable: string, dir: string, port: number, options: Re
     'bind 127.0.0.1',
     `dir ${dir}`,
     'daemonize no',
-    'appendonly yes',
-    'save ""',
     'logfile ""',
     ...(options.password ? [`requirepass ${options.password}`] : []),
     ...(options.config ?? []),

@@ -17,7 +17,7 @@ export async function startTestRedis(
   options: { config?: string[]; password?: string } = {},
 ): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-redis-'));
-  const config = ['appendonly no', ...(options.config ?? [])];
+  const config = ['appendonly no', 'save ""', ...(options.config ?? [])];
   const launch = async (port?: number): Promise<TestRedis> => {
     const server = await startRedisServer({
       dir,

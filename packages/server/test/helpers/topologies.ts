@@ -1,0 +1,228 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createClient } from '@redis/client';
+import { type RedisServer, startRedisServer } from '../../src/redis/embedded.js';
+import { waitFor } from './gateway.js';
+
+const run = promisify(execFile);
+
+/** Runs one command on a fresh direct connection to 127.0.0.1:port. */
+export async function nodeCommand(port: number, ...args: string[]): Promise<unknown> {
+  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A Redis Cluster of real redis-server processes on loopback. */
+export interface TestCluster {
+  nodes: RedisServer[];
+  /** `127.0.0.1:port,...` for CACHEGATE_REDIS_CLUSTER_NODES. */
+  seeds: string;
+  /** Ports of the current masters. */
+  masterPorts(): Promise<number[]>;
+  /** The port of the master serving a key, asked of the cluster itself. */
+  masterPortOf(key: string): Promise<number>;
+  /** FLUSHALL on every master. */
+  flushAll(): Promise<void>;
+  /** Waits until every replica has everything its master wrote (so a failover loses nothing). */
+  waitForReplication(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `masters` masters with `replicasPerMaster` replicas each, joined with `redis-cli --cluster create`,
+ * and waits until every node reports `cluster_state:ok`. A short node timeout makes failovers quick.
+ */
+export async function startTestCluster(masters = 3, replicasPerMaster = 1): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'cachegate-cluster-'));
+  const nodes = await Promise.all(
+    Array.from({ length: masters * (1 + replicasPerMaster) }, (_, i) =>
+      startRedisServer({
+        dir: join(dir, `node-${i}`),
+        config: [
+          'appendonly no',
+          'save ""',
+          'cluster-enabled yes',
+          'cluster-node-timeout 1000',
+          'cluster-config-file nodes.conf',
+          // A replica may take over however long it was cut off: tests kill masters right after start-up.
+          'cluster-replica-validity-factor 0',
+        ],
+      }),
+    ),
+  );
+  const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+  await run('redis-cli', [
+    '--cluster',
+    'create',
+    ...addresses,
+    '--cluster-replicas',
+    String(replicasPerMaster),
+    '--cluster-yes',
+  ]);
+  const clusterOk = async () => {
+    for (const node of nodes) {
+      const info = String(await nodeCommand(node.port, 'CLUSTER', 'INFO'));
+      if (!info.includes('cluster_state:ok')) return false;
+    }
+    return true;
+  };
+  await waitFor(clusterOk, 20_000, 'the cluster never reached cluster_state:ok');
+  const replicasInSync = async () => {
+    for (const node of nodes) {
+      const info = String(await nodeCommand(node.port, 'INFO', 'replication'));
+      if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+    }
+    return true;
+  };
+  await waitFor(replicasInSync, 20_000, 'the replicas never finished their first sync');
+  const cluster: TestCluster = {
+    nodes,
+    seeds: addresses.join(','),
+    async masterPorts() {
+      for (const node of nodes) {
+        try {
+          const slots = (await nodeCommand(node.port, 'CLUSTER', 'SLOTS')) as [
+            number,
+            number,
+            [string, number],
+          ][];
+          return [...new Set(slots.map((range) => Number(range[2][1])))].sort();
+        } catch {
+          // That node is down; ask another.
+        }
+      }
+      throw new Error('no cluster node answered');
+    },
+    async masterPortOf(key) {
+      const slot = Number(await nodeCommand(nodes[0]?.port as number, 'CLUSTER', 'KEYSLOT', key));
+      for (const node of nodes) {
+        try {
+          const slots = (await nodeCommand(node.port, 'CLUSTER', 'SLOTS')) as [
+            number,
+            number,
+            [string, number],
+          ][];
+          const range = slots.find(([start, end]) => slot >= start && slot <= end);
+          if (range) return Number(range[2][1]);
+        } catch {
+          // Ask another node.
+        }
+      }
+      throw new Error(`no master found for ${key}`);
+    },
+    async flushAll() {
+      for (const port of await cluster.masterPorts()) await nodeCommand(port, 'FLUSHALL');
+    },
+    async waitForReplication() {
+      const caughtUp = async () => {
+        for (const port of await cluster.masterPorts()) {
+          const info = String(await nodeCommand(port, 'INFO', 'replication'));
+          const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+          const replicas = [...info.matchAll(/slave\d+:.*offset=(\d+)/g)].map((m) => m[1]);
+          if (replicas.length === 0 || replicas.some((replicaOffset) => replicaOffset !== offset))
+            return false;
+        }
+        return true;
+      };
+      await waitFor(caughtUp, 10_000, 'the replicas never caught up');
+    },
+    async stop() {
+      await Promise.all(nodes.map((node) => node.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
+
+/** A master, a replica and three Sentinels on loopback. */
+export interface TestSentinel {
+  master: RedisServer;
+  replica: RedisServer;
+  sentinels: RedisServer[];
+  /** `127.0.0.1:port,...` for CACHEGATE_REDIS_SENTINELS. */
+  seeds: string;
+  masterName: string;
+  /** The port Sentinel currently names as master. */
+  masterPort(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Starts the Sentinel set-up; a failover completes within a few seconds of the master dying. */
+export async function startTestSentinel(masterName = 'cachegate'): Promise<TestSentinel> {
+  const dir = mkdtempSync(join(tmpdir(), 'cachegate-sentinel-'));
+  const data = ['appendonly no', 'save ""'];
+  const master = await startRedisServer({ dir: join(dir, 'master'), config: data });
+  const replica = await startRedisServer({
+    dir: join(dir, 'replica'),
+    config: [...data, `replicaof 127.0.0.1 ${master.port}`],
+  });
+  await waitFor(
+    async () => String(await nodeCommand(master.port, 'INFO', 'replication')).includes('connected_slaves:1'),
+    10_000,
+    'the replica never connected',
+  );
+  const sentinels = await Promise.all(
+    [0, 1, 2].map((i) =>
+      startRedisServer({
+        dir: join(dir, `sentinel-${i}`),
+        executable: 'redis-sentinel',
+        config: [
+          `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+          `sentinel down-after-milliseconds ${masterName} 1000`,
+          `sentinel failover-timeout ${masterName} 5000`,
+          `sentinel parallel-syncs ${masterName} 1`,
+        ],
+      }),
+    ),
+  );
+  const setup: TestSentinel = {
+    master,
+    replica,
+    sentinels,
+    masterName,
+    seeds: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+    async masterPort() {
+      for (const sentinel of sentinels) {
+        try {
+          const reply = (await nodeCommand(
+            sentinel.port,
+            'SENTINEL',
+            'GET-MASTER-ADDR-BY-NAME',
+            masterName,
+          )) as string[];
+          return Number(reply[1]);
+        } catch {
+          // Ask another Sentinel.
+        }
+      }
+      throw new Error('no Sentinel answered');
+    },
+    async stop() {
+      await Promise.all([...sentinels, master, replica].map((server) => server.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  // Sentinels discover each other over the master's pub/sub; wait until each sees the other two.
+  await waitFor(
+    async () => {
+      for (const sentinel of sentinels) {
+        const info = (await nodeCommand(sentinel.port, 'SENTINEL', 'MASTER', masterName)) as string[];
+        const known = Number(info[info.indexOf('num-other-sentinels') + 1]);
+        if (known < 2) return false;
+      }
+      return true;
+    },
+    15_000,
+    'the Sentinels never found each other',
+  );
+  return setup;
+}
