@@ -112,7 +112,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   app.decorate('metrics', new GatewayMetrics(() => app.inFlight()));
   app.decorate(
     'executor',
-    new CommandExecutor(app.backend, { commandTimeoutMs: config.commandTimeoutMs, observer: app.metrics }),
+    new CommandExecutor(app.backend, {
+      commandTimeoutMs: config.commandTimeoutMs,
+      observer: app.metrics,
+      writeReplicas: config.writeReplicas,
+    }),
   );
   app.decorate('syncToken', new SyncToken());
   app.addHook('onClose', async () => app.backend.close());

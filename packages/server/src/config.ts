@@ -71,6 +71,12 @@ const VARIABLES = {
     schema: z.string().min(1).optional(),
     help: 'PEM private key file for CACHEGATE_TLS_CERT.',
   },
+  writeReplicas: {
+    env: 'CACHEGATE_WRITE_REPLICAS',
+    default: '0',
+    schema: z.coerce.number().int().min(0).max(32),
+    help: "Replicas that must confirm each write (Redis WAIT) before the gateway answers; 0: answer on the primary's reply. Standalone and Sentinel modes.",
+  },
   token: {
     env: 'CACHEGATE_TOKEN',
     aliases: ['REDIS_SERVICE_API_KEY'],
@@ -296,6 +302,9 @@ function combinationProblems(config: Config): string[] {
     problems.push(
       'CACHEGATE_REDIS_SENTINELS needs CACHEGATE_REDIS_SENTINEL_MASTER, the monitored master name',
     );
+  }
+  if (config.writeReplicas > 0 && config.redisClusterNodes.length > 0) {
+    problems.push('CACHEGATE_WRITE_REPLICAS is not supported with CACHEGATE_REDIS_CLUSTER_NODES');
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     problems.push('CACHEGATE_TLS_CERT and CACHEGATE_TLS_KEY go together: set both or neither');

@@ -18,6 +18,7 @@ export const ERRORS = {
   CG_ERR_TRANSACTION_ABORTED: { status: 400, message: 'Transaction discarded' },
   CG_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'Redis is unavailable' },
   CG_ERR_REDIS_TIMEOUT: { status: 503, message: 'Redis did not answer in time' },
+  CG_ERR_REPLICATION_INCOMPLETE: { status: 503, message: 'Too few replicas confirmed the write' },
   CG_ERR_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded' },
   CG_ERR_OVERLOADED: { status: 503, message: 'The gateway is overloaded' },
   CG_ERR_INTERNAL: { status: 500, message: 'Internal error' },

@@ -68,6 +68,8 @@ export class GatewayMetrics implements ExecutorObserver {
     name: 'cachegate_redis_up',
     help: '1 while the shared Redis connection is up, 0 while it is down',
     registers: [this.registry],
+    // Summed over CACHEGATE_WORKERS it would count workers; the minimum says whether all are connected.
+    aggregator: 'min',
   });
   readonly redisReconnects = new Counter({
     name: 'cachegate_redis_reconnects_total',

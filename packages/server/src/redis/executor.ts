@@ -19,6 +19,11 @@ export interface ExecutorOptions {
   commandTimeoutMs: number;
   /** Told about every command's latency and every cache lookup. @default none */
   observer?: ExecutorObserver;
+  /**
+   * Replicas that must confirm a batch's writes (Redis WAIT, on the same connection) before it succeeds,
+   * so a failover cannot lose an acknowledged write. @default 0
+   */
+  writeReplicas?: number;
 }
 
 /** What one batch produced: a reply (or Redis error) per command, in order, and whether it wrote. */
@@ -58,9 +63,29 @@ export class CommandExecutor {
       wrote ||= info?.isMutating ?? true;
       names[i] = info?.name ?? 'unknown';
     }
-    const replies = await this.#withTimeout(this.#execute(principal, mode, commands, names));
+    const execution = this.#execute(principal, mode, commands, names);
+    const replicas = this.options.writeReplicas ?? 0;
+    // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
+    const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(principal, replicas) : undefined;
+    // Awaited below; if the batch fails first, this keeps the confirmation's failure from going unhandled.
+    confirmation?.catch(() => undefined);
+    const replies = await this.#withTimeout(execution);
+    if (confirmation) await this.#withTimeout(confirmation);
     this.#countCacheLookups(names, replies);
     return { replies, wrote };
+  }
+
+  async #waitForReplicas(principal: Principal, replicas: number): Promise<Reply[]> {
+    const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2));
+    const reply = await this.backend.send(['WAIT', String(replicas), String(waitMs)], principal.redisUser);
+    if (typeof reply !== 'number' || reply < replicas) {
+      throw gatewayError(
+        'CG_ERR_REPLICATION_INCOMPLETE',
+        `The write reached the primary, but ${typeof reply === 'number' ? reply : 0} of ${replicas} replicas ` +
+          `confirmed it within ${waitMs} ms (CACHEGATE_WRITE_REPLICAS); it could be lost if the primary fails now`,
+      );
+    }
+    return [reply];
   }
 
   #execute(

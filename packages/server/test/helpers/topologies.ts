@@ -55,6 +55,8 @@ export async function startTestCluster(masters = 3, replicasPerMaster = 1): Prom
           'cluster-config-file nodes.conf',
           // A replica may take over however long it was cut off: tests kill masters right after start-up.
           'cluster-replica-validity-factor 0',
+          // Start the replicas' first sync at once instead of waiting 5 s for more replicas to join.
+          'repl-diskless-sync-delay 0',
         ],
       }),
     ),
@@ -153,22 +155,24 @@ export interface TestSentinel {
   masterName: string;
   /** The port Sentinel currently names as master. */
   masterPort(): Promise<number>;
+  /** Starts the original master again (after a kill); Sentinel turns it into a replica of the new master. */
+  restartMaster(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Starts the Sentinel set-up; a failover completes within a few seconds of the master dying. */
 export async function startTestSentinel(masterName = 'cachegate'): Promise<TestSentinel> {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-sentinel-'));
-  const data = ['appendonly no', 'save ""'];
-  const master = await startRedisServer({ dir: join(dir, 'master'), config: data });
+  const data = ['appendonly no', 'save ""', 'repl-diskless-sync-delay 0'];
+  let master = await startRedisServer({ dir: join(dir, 'master'), config: data });
   const replica = await startRedisServer({
     dir: join(dir, 'replica'),
     config: [...data, `replicaof 127.0.0.1 ${master.port}`],
   });
   await waitFor(
-    async () => String(await nodeCommand(master.port, 'INFO', 'replication')).includes('connected_slaves:1'),
+    async () => /slave0:.*state=online/.test(String(await nodeCommand(master.port, 'INFO', 'replication'))),
     10_000,
-    'the replica never connected',
+    'the replica never finished its first sync',
   );
   const sentinels = await Promise.all(
     [0, 1, 2].map((i) =>
@@ -185,7 +189,9 @@ export async function startTestSentinel(masterName = 'cachegate'): Promise<TestS
     ),
   );
   const setup: TestSentinel = {
-    master,
+    get master() {
+      return master;
+    },
     replica,
     sentinels,
     masterName,
@@ -205,6 +211,9 @@ export async function startTestSentinel(masterName = 'cachegate'): Promise<TestS
         }
       }
       throw new Error('no Sentinel answered');
+    },
+    async restartMaster() {
+      master = await startRedisServer({ dir: join(dir, 'master'), config: data, port: master.port });
     },
     async stop() {
       await Promise.all([...sentinels, master, replica].map((server) => server.stop()));
