@@ -35,6 +35,9 @@ export function testConfig(redisUrl: string, env: Record<string, string> = {}): 
     CACHEGATE_READONLY_TOKEN: TOKENS.read,
     CACHEGATE_ADMIN_TOKEN: TOKENS.admin,
     CACHEGATE_LOG_LEVEL: 'silent',
+    // The test machine is shared by many processes: a starved event loop must not shed load in tests
+    // that are not about shedding load (operations.test.ts turns it on where it is).
+    CACHEGATE_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env,
   });
 }

@@ -5,7 +5,7 @@ import batchRoutes from './batch.js';
 import deleteEntryRoute from './delete-entry.js';
 import getEntryRoute from './get-entry.js';
 import putEntryRoute from './put-entry.js';
-import { cacheErrorSchema } from './schemas.js';
+import { cacheErrorSchema, cacheErrors } from './schemas.js';
 
 /**
  * The cache API (`/v1/cache`): the seed's get/set/delete for curl and other languages, as thin adapters
@@ -28,7 +28,7 @@ async function cacheRoutes(app: FastifyInstance) {
   app.route({
     method: ['POST', 'PATCH'],
     url: '/v1/cache/*',
-    schema: { summary: 'Not allowed', tags: ['cache'], response: { 405: cacheErrorSchema } },
+    schema: { summary: 'Not allowed', tags: ['cache'], response: { ...cacheErrors, 405: cacheErrorSchema } },
     handler: methodNotAllowed('GET, PUT, DELETE'),
   });
 }

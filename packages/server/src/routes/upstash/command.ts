@@ -67,7 +67,11 @@ async function commandRoutes(app: FastifyInstance) {
     runPathForm,
   );
 
-  const notAllowed = { summary: 'Not allowed', tags: ['commands'], response: { 405: errorResponseSchema } };
+  const notAllowed = {
+    summary: 'Not allowed',
+    tags: ['commands'],
+    response: { ...commonResponses, 405: errorResponseSchema },
+  };
   app.route({
     method: ['PUT', 'DELETE', 'PATCH'],
     url: '/*',
