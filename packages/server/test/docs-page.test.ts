@@ -11,8 +11,8 @@ import { startTestRedis, type TestRedis } from './helpers/redis.js';
 const browser = ['chromium', 'chromium-browser', 'google-chrome'].find(
   (name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0,
 );
-// .ci/run sets this: there a missing browser is a failure, not a skip.
-const browserRequired = process.env.CACHEGATE_REQUIRE_BROWSER === '1';
+// .ci/run sets CI=true: there a missing browser is a failure, not a skip.
+const browserRequired = process.env.CI === 'true';
 
 let redis: TestRedis;
 let gateway: TestGateway;
