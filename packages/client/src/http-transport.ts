@@ -92,7 +92,7 @@ export class HttpTransport implements Transport {
       );
       return commands.map(() => ({ ok: false, error }));
     }
-    throw statusError(status, errorText(body), headers.get('retry-after'), this.url);
+    throw statusError(status, errorText(body), headers, this.url);
   }
 
   /**
@@ -185,16 +185,12 @@ const STATUS_CODES: Record<number, CachegateErrorCode> = {
   429: 'CG_ERR_RATE_LIMITED',
 };
 
-function statusError(
-  status: number,
-  message: string,
-  retryAfter: string | null,
-  url: string,
-): CachegateError {
-  const retryAfterMs = parseRetryAfter(retryAfter);
+function statusError(status: number, message: string, headers: Headers, url: string): CachegateError {
+  const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
   if (status === 502 || status === 503 || status === 504) {
     return new CachegateUnavailableError(`The gateway at ${url} is unavailable (${status}): ${message}`, {
-      sent: true,
+      // The gateway promises with this header that nothing reached Redis; proxies (502, 504) never do.
+      sent: headers.get('cachegate-executed') !== 'no',
       status,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });

@@ -103,6 +103,18 @@ describe('hybrid client: an INCR is never applied twice', () => {
     expect(await stack.redis.command('GET', 'counter')).toBeNull();
   });
 
+  it('a 503 marked Cachegate-Executed: no (nothing ran) sends even an INCR over Redis, applied once', async () => {
+    proxy.behave(() => ({
+      kind: 'respond',
+      status: 503,
+      headers: { 'retry-after': '1', 'cachegate-executed': 'no' },
+    }));
+    const cache = hybrid();
+    expect(await cache.incr('counter')).toBe(1);
+    expect(cache.activeTransport).toBe('redis');
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+  });
+
   it('401 and 403 are not gateway failures: no fallback, the error surfaces', async () => {
     const fallbacks: CachegateError[] = [];
     const cache = createHybridClient({
@@ -147,6 +159,17 @@ describe('isomorphic client: retries only where safe', () => {
     proxy.behave(() => ({ kind: 'respond', status: 503 }));
     expect((await rejectionOf(http().incr('counter'))).code).toBe('CG_ERR_OUTCOME_UNKNOWN');
     expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('503 + Cachegate-Executed: no: the gateway promises nothing ran, so even an INCR is retried', async () => {
+    proxy.behave((_request, index) =>
+      index === 0
+        ? { kind: 'respond', status: 503, headers: { 'retry-after': '0', 'cachegate-executed': 'no' } }
+        : { kind: 'forward' },
+    );
+    expect(await http().incr('counter')).toBe(1);
+    expect(proxy.requests).toHaveLength(2);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
   });
 
   it('a 429 rejects before anything runs, so even an INCR is retried, and applied once', async () => {

@@ -88,6 +88,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
         }),
     bodyLimit: config.maxBodyBytes,
     requestTimeout: config.requestTimeoutMs,
+    // plugins/graceful-shutdown.ts answers requests that arrive while draining, in the gateway's format.
+    return503OnClosing: false,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Keys and path-form arguments can be long; the URL is bounded by Node's header size limit anyway.
     routerOptions: { maxParamLength: 64 * 1024 },

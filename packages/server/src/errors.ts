@@ -21,10 +21,24 @@ export const ERRORS = {
   CG_ERR_REPLICATION_INCOMPLETE: { status: 503, message: 'Too few replicas confirmed the write' },
   CG_ERR_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded' },
   CG_ERR_OVERLOADED: { status: 503, message: 'The gateway is overloaded' },
+  CG_ERR_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another connection' },
   CG_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * Errors after which Redis may have run (some of) the request's commands: the outcome is unknown, or known
+ * to have happened. Every other error is raised before anything reached Redis, or (EXECABORT) discarded
+ * as a whole, and is answered with `Cachegate-Executed: no` so that clients may safely re-send.
+ */
+const MAY_HAVE_RUN: ReadonlySet<ErrorCode> = new Set([
+  'CG_ERR_REDIS_ERROR',
+  'CG_ERR_REDIS_UNAVAILABLE',
+  'CG_ERR_REDIS_TIMEOUT',
+  'CG_ERR_REPLICATION_INCOMPLETE',
+  'CG_ERR_INTERNAL',
+]);
 
 /** An error the gateway answers with as it is: a stable code, an HTTP status and a safe message. */
 export class GatewayError extends Error {
@@ -38,10 +52,13 @@ export class GatewayError extends Error {
     this.name = 'GatewayError';
     this.statusCode = ERRORS[code].status;
     this.retryAfterSeconds = this.statusCode === 503 ? 1 : undefined;
+    this.mayHaveRun = MAY_HAVE_RUN.has(code);
   }
 
   /** Seconds a client should wait before retrying (`Retry-After`); set on 429s, 1 s for every 503. */
   retryAfterSeconds: number | undefined;
+  /** False when it is certain that no command of the request reached Redis. */
+  mayHaveRun: boolean;
 }
 
 /** Shorthand for throwing catalog errors: `throw gatewayError('CG_ERR_KEY_INVALID', 'why')`. */

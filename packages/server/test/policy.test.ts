@@ -25,6 +25,7 @@ const run = (command: unknown[], token: string = TOKENS.write, path = '/') =>
 
 async function expectDenied(response: TestResponse, ...mentions: string[]) {
   expect(response.status).toBe(403);
+  expect(response.headers.get('cachegate-executed')).toBe('no');
   const { error } = await response.json();
   for (const text of mentions) expect(error).toContain(text);
 }

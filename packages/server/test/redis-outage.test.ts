@@ -30,6 +30,8 @@ describe('Redis outage', () => {
       const { response, ms } = await timed(gateway.request(path));
       expect(response.status, path).toBe(503);
       expect(response.headers.get('retry-after')).toBe('1');
+      // Nothing was sent to Redis: clients may re-send even non-idempotent commands.
+      expect(response.headers.get('cachegate-executed')).toBe('no');
       expect(ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
     }
     const ready = await gateway.request('/readyz', { token: null });
@@ -54,6 +56,8 @@ describe('Redis outage', () => {
       const { response, ms } = await timed(gateway.request('/get/k'));
       expect(response.status).toBe(503);
       expect(await response.json()).toEqual({ error: expect.stringContaining('in time') });
+      // The command reached Redis, which may yet run it: no promise that it did not.
+      expect(response.headers.get('cachegate-executed')).toBeNull();
       expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 50);
       expect(ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
       const health = await timed(gateway.request('/health', { token: null }));

@@ -62,6 +62,7 @@ describe('POST / (JSON command)', () => {
     await post('/', ['SET', 'k', 'v']);
     const wrongType = await post('/', ['LPUSH', 'k', 'x']);
     expect(wrongType.status).toBe(400);
+    expect(wrongType.headers.get('cachegate-executed')).toBeNull();
     expect(await wrongType.json()).toEqual({ error: expect.stringMatching(/^WRONGTYPE/) });
     const unknown = await post('/', ['NOSUCHCOMMAND', 'x']);
     expect(unknown.status).toBe(400);

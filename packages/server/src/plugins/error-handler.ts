@@ -34,6 +34,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: G
   reply.code(error.statusCode).header('x-request-id', request.id);
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   if (error.statusCode === 401) reply.header('www-authenticate', 'Bearer');
+  if (!error.mayHaveRun) reply.header('cachegate-executed', 'no');
   const body = isCacheApi(request.url)
     ? { error: { code: error.code, message: error.message, requestId: request.id } }
     : { error: error.message };

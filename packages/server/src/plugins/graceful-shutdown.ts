@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { gatewayError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,6 +23,13 @@ async function gracefulShutdownPlugin(app: FastifyInstance) {
   });
   app.addHook('onSend', (_request, reply, _payload, done) => {
     if (app.isDraining) reply.header('connection', 'close');
+    done();
+  });
+  // A request that arrives on a kept-alive connection after close() began is turned away in the gateway's
+  // own error format (Fastify's built-in 503 is off), with Connection: close and Cachegate-Executed: no.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (app.isDraining && !request.routeOptions.config.public)
+      return done(gatewayError('CG_ERR_SHUTTING_DOWN'));
     done();
   });
 }

@@ -4,7 +4,7 @@ import calculateSlot from 'cluster-key-slot';
 import type { FastifyBaseLogger } from 'fastify';
 import { type CommandInfo, CommandTable, keysOf } from './command-table.js';
 import type { NodeAddress, RedisBackend } from './connect.js';
-import { RedisConnection, TransactionAbortedError } from './connection.js';
+import { NotSentError, RedisConnection, TransactionAbortedError } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
 import type { Arg, Command, RedisUser, Reply } from './types.js';
 
@@ -26,14 +26,6 @@ const REFRESH_INTERVAL_MS = 5000;
 const FAILOVER_REFRESH_INTERVAL_MS = 500;
 /** Redirections followed for one command before giving up. */
 const MAX_REDIRECTIONS = 5;
-
-/** Raised when a cluster cannot take a command now (no owner for the slot, CLUSTERDOWN): a 503. */
-export class ClusterUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ClusterUnavailableError';
-  }
-}
 
 /**
  * Redis Cluster. Every command goes to the master owning the hash slot of its first key, found through the
@@ -180,7 +172,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
         : this.#slots[slot];
     if (address === undefined) {
       void this.refresh();
-      throw new ClusterUnavailableError(
+      throw new NotSentError(
         slot === undefined ? 'No cluster master is known' : `No master serves slot ${slot}`,
       );
     }
@@ -193,7 +185,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       const reply = await this.#connection(address, user).send(command).catch(asReply);
       if (!(reply instanceof ErrorReply)) return reply;
       const [kind, , target] = reply.message.split(' ');
-      if (kind === 'CLUSTERDOWN') throw new ClusterUnavailableError(reply.message);
+      if (kind === 'CLUSTERDOWN') throw new NotSentError(reply.message);
       if ((kind !== 'MOVED' && kind !== 'ASK') || target === undefined || redirections >= MAX_REDIRECTIONS)
         return reply;
       if (kind === 'MOVED') {
@@ -210,7 +202,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   }
 
   async #fanOut(info: CommandInfo, command: Command, user: RedisUser | undefined): Promise<Reply> {
-    if (this.#masters.length === 0) throw new ClusterUnavailableError('No cluster master is known');
+    if (this.#masters.length === 0) throw new NotSentError('No cluster master is known');
     if (info.name === 'scan') {
       return scanAcrossMasters(command, this.#masters, (address, scan) =>
         this.#connection(address, user).send(scan),

@@ -31,6 +31,17 @@ export class TransactionAbortedError extends Error {
   }
 }
 
+/**
+ * No server can take the command now (no master known for its slot, CLUSTERDOWN, no master named yet):
+ * raised before anything was sent, so the request is known not to have run. Answered as a 503.
+ */
+export class NotSentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotSentError';
+  }
+}
+
 type Client = ReturnType<typeof createClient>;
 type SendOptions = { chainId?: symbol; typeMapping?: Record<number, unknown> };
 type Sender = (command: Command, options?: SendOptions) => Promise<Reply>;

@@ -1,7 +1,7 @@
-import { ErrorReply } from '@redis/client';
+import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { RedisBackend } from './connect.js';
-import { TransactionAbortedError } from './connect.js';
+import { NotSentError, TransactionAbortedError } from './connection.js';
 import { denialReason, type ExecutionMode, type Principal } from './policy.js';
 import type { Command, Reply } from './types.js';
 
@@ -52,7 +52,11 @@ export class CommandExecutor {
    */
   async run(principal: Principal, mode: ExecutionMode, commands: Command[]): Promise<BatchResult> {
     const table = this.backend.commandTable;
-    if (table === undefined || !this.backend.isReady) throw gatewayError('CG_ERR_REDIS_UNAVAILABLE');
+    if (table === undefined || !this.backend.isReady) {
+      const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE');
+      unavailable.mayHaveRun = false;
+      throw unavailable;
+    }
     let wrote = false;
     const names: string[] = new Array(commands.length);
     for (let i = 0; i < commands.length; i++) {
@@ -69,8 +73,8 @@ export class CommandExecutor {
     const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(principal, replicas) : undefined;
     // Awaited below; if the batch fails first, this keeps the confirmation's failure from going unhandled.
     confirmation?.catch(() => undefined);
-    const replies = await this.#withTimeout(execution);
-    if (confirmation) await this.#withTimeout(confirmation);
+    const replies = await this.#withTimeout(execution, commands.length === 1 || mode === 'transaction');
+    if (confirmation) await this.#withTimeout(confirmation, false);
     this.#countCacheLookups(names, replies);
     return { replies, wrote };
   }
@@ -131,12 +135,14 @@ export class CommandExecutor {
     observer.cacheLookups(hits, misses);
   }
 
-  #withTimeout(work: Promise<Reply[]>): Promise<Reply[]> {
+  /** `oneTarget`: the batch went to one connection in one write, so a refusal to send covers all of it. */
+  #withTimeout(work: Promise<Reply[]>, oneTarget: boolean): Promise<Reply[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(gatewayError('CG_ERR_REDIS_TIMEOUT')), this.options.commandTimeoutMs);
     });
-    return Promise.race([work.catch(toGatewayError), timeout]).finally(() => clearTimeout(timer));
+    const failed = (error: unknown) => toGatewayError(error, oneTarget);
+    return Promise.race([work.catch(failed), timeout]).finally(() => clearTimeout(timer));
   }
 }
 
@@ -146,10 +152,22 @@ function asReply(error: unknown): Reply {
   throw error;
 }
 
-function toGatewayError(error: unknown): never {
+function toGatewayError(error: unknown, oneTarget: boolean): never {
   if (error instanceof GatewayError) throw error;
   if (error instanceof TransactionAbortedError)
     throw gatewayError('CG_ERR_TRANSACTION_ABORTED', error.message);
-  // Everything else is the connection: offline, closed, reset, queue full. The caller may retry.
-  throw gatewayError('CG_ERR_REDIS_UNAVAILABLE', undefined, error);
+  // Everything else is the connection: offline, closed, reset, queue full.
+  const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE', undefined, error);
+  unavailable.mayHaveRun = !(oneTarget && neverSent(error));
+  throw unavailable;
+}
+
+/** Failures that happen before a command is written to any socket. */
+function neverSent(error: unknown): boolean {
+  return (
+    error instanceof ClientOfflineError ||
+    error instanceof ClientClosedError ||
+    error instanceof NotSentError ||
+    (error instanceof Error && error.message === 'The queue is full')
+  );
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { CommandTable } from './command-table.js';
 import type { NodeAddress, RedisBackend } from './connect.js';
-import { RedisConnection } from './connection.js';
+import { NotSentError, RedisConnection } from './connection.js';
 import { StandaloneBackend } from './standalone.js';
 import type { Command, RedisUser, Reply } from './types.js';
 
@@ -66,15 +66,15 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     return this.#current?.commandTable;
   }
 
-  send(command: Command, user?: RedisUser): Promise<Reply> {
+  async send(command: Command, user?: RedisUser): Promise<Reply> {
     return this.#master().send(command, user);
   }
 
-  transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
+  async transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
     return this.#master().transaction(commands, user);
   }
 
-  ping(): Promise<void> {
+  async ping(): Promise<void> {
     return this.#master().ping();
   }
 
@@ -88,7 +88,7 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
   }
 
   #master(): StandaloneBackend {
-    if (this.#current === undefined) throw new Error('Sentinel has not named a master yet');
+    if (this.#current === undefined) throw new NotSentError('Sentinel has not named a master yet');
     return this.#current;
   }
 

@@ -30,7 +30,11 @@ async function multiExecRoute(app: FastifyInstance) {
   app.route({
     method: ['GET', 'PUT', 'DELETE', 'PATCH'],
     url: '/multi-exec',
-    schema: { summary: 'Not allowed', tags: ['commands'], response: { ...commonResponses, 405: errorResponseSchema } },
+    schema: {
+      summary: 'Not allowed',
+      tags: ['commands'],
+      response: { ...commonResponses, 405: errorResponseSchema },
+    },
     handler: methodNotAllowed('POST'),
   });
 }

@@ -29,7 +29,11 @@ async function pipelineRoute(app: FastifyInstance) {
   app.route({
     method: ['GET', 'PUT', 'DELETE', 'PATCH'],
     url: '/pipeline',
-    schema: { summary: 'Not allowed', tags: ['commands'], response: { ...commonResponses, 405: errorResponseSchema } },
+    schema: {
+      summary: 'Not allowed',
+      tags: ['commands'],
+      response: { ...commonResponses, 405: errorResponseSchema },
+    },
     handler: methodNotAllowed('POST'),
   });
 }
