@@ -80,7 +80,7 @@ describe.runIf(requireTool(nginxBin, 'nginx', ['-v']))('deploy/nginx/load-balanc
       const response = await get(`/incr/shared-counter`);
       expect(response.status).toBe(200);
       // A request id is "<boot id of the process>-<n>": it tells which gateway answered.
-      bootIds.add(String(response.headers.get('x-request-id')).split('-')[0]);
+      bootIds.add(String(response.headers.get('x-request-id')).split('-')[0] ?? '');
     }
     expect(bootIds.size).toBe(2);
     expect(await redis.command('GET', 'shared-counter')).toBe('20');
