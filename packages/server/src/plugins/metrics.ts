@@ -11,6 +11,8 @@ declare module 'fastify' {
   }
 }
 
+type HttpLabel = 'route' | 'method' | 'status';
+
 /** Why a request was turned away, for `cachegate_requests_rejected_total{reason}`. */
 export type RejectionReason = 'auth' | 'policy' | 'rate_limit' | 'overload';
 
@@ -78,6 +80,11 @@ export class GatewayMetrics implements ExecutorObserver {
   });
   /** Children of the command histogram, cached so the hot path does no label lookups. */
   readonly #commandTimers = new Map<string, Histogram.Internal<'command'>>();
+  /** The same for the HTTP metrics, keyed by route, method and status. */
+  readonly #requestSeries = new Map<
+    string,
+    { count: Counter.Internal; duration: Histogram.Internal<HttpLabel> }
+  >();
 
   constructor(inFlight: () => number) {
     collectDefaultMetrics({ register: this.registry });
@@ -107,9 +114,15 @@ export class GatewayMetrics implements ExecutorObserver {
   }
 
   requestCompleted(route: string, method: string, status: number, seconds: number): void {
-    const labels = { route, method, status: String(status) };
-    this.#httpRequests.inc(labels);
-    this.#httpDuration.observe(labels, seconds);
+    const id = `${route} ${method} ${status}`;
+    let series = this.#requestSeries.get(id);
+    if (series === undefined) {
+      const labels = { route, method, status: String(status) };
+      series = { count: this.#httpRequests.labels(labels), duration: this.#httpDuration.labels(labels) };
+      this.#requestSeries.set(id, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   /** Counts a request answered with a catalog error, when that error is a rejection. */

@@ -56,30 +56,33 @@ async function rateLimitPlugin(app: FastifyInstance) {
   const store: RateLimitStore =
     app.config.rateLimitStore === 'redis' ? new RedisStore(app.backend) : new MemoryStore();
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: most requests have no limit, and those pay no promise for it.
+  app.addHook('onRequest', (request, reply, done) => {
     const principal = request.principal;
-    if (principal === undefined) return;
-    const rule = principal.rateLimit === 'off' ? undefined : (principal.rateLimit ?? fallback);
-    if (rule === undefined) return;
+    const rule =
+      principal === undefined || principal.rateLimit === 'off'
+        ? undefined
+        : (principal.rateLimit ?? fallback);
+    if (rule === undefined) return done();
     const now = Date.now();
     const window = Math.floor(now / rule.windowMs);
-    let count: number;
-    try {
-      count = await store.hit(principal.name, window, rule);
-    } catch (error) {
-      request.log.warn({ err: error }, 'rate limit store unavailable; request allowed');
-      return;
-    }
-    const resetSeconds = Math.ceil(((window + 1) * rule.windowMs - now) / 1000);
-    setHeaders(reply, rule, Math.max(0, rule.limit - count), resetSeconds);
-    if (count > rule.limit) {
+    const decide = (count: number) => {
+      const resetSeconds = Math.ceil(((window + 1) * rule.windowMs - now) / 1000);
+      setHeaders(reply, rule, Math.max(0, rule.limit - count), resetSeconds);
+      if (count <= rule.limit) return done();
       const error = gatewayError(
         'CG_ERR_RATE_LIMITED',
-        `Rate limit of ${rule.text} exceeded for token "${principal.name}"`,
+        `Rate limit of ${rule.text} exceeded for token "${principal?.name}"`,
       );
       error.retryAfterSeconds = resetSeconds;
-      throw error;
-    }
+      done(error);
+    };
+    const counted = store.hit(principal?.name ?? '', window, rule);
+    if (typeof counted === 'number') return decide(counted);
+    counted.then(decide, (error: unknown) => {
+      request.log.warn({ err: error }, 'rate limit store unavailable; request allowed');
+      done();
+    });
   });
 }
 
