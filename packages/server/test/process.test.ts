@@ -65,6 +65,28 @@ describe('the cachegate process', () => {
     await expect(fetch(`${base}/livez`)).rejects.toThrow();
   });
 
+  it('ends open /subscribe streams on SIGTERM instead of waiting for them', async () => {
+    const port = await freePort();
+    const gateway = spawnGateway({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      CACHEGATE_TOKEN: TOKENS.write,
+      CACHEGATE_LOG_LEVEL: 'warn',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitForLive(base);
+    await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
+    const stream = await fetch(`${base}/subscribe/news`, { method: 'POST', headers: auth(), body: '[]' });
+    expect(stream.status).toBe(200);
+    const body = stream.text();
+    const started = Date.now();
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await body).toContain('data: subscribe,news,1');
+  });
+
   it('reads REDIS_URL, CACHEGATE_TOKEN and PORT from the environment', async () => {
     const port = await freePort();
     const gateway = spawnGateway({

@@ -286,3 +286,53 @@ describe('read-your-writes sync token', () => {
     expect(await token('/pipeline', [['GET', 'a']])).toBe(t4);
   });
 });
+
+describe('/subscribe and /psubscribe (server-sent events)', () => {
+  /** Reads server-sent events from a streaming response until `count` data events arrived. */
+  async function readEvents(response: Response, count: number): Promise<string[]> {
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const events = () => text.split('\n\n').filter((block) => block.startsWith('data: '));
+    while (events().length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    return events();
+  }
+
+  it('streams messages, keeping multi-line messages in one event', async () => {
+    const controller = new AbortController();
+    const response = await gateway.request('/subscribe/alerts', {
+      method: 'POST',
+      body: '[]',
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const events = readEvents(response as unknown as Response, 3);
+    await new Promise((done) => setTimeout(done, 50));
+    await post('/', ['PUBLISH', 'alerts', 'first']);
+    await post('/', ['PUBLISH', 'alerts', 'line one\nline two']);
+    expect(await events).toEqual([
+      'data: subscribe,alerts,1',
+      'data: message,alerts,first',
+      'data: message,alerts,line one\ndata: line two',
+    ]);
+    controller.abort();
+  });
+
+  it('needs a token and a channel', async () => {
+    expect((await gateway.request('/subscribe/alerts', { token: null })).status).toBe(401);
+    const none = await gateway.request('/subscribe/', { method: 'POST', body: '[]' });
+    expect(none.status).toBe(400);
+  });
+
+  it('points SUBSCRIBE sent as a command to the stream', async () => {
+    const response = await post('/', ['SUBSCRIBE', 'alerts']);
+    expect(response.status).toBe(403);
+    expect((await response.json()).error).toContain('/subscribe/<channel>');
+  });
+});

@@ -6,6 +6,7 @@ import { type CommandInfo, CommandTable, keysOf } from './command-table.js';
 import type { NodeAddress, RedisBackend } from './connect.js';
 import { NotSentError, RedisConnection, TransactionAbortedError } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
+import { type MessageListener, Subscriber, type SubscriptionKind, type Unsubscribe } from './subscriber.js';
 import type { Arg, Command, RedisUser, Reply } from './types.js';
 
 /** Options for {@link ClusterBackend}. */
@@ -44,6 +45,8 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   #masters: string[] = [];
   /** Connections per Redis user ('' = the gateway's own credentials), per node address. */
   readonly #pools = new Map<string, Map<string, RedisConnection>>();
+  /** Pub/sub connections, per user, each to one master: cluster pub/sub reaches every node. */
+  readonly #subscribers = new Map<string, Subscriber>();
   #refreshing: Promise<void> | undefined;
   #isUp = false;
   #timer: NodeJS.Timeout | undefined;
@@ -91,6 +94,24 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     return this.#connection(this.#ownerOf(slot), user).transaction(commands);
   }
 
+  async subscribe(
+    kind: SubscriptionKind,
+    name: string,
+    listener: MessageListener,
+    onEnd: () => void,
+    user?: RedisUser,
+  ): Promise<Unsubscribe> {
+    const id = user === undefined ? '' : `${user.username}\0${user.password}`;
+    let subscriber = this.#subscribers.get(id);
+    if (subscriber === undefined) {
+      const { tls, password, tlsCa, commandTimeoutMs, logger } = this.#options;
+      const url = `${tls ? 'rediss' : 'redis'}://${this.#ownerOf(undefined)}`;
+      subscriber = new Subscriber({ url, password, user, tlsCa, commandTimeoutMs, logger });
+      this.#subscribers.set(id, subscriber);
+    }
+    return subscriber.subscribe(kind, name, listener, onEnd);
+  }
+
   async ping(): Promise<void> {
     // Ready while any master answers: one failed shard must not take the whole gateway out of a load balancer.
     await Promise.any(this.#masters.map((address) => this.#connection(address).send(['PING'])));
@@ -98,6 +119,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const subscriber of this.#subscribers.values()) subscriber.close();
     clearTimeout(this.#timer);
     await Promise.all([...this.#pools.values()].flatMap((pool) => [...pool.values()].map((c) => c.close())));
   }

@@ -3,6 +3,7 @@ import { ClusterBackend } from './cluster.js';
 import type { CommandTable } from './command-table.js';
 import { SentinelBackend } from './sentinel.js';
 import { StandaloneBackend } from './standalone.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, RedisUser, Reply } from './types.js';
 
 export { TransactionAbortedError } from './connection.js';
@@ -48,6 +49,17 @@ export interface RedisBackend {
    * @throws {TransactionAbortedError} when Redis discarded the transaction, or (Cluster) its keys span slots.
    */
   transaction(commands: Command[], user?: RedisUser): Promise<Reply[]>;
+  /**
+   * Subscribes to a channel (or pattern) on a pub/sub connection of its own, never the shared one.
+   * `onEnd` runs if the subscription ends on the server side (its server was replaced).
+   */
+  subscribe(
+    kind: SubscriptionKind,
+    name: string,
+    listener: MessageListener,
+    onEnd: () => void,
+    user?: RedisUser,
+  ): Promise<Unsubscribe>;
   /** Round-trips a PING. */
   ping(): Promise<void>;
   /** Waits for queued replies, then closes every connection. */

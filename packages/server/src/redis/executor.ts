@@ -3,6 +3,7 @@ import { GatewayError, gatewayError } from '../errors.js';
 import type { RedisBackend } from './connect.js';
 import { NotSentError, TransactionAbortedError } from './connection.js';
 import { denialReason, type ExecutionMode, type Principal } from './policy.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';
 
 /** Receives what the executor measures; the metrics plugin implements it. */
@@ -79,6 +80,39 @@ export class CommandExecutor {
     return { replies, wrote };
   }
 
+  /**
+   * Subscribes to a channel or pattern for a streaming route. Any scope may listen (it reads); Redis ACL
+   * users' channel rules apply on their own connection. Runs on a pub/sub connection, never the shared one.
+   */
+  async subscribe(
+    principal: Principal,
+    kind: SubscriptionKind,
+    name: string,
+    listener: MessageListener,
+    onEnd: () => void,
+  ): Promise<Unsubscribe> {
+    if (!this.backend.isReady) {
+      const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE');
+      unavailable.mayHaveRun = false;
+      throw unavailable;
+    }
+    const subscribed = this.backend.subscribe(kind, name, listener, onEnd, principal.redisUser);
+    const refused = (error: unknown) => {
+      // Redis refused (NOPERM for an ACL user's channel rules): a Redis error like any command's.
+      throw error instanceof ErrorReply ? gatewayError('CG_ERR_REDIS_ERROR', error.message) : error;
+    };
+    try {
+      return await this.#withTimeout(subscribed.catch(refused), true);
+    } catch (error) {
+      // A subscription confirmed after the timeout must not live on unseen.
+      subscribed.then(
+        (unsubscribe) => unsubscribe(),
+        () => undefined,
+      );
+      throw error;
+    }
+  }
+
   async #waitForReplicas(principal: Principal, replicas: number): Promise<Reply[]> {
     const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2));
     const reply = await this.backend.send(['WAIT', String(replicas), String(waitMs)], principal.redisUser);
@@ -136,7 +170,7 @@ export class CommandExecutor {
   }
 
   /** `oneTarget`: the batch went to one connection in one write, so a refusal to send covers all of it. */
-  #withTimeout(work: Promise<Reply[]>, oneTarget: boolean): Promise<Reply[]> {
+  #withTimeout<T>(work: Promise<T>, oneTarget: boolean): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(gatewayError('CG_ERR_REDIS_TIMEOUT')), this.options.commandTimeoutMs);

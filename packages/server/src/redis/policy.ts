@@ -51,6 +51,8 @@ const CONNECTION_STATE = new Set([
   'sunsubscribe',
 ]);
 
+const TRANSACTION = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch']);
+
 /**
  * Commands flagged `blocking` that block only when given the BLOCK option; without it they are plain reads.
  */
@@ -69,9 +71,13 @@ export function denialReason(
   const name = String(command[0]).toLowerCase();
   const shown = name.toUpperCase();
   if (CONNECTION_STATE.has(name)) {
-    return name === 'multi' || name === 'exec' || name === 'discard' || name === 'watch' || name === 'unwatch'
-      ? `${shown} is not allowed: send transactions to /multi-exec, which wraps them in MULTI/EXEC itself`
-      : `${shown} is not allowed: it changes or holds the state of a connection the gateway shares between callers`;
+    if (TRANSACTION.has(name)) {
+      return `${shown} is not allowed: send transactions to /multi-exec, which wraps them in MULTI/EXEC itself`;
+    }
+    if (name === 'subscribe' || name === 'psubscribe') {
+      return `${shown} is not allowed here: stream messages from /${name}/<channel> (server-sent events)`;
+    }
+    return `${shown} is not allowed: it changes or holds the state of a connection the gateway shares between callers`;
   }
   if (info === undefined) return undefined;
   if (isBlockingCall(info, name, command)) {

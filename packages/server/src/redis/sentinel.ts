@@ -4,6 +4,7 @@ import type { CommandTable } from './command-table.js';
 import type { NodeAddress, RedisBackend } from './connect.js';
 import { NotSentError, RedisConnection } from './connection.js';
 import { StandaloneBackend } from './standalone.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, RedisUser, Reply } from './types.js';
 
 /** Options for {@link SentinelBackend}. */
@@ -76,6 +77,17 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
 
   async ping(): Promise<void> {
     return this.#master().ping();
+  }
+
+  /** On the current master; a failover ends the subscription (onEnd), and the client subscribes again. */
+  async subscribe(
+    kind: SubscriptionKind,
+    name: string,
+    listener: MessageListener,
+    onEnd: () => void,
+    user?: RedisUser,
+  ): Promise<Unsubscribe> {
+    return this.#master().subscribe(kind, name, listener, onEnd, user);
   }
 
   async close(): Promise<void> {

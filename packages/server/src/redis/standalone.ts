@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { CommandTable } from './command-table.js';
 import type { RedisBackend } from './connect.js';
 import { type ConnectionOptions, RedisConnection, redactUrl } from './connection.js';
+import { type MessageListener, Subscriber, type SubscriptionKind, type Unsubscribe } from './subscriber.js';
 import type { Command, RedisUser, Reply } from './types.js';
 
 /**
@@ -13,6 +14,7 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
   readonly #options: ConnectionOptions;
   readonly #shared: RedisConnection;
   readonly #userConnections = new Map<string, RedisConnection>();
+  readonly #subscribers = new Map<string, Subscriber>();
   #isUp = false;
 
   constructor(options: ConnectionOptions) {
@@ -48,11 +50,28 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     return this.connectionFor(user).transaction(commands);
   }
 
+  subscribe(
+    kind: SubscriptionKind,
+    name: string,
+    listener: MessageListener,
+    onEnd: () => void,
+    user?: RedisUser,
+  ): Promise<Unsubscribe> {
+    const id = user === undefined ? '' : `${user.username}\0${user.password}`;
+    let subscriber = this.#subscribers.get(id);
+    if (subscriber === undefined) {
+      subscriber = new Subscriber({ ...this.#options, user });
+      this.#subscribers.set(id, subscriber);
+    }
+    return subscriber.subscribe(kind, name, listener, onEnd);
+  }
+
   async ping(): Promise<void> {
     await this.#shared.send(['PING']);
   }
 
   async close(): Promise<void> {
+    for (const subscriber of this.#subscribers.values()) subscriber.close();
     await Promise.all(
       [this.#shared, ...this.#userConnections.values()].map((connection) => connection.close()),
     );

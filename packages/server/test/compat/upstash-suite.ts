@@ -1,6 +1,6 @@
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, TOKENS } from '../helpers/gateway.js';
+import { startGateway, type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
 
 /** A Redis deployment the suite runs against: standalone, Cluster or Sentinel. */
 export interface CompatTarget {
@@ -350,6 +350,34 @@ export function describeUpstashCompat(name: string, start: () => Promise<CompatT
 
     it('commands the connected Redis does not have fail with its own error', async () => {
       await expect(sdk.json.set('j', '$', { a: 1 })).rejects.toThrow(/unknown command/i);
+    });
+
+    it('subscribe and psubscribe stream published messages as server-sent events', async () => {
+      const subscriber = sdk.subscribe<{ n: number }>(['news']);
+      const patterned = sdk.psubscribe<{ point: string }>(['sport.*']);
+      const messages: unknown[] = [];
+      const counts: number[] = [];
+      subscriber.on('subscribe', (count) => counts.push(count));
+      patterned.on('psubscribe', (count) => counts.push(count));
+      subscriber.on('message', (data) => messages.push(data));
+      patterned.on('pmessage', (data) => messages.push(data));
+      try {
+        await waitFor(() => counts.length === 2, 5_000, 'never subscribed');
+        // PUBLISH counts the subscribers of the node it ran on; in a cluster that may not be the gateway's.
+        await sdk.publish('news', { n: 1 });
+        // The SDK parses pattern messages as JSON, on Upstash too.
+        await sdk.publish('sport.tennis', { point: 'match' });
+        await waitFor(() => messages.length === 2, 5_000, `got ${JSON.stringify(messages)}`);
+        expect(messages).toEqual(
+          expect.arrayContaining([
+            { channel: 'news', message: { n: 1 } },
+            { pattern: 'sport.*', channel: 'sport.tennis', message: { point: 'match' } },
+          ]),
+        );
+      } finally {
+        await subscriber.unsubscribe();
+        await patterned.unsubscribe();
+      }
     });
 
     it('a wrong token is rejected', async () => {

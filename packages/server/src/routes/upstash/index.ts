@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import commandRoutes from './command.js';
 import multiExecRoute from './multi-exec.js';
 import pipelineRoute from './pipeline.js';
+import subscribeRoutes from './subscribe.js';
 
 /**
  * The Upstash-compatible Redis REST API, served at the root so `@upstash/redis` works with just the URL
@@ -14,6 +15,7 @@ async function upstashRoutes(app: FastifyInstance) {
   await app.register(commandRoutes);
   await app.register(pipelineRoute);
   await app.register(multiExecRoute);
+  await app.register(subscribeRoutes);
 }
 
 export default upstashRoutes;
