@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, TOKENS } from './helpers/gateway.js';
+import { startGateway, type TestGateway, TOKENS, waitFor } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -322,6 +322,8 @@ describe('/subscribe and /psubscribe (server-sent events)', () => {
       'data: message,alerts,line one\ndata: line two',
     ]);
     controller.abort();
+    // An aborted stream no longer counts as a request in flight.
+    await waitFor(() => gateway.app.inFlight() === 0, 2_000, 'the aborted stream still counts as in flight');
   });
 
   it('needs a token and a channel', async () => {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { gatewayError } from '../errors.js';
@@ -9,24 +10,48 @@ declare module 'fastify' {
   }
 }
 
+/** How often, while draining, connections without a request in progress are closed. */
+const SWEEP_INTERVAL_MS = 100;
+
 /**
- * Draining on close. Fastify stops accepting connections and answers new requests on open ones with 503,
- * but a keep-alive connection whose request was in flight would stay open after its response and hold
- * `close()` until the keep-alive timeout. Responses sent while draining therefore carry
- * `Connection: close`, so every connection ends with its last response.
+ * Draining on close. The server stops accepting connections; requests in progress finish; every other
+ * connection is closed so that `close()` does not wait for keep-alive timeouts:
+ * - responses sent while draining carry `Connection: close`, so a connection ends with its last response;
+ * - requests arriving on kept-alive connections are answered `503 CG_ERR_SHUTTING_DOWN` (Fastify's built-in
+ *   503 is off), with `Cachegate-Executed: no`;
+ * - connections with no request in progress are closed now and every 100 ms until the server is closed,
+ *   including ones that never sent a complete request, which Node's own idle sweep leaves open.
  */
 async function gracefulShutdownPlugin(app: FastifyInstance) {
   app.decorate('isDraining', false);
+  const busy = new WeakSet<Socket>();
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  app.server.on('request', (request, response) => {
+    busy.add(request.socket);
+    response.once('close', () => busy.delete(request.socket));
+  });
+  const sweep = () => {
+    for (const socket of sockets) if (!busy.has(socket)) socket.destroy();
+  };
+  let sweeper: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
     app.isDraining = true;
+    sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
+    setImmediate(sweep);
+    done();
+  });
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(sweeper);
     done();
   });
   app.addHook('onSend', (_request, reply, _payload, done) => {
     if (app.isDraining) reply.header('connection', 'close');
     done();
   });
-  // A request that arrives on a kept-alive connection after close() began is turned away in the gateway's
-  // own error format (Fastify's built-in 503 is off), with Connection: close and Cachegate-Executed: no.
   app.addHook('onRequest', (request, _reply, done) => {
     if (app.isDraining && !request.routeOptions.config.public)
       return done(gatewayError('CG_ERR_SHUTTING_DOWN'));

@@ -45,11 +45,7 @@ async function loadPlugin(app: FastifyInstance) {
     });
   }
 
-  const admitted = new WeakSet<object>();
-  const release = (request: object) => {
-    if (admitted.delete(request)) inFlight--;
-  };
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     if (request.routeOptions.config.public) return done();
     if (inFlight >= maxInFlight) {
       return done(
@@ -68,15 +64,8 @@ async function loadPlugin(app: FastifyInstance) {
       );
     }
     inFlight++;
-    admitted.add(request);
-    done();
-  });
-  app.addHook('onResponse', (request, _reply, done) => {
-    release(request);
-    done();
-  });
-  app.addHook('onRequestAbort', (request, done) => {
-    release(request);
+    // The raw response closes exactly once, whether it finished, was aborted or was streamed.
+    reply.raw.once('close', () => inFlight--);
     done();
   });
 }

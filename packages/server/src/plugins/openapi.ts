@@ -13,7 +13,12 @@ declare module 'fastify' {
 }
 
 /** Readable OpenAPI paths for the wildcard routes. */
-const PATHS: Record<string, string> = { '/*': '/{command}', '/v1/cache/*': '/v1/cache/{key}' };
+export const OPENAPI_PATHS: Readonly<Record<string, string>> = {
+  '/*': '/{command}',
+  '/v1/cache/*': '/v1/cache/{key}',
+  '/subscribe/*': '/subscribe/{channel}',
+  '/psubscribe/*': '/psubscribe/{pattern}',
+};
 
 /**
  * The OpenAPI 3.1 document at `GET /openapi.json`, generated from the schemas each route declares, and an
@@ -59,7 +64,7 @@ async function openapiPlugin(app: FastifyInstance) {
     },
     transform: ({ schema, url, route }) => ({
       schema: route.config?.public ? { ...schema, security: [] } : schema,
-      url: PATHS[url] ?? url,
+      url: OPENAPI_PATHS[url] ?? url,
     }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
