@@ -1,0 +1,125 @@
+// What a run measures. Gateway scenarios restart the gateway each round, so RSS is per scenario.
+
+/** 100 B, 1 KiB and 64 KiB values; the cache entry is JSON text, as the cache API stores it. */
+export const SEED = {
+  'bench:v100': 'a'.repeat(100),
+  'bench:v1k': 'k'.repeat(1024),
+  'bench:v64k': 'x'.repeat(64 * 1024),
+  'bench:cache': JSON.stringify('c'.repeat(100)),
+  // redis-benchmark -t get without -r reads this literal key.
+  'key:__rand_int__': 'r'.repeat(100),
+};
+
+/**
+ * kind: gateway (wrk against cachegate), responder (wrk against bench/reference/http-responder.mjs),
+ * redis-benchmark, client-loop (bench/reference/redis-client-loop.mjs).
+ * probe: one request checked before the load, so a misconfigured scenario fails loudly instead of
+ * measuring error responses.
+ */
+export const SCENARIOS = [
+  {
+    id: 'get-post',
+    label: 'GET 100 B via POST /',
+    kind: 'gateway',
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'get-path',
+    label: 'GET 100 B via path /get/k',
+    kind: 'gateway',
+    script: 'get-path.lua',
+    env: { BENCH_KEY: 'bench:v100' },
+    probe: { method: 'GET', path: '/get/bench:v100', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'set',
+    label: 'SET 100 B via POST /',
+    kind: 'gateway',
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'SET', BENCH_KEY: 'bench:set' },
+    probe: { method: 'POST', path: '/', body: `["SET","bench:set","${'s'.repeat(100)}"]`, expect: 'OK' },
+  },
+  {
+    id: 'get-1k',
+    label: 'GET 1 KiB via POST /',
+    kind: 'gateway',
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v1k' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v1k"]', expect: SEED['bench:v1k'] },
+  },
+  {
+    id: 'get-64k',
+    label: 'GET 64 KiB via POST /',
+    kind: 'gateway',
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v64k' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v64k"]', expect: SEED['bench:v64k'] },
+  },
+  {
+    id: 'cache-get',
+    label: 'Cache API GET /v1/cache/k',
+    kind: 'gateway',
+    script: 'cache-get.lua',
+    env: { BENCH_KEY: 'bench:cache' },
+    probe: { method: 'GET', path: '/v1/cache/bench:cache', expect: 'c'.repeat(100) },
+  },
+  {
+    id: 'pipeline',
+    label: '/pipeline of 100 GETs',
+    kind: 'gateway',
+    script: 'pipeline.lua',
+    env: { BENCH_PIPELINE: '100', BENCH_KEY: 'bench:v100' },
+    commandsPerRequest: 100,
+    probe: { method: 'POST', path: '/pipeline', body: '[["GET","bench:v100"]]', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'mix',
+    label: '90/10 GET/SET via POST /',
+    kind: 'gateway',
+    script: 'mix.lua',
+    env: { BENCH_WRITE_PERCENT: '10' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'http-responder',
+    label: 'ref: bare node:http responder',
+    kind: 'responder',
+    reference: true,
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+  },
+  {
+    id: 'redis-p1',
+    label: 'ref: redis-benchmark GET -P 1',
+    kind: 'redis-benchmark',
+    reference: true,
+    pipeline: 1,
+  },
+  {
+    id: 'redis-p16',
+    label: 'ref: redis-benchmark GET -P 16',
+    kind: 'redis-benchmark',
+    reference: true,
+    pipeline: 16,
+  },
+  {
+    id: 'node-redis',
+    label: 'ref: node-redis client loop',
+    kind: 'client-loop',
+    reference: true,
+  },
+];
+
+/** The multi-core comparison: unpinned by definition (two workers need two cores). */
+export const WORKER_SCENARIOS = [1, 2].map((workers) => ({
+  id: `workers-${workers}`,
+  label: `GET 100 B via POST /, ${workers} worker${workers > 1 ? 's' : ''}, unpinned`,
+  kind: 'gateway',
+  workers,
+  unpinned: true,
+  script: 'command-post.lua',
+  env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+  probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
+}));
