@@ -1,12 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseRateLimit } from '../rate-limit-rule.js';
 import type { Principal, Scope } from '../redis/policy.js';
 
-/** One configured token, as the store keeps it: never the token, only its SHA-256. */
+/** One configured token, as the store keeps it: never the token, only its SHA-256 (base64). */
 interface TokenEntry {
-  readonly digest: Buffer;
+  readonly digest: string;
   readonly principal: Principal;
 }
 
@@ -67,7 +67,7 @@ export class TokenStore {
   #byDigest: Map<string, TokenEntry>;
 
   private constructor(entries: TokenEntry[]) {
-    this.#byDigest = new Map(entries.map((entry) => [entry.digest.toString('hex'), entry]));
+    this.#byDigest = new Map(entries.map((entry) => [entry.digest, entry]));
   }
 
   /**
@@ -85,13 +85,13 @@ export class TokenStore {
     if (tokensFile !== undefined) entries.push(...readTokensFile(tokensFile));
     const seen = new Map<string, string>();
     for (const { digest, principal } of entries) {
-      const other = seen.get(digest.toString('hex'));
+      const other = seen.get(digest);
       if (other !== undefined) {
         throw new TokensFileError(tokensFile ?? 'the token variables', [
           `one token is configured twice, for "${other}" and "${principal.name}": give each its own token`,
         ]);
       }
-      seen.set(digest.toString('hex'), principal.name);
+      seen.set(digest, principal.name);
     }
     return new TokenStore(entries);
   }
@@ -108,9 +108,9 @@ export class TokenStore {
 
   /** The principal for a presented token, or undefined when it matches none. */
   authenticate(presented: string): Principal | undefined {
-    const digest = sha256(presented);
-    const entry = this.#byDigest.get(digest.toString('hex'));
-    return entry !== undefined && timingSafeEqual(entry.digest, digest) ? entry.principal : undefined;
+    // Looked up by digest: the time this takes depends on the presented token's digest, which tells an
+    // attacker nothing about any configured token (docs/decisions/0003-token-digests.md).
+    return this.#byDigest.get(sha256(presented))?.principal;
   }
 }
 
@@ -133,7 +133,8 @@ function readTokensFile(path: string): TokenEntry[] {
   const entries = result.data.map((entry, index): TokenEntry => {
     if (names.has(entry.name)) problems.push(`${index}.name: "${entry.name}" is used twice`);
     names.add(entry.name);
-    const digest = entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.sha256 ?? '', 'hex');
+    const digest =
+      entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.sha256 ?? '', 'hex').toString('base64');
     const redisUser =
       entry.redisUser === undefined
         ? undefined
@@ -150,6 +151,6 @@ function readTokensFile(path: string): TokenEntry[] {
   return entries;
 }
 
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+function sha256(text: string): string {
+  return hash('sha256', text, 'base64');
 }
