@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 
 /** True when `command` runs (`command --version` or the given probe exits 0). */
 export function hasTool(command: string, probe: string[] = ['--version']): boolean {
@@ -20,19 +19,7 @@ export function requireTool(tool: string, aptPackage: string, probe?: string[]):
 }
 
 /** A TCP port the OS reports free on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+export { freePort } from '../../../packages/server/src/redis/embedded.js';
 
 /** Polls `url` until it answers with a status below 500 or the deadline passes. */
 export async function waitForHttp(url: string, timeoutMs = 20_000, init?: RequestInit): Promise<Response> {

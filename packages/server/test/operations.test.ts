@@ -2,8 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../src/redis/embedded.js';
-import { spawnGateway, startGateway, type TestGateway, TOKENS, waitFor } from './helpers/gateway.js';
+import { spawnReadyGateway, startGateway, type TestGateway, TOKENS, waitFor } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -170,34 +169,22 @@ describe('rate limits', () => {
   });
 
   it('shares one limit between two gateway processes through the Redis store', async () => {
-    const ports = [await freePort(), await freePort()];
-    const gateways = ports.map((port) =>
-      spawnGateway({
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        REDIS_URL: redis.url,
-        CACHEGATE_TOKEN: TOKENS.write,
-        CACHEGATE_RATE_LIMIT: '6/1h',
-        CACHEGATE_RATE_LIMIT_STORE: 'redis',
-        CACHEGATE_LOG_LEVEL: 'warn',
-      }),
-    );
-    const get = (port: number) =>
-      fetch(`http://127.0.0.1:${port}/get/k`, { headers: { authorization: `Bearer ${TOKENS.write}` } });
+    const env = {
+      REDIS_URL: redis.url,
+      CACHEGATE_TOKEN: TOKENS.write,
+      CACHEGATE_RATE_LIMIT: '6/1h',
+      CACHEGATE_RATE_LIMIT_STORE: 'redis',
+    };
+    const gateways = await Promise.all([spawnReadyGateway(env), spawnReadyGateway(env)]);
+    const bases = gateways.map((gateway) => gateway.base);
+    const get = (base: string) =>
+      fetch(`${base}/get/k`, { headers: { authorization: `Bearer ${TOKENS.write}` } });
     try {
-      for (const port of ports) {
-        const ready = () =>
-          fetch(`http://127.0.0.1:${port}/readyz`).then(
-            (r) => r.ok,
-            () => false,
-          );
-        await waitFor(ready, 15_000, `gateway on ${port} never ready`);
-      }
       const statuses = [];
-      for (const port of [...ports, ...ports, ...ports]) statuses.push((await get(port)).status);
+      for (const base of [...bases, ...bases, ...bases]) statuses.push((await get(base)).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
-      expect((await get(ports[0] as number)).status).toBe(429);
-      expect((await get(ports[1] as number)).status).toBe(429);
+      expect((await get(bases[0] as string)).status).toBe(429);
+      expect((await get(bases[1] as string)).status).toBe(429);
     } finally {
       for (const gateway of gateways) gateway.child.kill('SIGTERM');
       await Promise.all(gateways.map((g) => g.exited));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/redis/embedded.js';
-import { spawnGateway, TOKENS, waitFor } from './helpers/gateway.js';
+import { spawnGateway, spawnReadyGateway, TOKENS, waitFor } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 
 /** A Lua script that keeps Redis busy for `ms`, to hold requests in flight. */
@@ -13,18 +13,6 @@ const busyScript = (ms: number) =>
   `return 'done'`;
 
 const auth = (token: string = TOKENS.write) => ({ authorization: `Bearer ${token}` });
-
-async function waitForLive(base: string) {
-  await waitFor(
-    () =>
-      fetch(`${base}/livez`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    15_000,
-    `gateway at ${base} never became live`,
-  );
-}
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -36,17 +24,8 @@ afterAll(async () => {
 
 describe('the cachegate process', () => {
   it('drains in-flight requests on SIGTERM and exits 0', async () => {
-    const port = await freePort();
-    const gateway = spawnGateway({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redis.url,
-      CACHEGATE_TOKEN: TOKENS.write,
-      CACHEGATE_LOG_LEVEL: 'warn',
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await waitForLive(base);
-    await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
+    const gateway = await spawnReadyGateway({ REDIS_URL: redis.url, CACHEGATE_TOKEN: TOKENS.write });
+    const base = gateway.base;
 
     const inFlight = Array.from({ length: 4 }, () =>
       fetch(`${base}/`, {
@@ -66,17 +45,8 @@ describe('the cachegate process', () => {
   });
 
   it('ends open /subscribe streams on SIGTERM instead of waiting for them', async () => {
-    const port = await freePort();
-    const gateway = spawnGateway({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redis.url,
-      CACHEGATE_TOKEN: TOKENS.write,
-      CACHEGATE_LOG_LEVEL: 'warn',
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await waitForLive(base);
-    await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
+    const gateway = await spawnReadyGateway({ REDIS_URL: redis.url, CACHEGATE_TOKEN: TOKENS.write });
+    const base = gateway.base;
     const stream = await fetch(`${base}/subscribe/news`, { method: 'POST', headers: auth(), body: '[]' });
     expect(stream.status).toBe(200);
     const body = stream.text();
@@ -88,17 +58,9 @@ describe('the cachegate process', () => {
   });
 
   it('reads REDIS_URL, CACHEGATE_TOKEN and PORT from the environment', async () => {
-    const port = await freePort();
-    const gateway = spawnGateway({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redis.url,
-      REDIS_SERVICE_API_KEY: TOKENS.write,
-      CACHEGATE_LOG_LEVEL: 'warn',
-    });
-    const base = `http://127.0.0.1:${port}`;
+    const gateway = await spawnReadyGateway({ REDIS_URL: redis.url, REDIS_SERVICE_API_KEY: TOKENS.write });
+    const base = gateway.base;
     try {
-      await waitForLive(base);
       const put = await fetch(`${base}/v1/cache/from-env`, {
         method: 'PUT',
         headers: auth(),
@@ -115,14 +77,9 @@ describe('the cachegate process', () => {
 
   it('runs an embedded redis-server with no REDIS_URL, prints a token, and stops Redis on exit', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cachegate-embedded-'));
-    const port = await freePort();
-    const gateway = spawnGateway(
-      { PORT: String(port), HOST: '127.0.0.1', CACHEGATE_LOG_LEVEL: 'warn' },
-      { cwd },
-    );
-    const base = `http://127.0.0.1:${port}`;
+    const gateway = await spawnReadyGateway({}, { cwd });
+    const base = gateway.base;
     try {
-      await waitForLive(base);
       await waitFor(() => gateway.output().includes('Token'), 5_000, 'no banner');
       const token = readFileSync(join(cwd, '.cachegate', 'dev-token'), 'utf8').trim();
       expect(gateway.output()).toContain(token);
@@ -166,23 +123,15 @@ describe('the cachegate process', () => {
     const file = join(dir, 'tokens.json');
     const tokens = (token: string) => JSON.stringify([{ name: 'svc', token, scope: 'write' }]);
     writeFileSync(file, tokens('first-token-0123456789'));
-    const port = await freePort();
-    const gateway = spawnGateway({
-      PORT: String(port),
-      HOST: '127.0.0.1',
+    const gateway = await spawnReadyGateway({
       REDIS_URL: redis.url,
       CACHEGATE_TOKENS_FILE: file,
       CACHEGATE_LOG_LEVEL: 'info',
     });
-    const base = `http://127.0.0.1:${port}`;
-    const status = async (token: string) => (await fetch(`${base}/get/k`, { headers: auth(token) })).status;
+    const status = async (token: string) =>
+      (await fetch(`${gateway.base}/get/k`, { headers: auth(token) })).status;
     try {
-      await waitForLive(base);
-      await waitFor(
-        async () => (await status('first-token-0123456789')) === 200,
-        5_000,
-        'first token never accepted',
-      );
+      expect(await status('first-token-0123456789')).toBe(200);
 
       writeFileSync(file, tokens('second-token-0123456789'));
       gateway.child.kill('SIGHUP');

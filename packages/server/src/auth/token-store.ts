@@ -134,7 +134,9 @@ function readTokensFile(path: string): TokenEntry[] {
     if (names.has(entry.name)) problems.push(`${index}.name: "${entry.name}" is used twice`);
     names.add(entry.name);
     const digest =
-      entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.sha256 ?? '', 'hex').toString('base64');
+      entry.token !== undefined
+        ? sha256(entry.token)
+        : Buffer.from(entry.sha256 ?? '', 'hex').toString('base64');
     const redisUser =
       entry.redisUser === undefined
         ? undefined

@@ -7,7 +7,7 @@ import type { NodeAddress, RedisBackend } from './connect.js';
 import { NotSentError, RedisConnection, TransactionAbortedError } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
 import { type MessageListener, Subscriber, type SubscriptionKind, type Unsubscribe } from './subscriber.js';
-import type { Arg, Command, RedisUser, Reply } from './types.js';
+import { type Arg, type Command, type RedisUser, type Reply, userKey } from './types.js';
 
 /** Options for {@link ClusterBackend}. */
 export interface ClusterOptions {
@@ -101,7 +101,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     onEnd: () => void,
     user?: RedisUser,
   ): Promise<Unsubscribe> {
-    const id = user === undefined ? '' : `${user.username}\0${user.password}`;
+    const id = userKey(user);
     let subscriber = this.#subscribers.get(id);
     if (subscriber === undefined) {
       const { tls, password, tlsCa, commandTimeoutMs, logger } = this.#options;
@@ -238,7 +238,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
 
   /** The connection to a node for a user, opened on first use and watched for losses. */
   #connection(address: string, user?: RedisUser): RedisConnection {
-    const poolId = user === undefined ? '' : `${user.username}\0${user.password}`;
+    const poolId = userKey(user);
     let pool = this.#pools.get(poolId);
     if (pool === undefined) {
       pool = new Map();

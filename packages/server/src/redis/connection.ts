@@ -70,25 +70,10 @@ export class RedisConnection extends EventEmitter {
   constructor(options: ConnectionOptions) {
     super();
     this.#options = options;
-    const credentials = options.user
-      ? { username: options.user.username, password: options.user.password }
-      : options.password === undefined
-        ? {}
-        : { password: options.password };
     this.#client = createClient({
-      url: options.url,
-      ...credentials,
-      disableOfflineQueue: true,
+      ...clientOptions(options),
       commandsQueueMaxLength: options.maxQueuedCommands ?? 100_000,
       commandOptions: { typeMapping: TYPE_MAPPING },
-      socket: {
-        connectTimeout: options.commandTimeoutMs,
-        noDelay: true,
-        keepAlive: true,
-        ...(options.tlsCa ? { ca: options.tlsCa } : {}),
-        reconnectStrategy: (retries: number) =>
-          Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
-      },
     }) as unknown as Client;
     this.#send = this.#client.sendCommand.bind(this.#client) as unknown as Sender;
     this.#client.on('ready', () => {
@@ -184,6 +169,31 @@ export class RedisConnection extends EventEmitter {
       'Redis connection error; retrying',
     );
   }
+}
+
+/**
+ * The node-redis options every gateway connection shares: credentials, fail-fast (no offline queue), and a
+ * socket with a connect timeout and capped, jittered reconnection backoff.
+ */
+export function clientOptions(options: ConnectionOptions) {
+  const credentials = options.user
+    ? { username: options.user.username, password: options.user.password }
+    : options.password === undefined
+      ? {}
+      : { password: options.password };
+  return {
+    url: options.url,
+    ...credentials,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.commandTimeoutMs,
+      noDelay: true,
+      keepAlive: true,
+      ...(options.tlsCa ? { ca: options.tlsCa } : {}),
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    },
+  };
 }
 
 /** A Redis URL safe to log: the password replaced. */

@@ -3,7 +3,7 @@ import { CommandTable } from './command-table.js';
 import type { RedisBackend } from './connect.js';
 import { type ConnectionOptions, RedisConnection, redactUrl } from './connection.js';
 import { type MessageListener, Subscriber, type SubscriptionKind, type Unsubscribe } from './subscriber.js';
-import type { Command, RedisUser, Reply } from './types.js';
+import { type Command, type RedisUser, type Reply, userKey } from './types.js';
 
 /**
  * A single Redis server: one shared connection, plus one lazily opened connection per Redis ACL user that
@@ -57,7 +57,7 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     onEnd: () => void,
     user?: RedisUser,
   ): Promise<Unsubscribe> {
-    const id = user === undefined ? '' : `${user.username}\0${user.password}`;
+    const id = userKey(user);
     let subscriber = this.#subscribers.get(id);
     if (subscriber === undefined) {
       subscriber = new Subscriber({ ...this.#options, user });
@@ -80,7 +80,7 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
   /** The shared connection, or the one authenticated as `user`. */
   connectionFor(user?: RedisUser): RedisConnection {
     if (user === undefined) return this.#shared;
-    const id = `${user.username}\0${user.password}`;
+    const id = userKey(user);
     let connection = this.#userConnections.get(id);
     if (connection === undefined) {
       connection = new RedisConnection({ ...this.#options, user });

@@ -1,5 +1,5 @@
 import { createClient } from '@redis/client';
-import type { ConnectionOptions } from './connection.js';
+import { type ConnectionOptions, clientOptions } from './connection.js';
 
 /** `subscribe` listens to channels by name, `psubscribe` to channels matching a glob pattern. */
 export type SubscriptionKind = 'subscribe' | 'psubscribe';
@@ -25,23 +25,7 @@ export class Subscriber {
   readonly #onClose = new Set<() => void>();
 
   constructor(options: ConnectionOptions) {
-    const credentials = options.user
-      ? { username: options.user.username, password: options.user.password }
-      : options.password === undefined
-        ? {}
-        : { password: options.password };
-    this.#client = createClient({
-      url: options.url,
-      ...credentials,
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: options.commandTimeoutMs,
-        keepAlive: true,
-        ...(options.tlsCa ? { ca: options.tlsCa } : {}),
-        reconnectStrategy: (retries: number) =>
-          Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
-      },
-    }) as unknown as Client;
+    this.#client = createClient(clientOptions(options)) as unknown as Client;
     this.#client.on('error', () => {
       // Reported by the command connection to the same server; node-redis reconnects and resubscribes.
     });

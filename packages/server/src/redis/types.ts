@@ -17,3 +17,8 @@ export interface RedisUser {
   readonly username: string;
   readonly password: string;
 }
+
+/** Identifies the connections of one Redis user ('' for the gateway's own credentials). */
+export function userKey(user: RedisUser | undefined): string {
+  return user === undefined ? '' : `${user.username}\0${user.password}`;
+}

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import type { TokenStore } from '../../src/auth/token-store.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { freePort } from '../../src/redis/embedded.js';
 
 /** Tokens every test gateway accepts, one per scope. */
 export const TOKENS = {
@@ -111,4 +112,31 @@ export function spawnGateway(
   });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return { child, output: () => output, exited };
+}
+
+/**
+ * Spawns the gateway on a free port of 127.0.0.1 with `env` and waits until `GET <ready>` answers 2xx
+ * (`/readyz`: Redis connected; `/livez`: just listening).
+ */
+export async function spawnReadyGateway(
+  env: Record<string, string>,
+  options: { cwd?: string; ready?: '/readyz' | '/livez' } = {},
+): Promise<GatewayProcess & { base: string }> {
+  const port = await freePort();
+  const gateway = spawnGateway(
+    { PORT: String(port), HOST: '127.0.0.1', CACHEGATE_LOG_LEVEL: 'warn', ...env },
+    options,
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const ready = () =>
+    fetch(`${base}${options.ready ?? '/readyz'}`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  await waitFor(
+    ready,
+    20_000,
+    `gateway at ${base} never answered ${options.ready ?? '/readyz'}:\n${gateway.output()}`,
+  );
+  return { ...gateway, base };
 }

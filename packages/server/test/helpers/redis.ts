@@ -27,7 +27,7 @@ export async function startTestRedis(
     });
     return {
       ...server,
-      command: (...args) => runCommand(server.url, options.password, args),
+      command: (...args) => directCommand(server.url, args, options.password),
       restart: () => launch(server.port),
       stop: async () => {
         await server.stop();
@@ -38,8 +38,13 @@ export async function startTestRedis(
   return launch();
 }
 
-async function runCommand(url: string, password: string | undefined, args: string[]): Promise<unknown> {
-  const client = createClient({ url, ...(password ? { password } : {}) });
+/** Runs one command on a fresh direct connection (no retries: a dead server fails at once). */
+export async function directCommand(url: string, args: string[], password?: string): Promise<unknown> {
+  const client = createClient({
+    url,
+    ...(password ? { password } : {}),
+    socket: { reconnectStrategy: false },
+  });
   client.on('error', () => {});
   await client.connect();
   try {

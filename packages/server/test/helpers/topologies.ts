@@ -3,22 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createClient } from '@redis/client';
 import { type RedisServer, startRedisServer } from '../../src/redis/embedded.js';
 import { waitFor } from './gateway.js';
+import { directCommand } from './redis.js';
 
 const run = promisify(execFile);
 
 /** Runs one command on a fresh direct connection to 127.0.0.1:port. */
-export async function nodeCommand(port: number, ...args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
+export function nodeCommand(port: number, ...args: string[]): Promise<unknown> {
+  return directCommand(`redis://127.0.0.1:${port}`, args);
 }
 
 /** A Redis Cluster of real redis-server processes on loopback. */

@@ -1,14 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseJsonBody } from '../json-body.js';
-import { methodNotAllowed } from '../method-not-allowed.js';
-import {
-  commandListSchema,
-  commonResponses,
-  encodingHeader,
-  errorResponseSchema,
-  itemsResponseSchema,
-} from './schemas.js';
-import { sendItems, toCommandList } from './wire.js';
+import { registerBatchRoute } from './batch-route.js';
 
 /**
  * `POST /multi-exec`: the commands run atomically inside MULTI/EXEC. The gateway writes the whole block in
@@ -16,27 +7,7 @@ import { sendItems, toCommandList } from './wire.js';
  * time are `{"error"}` items; a transaction Redis discards (EXECABORT) is a 400 for the whole request.
  */
 async function multiExecRoute(app: FastifyInstance) {
-  const schema = {
-    summary: 'Run many commands atomically (MULTI/EXEC)',
-    tags: ['commands'],
-    headers: encodingHeader,
-    body: commandListSchema,
-    response: { 200: itemsResponseSchema, ...commonResponses },
-  };
-  app.post('/multi-exec', { schema }, async (request, reply) => {
-    const commands = toCommandList(parseJsonBody(request.body), app.config.maxPipeline, '/multi-exec');
-    return sendItems(request, reply, await app.executor.run(request.principal, 'transaction', commands));
-  });
-  app.route({
-    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
-    url: '/multi-exec',
-    schema: {
-      summary: 'Not allowed',
-      tags: ['commands'],
-      response: { ...commonResponses, 405: errorResponseSchema },
-    },
-    handler: methodNotAllowed('POST'),
-  });
+  registerBatchRoute(app, '/multi-exec', 'transaction', 'Run many commands atomically (MULTI/EXEC)');
 }
 
 export default multiExecRoute;
