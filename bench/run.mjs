@@ -2,7 +2,7 @@
 // npm run bench [-- options]: the cachegate benchmark suite. See bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const BENCH = join(ROOT, 'bench');
 const WORK = join(BENCH, '.work');
 const GATEWAY_MAIN = join(ROOT, 'packages/server/dist/main.js');
+// A full run copies the built gateway here first: others may rebuild packages/ during a 15-minute run.
+const SNAPSHOT = join(WORK, 'server');
 const EMBEDDED = join(ROOT, 'packages/server/dist/redis/embedded.js');
 
 const HELP = `Usage: npm run bench -- [options]
@@ -112,6 +114,9 @@ process.on('exit', killAll);
 
 checkPrerequisites();
 const { startRedisServer, freePort } = await import(EMBEDDED);
+const build = describeBuild();
+// The profile is short and keeps the real paths in its stack frames; a benchmark runs a frozen copy.
+const gatewayMain = flags.profile ? GATEWAY_MAIN : snapshotGateway();
 if (flags.profile) await profile();
 else await benchmark();
 process.exit(0);
@@ -332,7 +337,7 @@ async function startServer(scenario, redis, cpu, { nodeFlags = [] } = {}) {
   }
   const proc = startProcess({
     command: process.execPath,
-    args: [...nodeFlags, GATEWAY_MAIN],
+    args: [...nodeFlags, gatewayMain],
     cpu: cpu.server,
     logFile: join(WORK, `gateway-${scenario.id}.log`),
     env: {
@@ -428,17 +433,29 @@ async function profile() {
   console.log(`\n${file}\n\n${report}`);
 }
 
+/** The commit and the build the run measures, taken when it starts. */
+function describeBuild() {
+  const git = (...args) => spawnSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).stdout.trim();
+  const dirty = git('status', '--porcelain', 'packages');
+  return {
+    git: `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (packages/ modified)' : ''}`,
+    gatewayBuiltAt: statSync(GATEWAY_MAIN).mtime.toISOString(),
+  };
+}
+
+/** Copies packages/server/{dist,package.json} under bench/.work; node_modules resolve from the repo root. */
+function snapshotGateway() {
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  cpSync(join(ROOT, 'packages/server/dist'), join(SNAPSHOT, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'packages/server/package.json'), join(SNAPSHOT, 'package.json'));
+  return join(SNAPSHOT, 'dist/main.js');
+}
+
 function describeRun(started, loadStart) {
   const version = (cmd, args) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     return `${r.stdout}${r.stderr}`.split('\n')[0].trim();
   };
-  const head = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], {
-    encoding: 'utf8',
-  }).stdout.trim();
-  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', 'packages'], {
-    encoding: 'utf8',
-  }).stdout.trim();
   const now = new Date();
   return {
     date: now.toISOString().slice(0, 10),
@@ -466,8 +483,7 @@ function describeRun(started, loadStart) {
       redis: version('redis-server', ['--version']).replace(/ sha=.*/, ''),
       wrk: version('wrk', ['-v']).replace(/ Copyright.*/, ''),
     },
-    git: `${head}${dirty ? ' (packages/ modified)' : ''}`,
-    gatewayBuiltAt: statSync(GATEWAY_MAIN).mtime.toISOString(),
+    ...build,
   };
 }
 
