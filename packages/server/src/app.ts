@@ -6,8 +6,8 @@ import { TokenStore } from './auth/token-store.js';
 import { type Config, hasRedisBackend } from './config.js';
 import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin, { answerFrameworkError } from './plugins/error-handler.js';
-import gracefulShutdownPlugin from './plugins/graceful-shutdown.js';
 import healthPlugin from './plugins/health.js';
+import inFlightPlugin from './plugins/in-flight.js';
 import loadPlugin from './plugins/load.js';
 import metricsPlugin, { GatewayMetrics } from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -88,7 +88,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
         }),
     bodyLimit: config.maxBodyBytes,
     requestTimeout: config.requestTimeoutMs,
-    // plugins/graceful-shutdown.ts answers requests that arrive while draining, in the gateway's format.
+    // plugins/in-flight.ts answers requests that arrive while draining, in the gateway's format.
     return503OnClosing: false,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Keys and path-form arguments can be long; the URL is bounded by Node's header size limit anyway.
@@ -151,7 +151,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   await app.register(errorHandlerPlugin);
   await app.register(openapiPlugin);
-  await app.register(gracefulShutdownPlugin);
+  await app.register(inFlightPlugin);
   await app.register(requestLogPlugin);
   // Hooks run in this order: shed load first, then authenticate, then count against the token's limit.
   await app.register(loadPlugin);

@@ -3,13 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { gatewayError } from '../errors.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Requests received and not yet answered by this process. */
-    inFlight: () => number;
-  }
-}
-
 /** How often the event-loop delay is sampled and the overload decision refreshed. */
 const SAMPLE_INTERVAL_MS = 500;
 
@@ -21,9 +14,7 @@ const SAMPLE_INTERVAL_MS = 500;
  */
 async function loadPlugin(app: FastifyInstance) {
   const { maxInFlight, maxEventLoopDelayMs } = app.config;
-  let inFlight = 0;
   let loopLagging = false;
-  app.decorate('inFlight', () => inFlight);
 
   if (maxEventLoopDelayMs > 0) {
     const histogram = monitorEventLoopDelay({ resolution: 20 });
@@ -45,9 +36,10 @@ async function loadPlugin(app: FastifyInstance) {
     });
   }
 
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (request.routeOptions.config.public) return done();
-    if (inFlight >= maxInFlight) {
+    // The count includes this request.
+    if (app.inFlight() > maxInFlight) {
       return done(
         gatewayError(
           'CG_ERR_OVERLOADED',
@@ -63,11 +55,8 @@ async function loadPlugin(app: FastifyInstance) {
         ),
       );
     }
-    inFlight++;
-    // The raw response closes exactly once, whether it finished, was aborted or was streamed.
-    reply.raw.once('close', () => inFlight--);
     done();
   });
 }
 
-export default fp(loadPlugin, { name: 'load' });
+export default fp(loadPlugin, { name: 'load', dependencies: ['in-flight'] });

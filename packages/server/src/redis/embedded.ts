@@ -100,6 +100,8 @@ async function launch(executable: string, dir: string, port: number, options: Re
     if (output.length < 64 * 1024) output += chunk.toString();
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  running.add(child);
+  void exited.then(() => running.delete(child));
   const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
   while (!(await answersPing(port))) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -127,6 +129,15 @@ async function launch(executable: string, dir: string, port: number, options: Re
     kill: () => stopWith('SIGKILL'),
   } satisfies RedisServer;
 }
+
+/**
+ * Servers started by this process. If it ends without stopping them (a crash, a test worker torn down),
+ * they are killed with it rather than left behind as orphans.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 /** A random password for servers that only this process talks to. */
 export function generateSecret(bytes = 24): string {

@@ -2,6 +2,7 @@ import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client
 import { GatewayError, gatewayError } from '../errors.js';
 import type { RedisBackend } from './connect.js';
 import { NotSentError, TransactionAbortedError } from './connection.js';
+import { Deadlines } from './deadlines.js';
 import { denialReason, type ExecutionMode, type Principal } from './policy.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';
@@ -40,10 +41,14 @@ export interface BatchResult {
  * runs, then executes it within the command timeout.
  */
 export class CommandExecutor {
+  readonly #deadlines: Deadlines;
+
   constructor(
     private readonly backend: RedisBackend,
     private readonly options: ExecutorOptions,
-  ) {}
+  ) {
+    this.#deadlines = new Deadlines(options.commandTimeoutMs);
+  }
 
   /**
    * Runs a batch for a principal. Redis errors for individual commands come back as ErrorReply entries;
@@ -68,15 +73,16 @@ export class CommandExecutor {
       wrote ||= info?.isMutating ?? true;
       names[i] = info?.name ?? 'unknown';
     }
-    const execution = this.#execute(principal, mode, commands, names);
+    const started = performance.now();
+    const execution = this.#execute(principal, mode, commands);
     const replicas = this.options.writeReplicas ?? 0;
     // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
     const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(principal, replicas) : undefined;
     // Awaited below; if the batch fails first, this keeps the confirmation's failure from going unhandled.
     confirmation?.catch(() => undefined);
     const replies = await this.#withTimeout(execution, commands.length === 1 || mode === 'transaction');
+    this.#observe(mode, names, replies, (performance.now() - started) / 1000);
     if (confirmation) await this.#withTimeout(confirmation, false);
-    this.#countCacheLookups(names, replies);
     return { replies, wrote };
   }
 
@@ -126,39 +132,27 @@ export class CommandExecutor {
     return [reply];
   }
 
-  #execute(
-    principal: Principal,
-    mode: ExecutionMode,
-    commands: Command[],
-    names: string[],
-  ): Promise<Reply[]> {
+  #execute(principal: Principal, mode: ExecutionMode, commands: Command[]): Promise<Reply[]> {
     const user = principal.redisUser;
-    if (mode === 'transaction') return this.#timed('multi', this.backend.transaction(commands, user));
+    if (mode === 'transaction') return this.backend.transaction(commands, user);
     // Sent in one tick, the commands leave in one write: node-redis pipelines them automatically.
-    return Promise.all(
-      commands.map((command, i) =>
-        this.#timed(names[i] as string, this.backend.send(command, user)).catch(asReply),
-      ),
-    );
+    return Promise.all(commands.map((command) => this.backend.send(command, user).catch(asReply)));
   }
 
-  #timed<T>(name: string, work: Promise<T>): Promise<T> {
-    const observer = this.options.observer;
-    if (observer === undefined) return work;
-    const started = performance.now();
-    return work.then((result) => {
-      observer.commandCompleted(name, (performance.now() - started) / 1000);
-      return result;
-    });
-  }
-
-  #countCacheLookups(names: string[], replies: Reply[]) {
+  /**
+   * Reports the batch to the observer: its latency for every command (pipelined commands travel together,
+   * so the batch's round trip is each one's latency; a transaction counts as "multi"), and the hits and
+   * misses of GET and MGET.
+   */
+  #observe(mode: ExecutionMode, names: string[], replies: Reply[], seconds: number) {
     const observer = this.options.observer;
     if (observer === undefined) return;
+    if (mode === 'transaction') observer.commandCompleted('multi', seconds);
     let hits = 0;
     let misses = 0;
     for (let i = 0; i < names.length; i++) {
-      const name = names[i];
+      const name = names[i] as string;
+      if (mode !== 'transaction') observer.commandCompleted(name, seconds);
       if (name !== 'get' && name !== 'mget') continue;
       const reply = replies[i];
       for (const value of name === 'mget' && Array.isArray(reply) ? reply : [reply]) {
@@ -166,17 +160,13 @@ export class CommandExecutor {
         else if (!(value instanceof ErrorReply)) hits++;
       }
     }
-    observer.cacheLookups(hits, misses);
+    if (hits + misses > 0) observer.cacheLookups(hits, misses);
   }
 
   /** `oneTarget`: the batch went to one connection in one write, so a refusal to send covers all of it. */
   #withTimeout<T>(work: Promise<T>, oneTarget: boolean): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(gatewayError('CG_ERR_REDIS_TIMEOUT')), this.options.commandTimeoutMs);
-    });
     const failed = (error: unknown) => toGatewayError(error, oneTarget);
-    return Promise.race([work.catch(failed), timeout]).finally(() => clearTimeout(timer));
+    return this.#deadlines.race(work.catch(failed), () => gatewayError('CG_ERR_REDIS_TIMEOUT'));
   }
 }
 

@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** True once `close()` began: the server accepts no new connections and finishes the requests it has. */
     isDraining: boolean;
+    /** Requests received and not yet answered by this process (health probes included). */
+    inFlight: () => number;
   }
 }
 
@@ -14,6 +16,10 @@ declare module 'fastify' {
 const SWEEP_INTERVAL_MS = 100;
 
 /**
+ * Requests in flight: counted for backpressure (plugins/load.ts), and waited for when draining. One
+ * listener per request, on the raw response's `close`, which fires exactly once however a response ends
+ * (sent, aborted, streamed).
+ *
  * Draining on close. The server stops accepting connections; requests in progress finish; every other
  * connection is closed so that `close()` does not wait for keep-alive timeouts:
  * - responses sent while draining carry `Connection: close`, so a connection ends with its last response;
@@ -22,17 +28,24 @@ const SWEEP_INTERVAL_MS = 100;
  * - connections with no request in progress are closed now and every 100 ms until the server is closed,
  *   including ones that never sent a complete request, which Node's own idle sweep leaves open.
  */
-async function gracefulShutdownPlugin(app: FastifyInstance) {
+async function inFlightPlugin(app: FastifyInstance) {
   app.decorate('isDraining', false);
+  let inFlight = 0;
+  app.decorate('inFlight', () => inFlight);
   const busy = new WeakSet<Socket>();
   const sockets = new Set<Socket>();
   app.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  app.server.on('request', (request, response) => {
+  // Before Fastify's own listener, so that the onRequest hooks of a request already count it.
+  app.server.prependListener('request', (request, response) => {
+    inFlight++;
     busy.add(request.socket);
-    response.once('close', () => busy.delete(request.socket));
+    response.once('close', () => {
+      inFlight--;
+      busy.delete(request.socket);
+    });
   });
   const sweep = () => {
     for (const socket of sockets) if (!busy.has(socket)) socket.destroy();
@@ -59,4 +72,4 @@ async function gracefulShutdownPlugin(app: FastifyInstance) {
   });
 }
 
-export default fp(gracefulShutdownPlugin, { name: 'graceful-shutdown' });
+export default fp(inFlightPlugin, { name: 'in-flight' });
