@@ -327,7 +327,7 @@ async function startServer(scenario, redis, cpu, { nodeFlags = [] } = {}) {
   if (scenario.kind === 'responder') {
     const proc = startProcess({
       command: process.execPath,
-      args: [join(BENCH, 'reference/http-responder.mjs')],
+      args: [join(BENCH, scenario.file ?? 'reference/http-responder.mjs')],
       env: { PORT: String(port) },
       cpu: cpu.server,
       logFile: join(WORK, 'responder.log'),

@@ -11,7 +11,7 @@ export const SEED = {
 };
 
 /**
- * kind: gateway (wrk against cachegate), responder (wrk against bench/reference/http-responder.mjs),
+ * kind: gateway (wrk against cachegate), responder (wrk against `file`, default bench/reference/http-responder.mjs),
  * redis-benchmark, client-loop (bench/reference/redis-client-loop.mjs).
  * probe: one request checked before the load, so a misconfigured scenario fails loudly instead of
  * measuring error responses.
@@ -86,6 +86,15 @@ export const SCENARIOS = [
     id: 'http-responder',
     label: 'ref: bare node:http responder',
     kind: 'responder',
+    reference: true,
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+  },
+  {
+    id: 'fastify-responder',
+    label: 'ref: empty Fastify app',
+    kind: 'responder',
+    file: 'reference/fastify-responder.mjs',
     reference: true,
     script: 'command-post.lua',
     env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },

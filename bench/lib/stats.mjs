@@ -120,6 +120,13 @@ export function otherRatios(results, connections) {
       'serverCpuUsPerRequest',
       'CPU per request: bare node:http ÷ GET via POST / (the req/s ratio a CPU-bound core would give; robust to noise)',
     ],
+    [
+      'http-responder',
+      'fastify-responder',
+      'serverCpuUsPerRequest',
+      "CPU per request: bare node:http ÷ empty Fastify app (the framework's own ceiling for the first target)",
+    ],
+    ['get-post', 'fastify-responder', 'rps', 'GET via POST / ÷ empty Fastify app'],
     ['get-post', 'redis-p1', 'rps', 'GET via POST / ÷ redis-benchmark -P 1'],
     ['http-responder', 'redis-p1', 'rps', 'bare node:http ÷ redis-benchmark -P 1'],
     ['get-path', 'get-post', 'rps', 'path form ÷ POST /'],

@@ -2,7 +2,6 @@ import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client
 import { GatewayError, gatewayError } from '../errors.js';
 import type { RedisBackend } from './connect.js';
 import { NotSentError, TransactionAbortedError } from './connection.js';
-import { Deadlines } from './deadlines.js';
 import { denialReason, type ExecutionMode, type Principal } from './policy.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';
@@ -41,14 +40,10 @@ export interface BatchResult {
  * runs, then executes it within the command timeout.
  */
 export class CommandExecutor {
-  readonly #deadlines: Deadlines;
-
   constructor(
     private readonly backend: RedisBackend,
     private readonly options: ExecutorOptions,
-  ) {
-    this.#deadlines = new Deadlines(options.commandTimeoutMs);
-  }
+  ) {}
 
   /**
    * Runs a batch for a principal. Redis errors for individual commands come back as ErrorReply entries;
@@ -165,8 +160,12 @@ export class CommandExecutor {
 
   /** `oneTarget`: the batch went to one connection in one write, so a refusal to send covers all of it. */
   #withTimeout<T>(work: Promise<T>, oneTarget: boolean): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(gatewayError('CG_ERR_REDIS_TIMEOUT')), this.options.commandTimeoutMs);
+    });
     const failed = (error: unknown) => toGatewayError(error, oneTarget);
-    return this.#deadlines.race(work.catch(failed), () => gatewayError('CG_ERR_REDIS_TIMEOUT'));
+    return Promise.race([work.catch(failed), timeout]).finally(() => clearTimeout(timer));
   }
 }
 
