@@ -143,7 +143,16 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
         'Upstash-Telemetry-Sdk',
         'Upstash-Telemetry-Retry',
       ],
-      exposedHeaders: ['upstash-sync-token', 'x-request-id', 'Retry-After'],
+      exposedHeaders: [
+        'upstash-sync-token',
+        'x-request-id',
+        'Retry-After',
+        'Cachegate-Executed',
+        'RateLimit-Limit',
+        'RateLimit-Remaining',
+        'RateLimit-Reset',
+        'RateLimit-Policy',
+      ],
       maxAge: 600,
     });
   }
