@@ -1,23 +1,13 @@
 import { Cachegate } from '@cachegate/client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { type Stack, startStack, TOKENS } from './helpers/stack.js';
+import { describe, expect, it } from 'vitest';
+import type { TestProxy } from './helpers/proxy.js';
+import { type Stack, TOKENS, useProxiedStack } from './helpers/stack.js';
 
 let stack: Stack;
 let proxy: TestProxy;
-
-beforeAll(async () => {
-  stack = await startStack();
-  proxy = await startProxy(stack.gateway.url);
-});
-afterAll(async () => {
-  await proxy?.close();
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.flush();
-  proxy.requests.length = 0;
-  proxy.behave(() => ({ kind: 'forward' }));
+useProxiedStack((s, p) => {
+  stack = s;
+  proxy = p;
 });
 
 const client = (options: Partial<ConstructorParameters<typeof Cachegate>[0]> = {}) =>

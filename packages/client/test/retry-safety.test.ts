@@ -1,27 +1,18 @@
 import { Cachegate, type CachegateError } from '@cachegate/client';
 import { createHybridClient, type HybridClient } from '@cachegate/client/node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../server/src/redis/embedded.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { deadUrl, delay, rejectionOf, type Stack, startStack, TOKENS } from './helpers/stack.js';
+import { deadUrl, delay, rejectionOf, type Stack, TOKENS, useProxiedStack } from './helpers/stack.js';
 
 let stack: Stack;
 let proxy: TestProxy;
+useProxiedStack((s, p) => {
+  stack = s;
+  proxy = p;
+});
 const opened: HybridClient[] = [];
 
-beforeAll(async () => {
-  stack = await startStack();
-  proxy = await startProxy(stack.gateway.url);
-});
-afterAll(async () => {
-  await proxy?.close();
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.flush();
-  proxy.requests.length = 0;
-  proxy.behave(() => ({ kind: 'forward' }));
-});
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((client) => client.close()));
 });

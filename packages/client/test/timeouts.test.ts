@@ -1,28 +1,21 @@
 import { Cachegate, type CachegateError } from '@cachegate/client';
 import { createHybridClient } from '@cachegate/client/node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { delay, rejectionOf, type Stack, startStack, TOKENS } from './helpers/stack.js';
+import { describe, expect, it } from 'vitest';
+import type { TestProxy } from './helpers/proxy.js';
+import { delay, rejectionOf, type Stack, TOKENS, useProxiedStack } from './helpers/stack.js';
 
 /** The proxy holds every request this long before forwarding it: a gateway that hangs. */
 const HANG_MS = 1500;
 
 let stack: Stack;
 let proxy: TestProxy;
-
-beforeAll(async () => {
-  stack = await startStack();
-  proxy = await startProxy(stack.gateway.url);
-});
-afterAll(async () => {
-  await proxy?.close();
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.flush();
-  proxy.requests.length = 0;
-  proxy.behave(() => ({ kind: 'forward', delayMs: HANG_MS }));
-});
+useProxiedStack(
+  (s, p) => {
+    stack = s;
+    proxy = p;
+  },
+  { kind: 'forward', delayMs: HANG_MS },
+);
 
 async function timed<T>(work: Promise<T>): Promise<{ error: Error & { code?: string }; ms: number }> {
   const started = Date.now();

@@ -1,6 +1,8 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { freePort } from '../../../server/src/redis/embedded.js';
 import { startGateway, type TestGateway, TOKENS } from '../../../server/test/helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../../../server/test/helpers/redis.js';
+import { type ProxyAction, startProxy, type TestProxy } from './proxy.js';
 
 export { TOKENS };
 
@@ -46,4 +48,32 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { 
     return error as Error & { code?: string };
   }
   throw new Error('expected the promise to reject, it resolved');
+}
+
+/**
+ * Registers the hooks of a test file that talks to a gateway through a test proxy: one Redis, gateway and
+ * proxy for the file; before each test an empty Redis, an empty request log and the proxy doing `action`.
+ * `use` receives the stack and the proxy once they run.
+ */
+export function useProxiedStack(
+  use: (stack: Stack, proxy: TestProxy) => void,
+  action: ProxyAction = { kind: 'forward' },
+) {
+  let stack: Stack | undefined;
+  let proxy: TestProxy | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+    proxy = await startProxy(stack.gateway.url);
+    use(stack, proxy);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await stack?.stop();
+  });
+  beforeEach(async () => {
+    await stack?.flush();
+    if (proxy === undefined) return;
+    proxy.requests.length = 0;
+    proxy.behave(() => action);
+  });
 }
