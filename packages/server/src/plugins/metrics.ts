@@ -45,7 +45,7 @@ export class GatewayMetrics implements ExecutorObserver {
   });
   readonly #commandDuration = new Histogram({
     name: 'cachegate_redis_command_duration_seconds',
-    help: 'Time from sending a command to Redis to its reply, by command (MULTI/EXEC blocks as "multi")',
+    help: 'Time from sending a command to Redis to its reply, by command (pipelined commands: their batch round trip; MULTI/EXEC blocks as "multi")',
     labelNames: ['command'],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
