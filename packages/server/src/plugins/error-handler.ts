@@ -29,7 +29,7 @@ async function errorHandlerPlugin(app: FastifyInstance) {
 }
 
 /** Writes a catalog error in the format of the route family the request addressed. */
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   request.server.metrics.errorAnswered(error.code);
   reply.code(error.statusCode).header('x-request-id', request.id);
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));

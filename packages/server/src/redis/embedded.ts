@@ -47,7 +47,7 @@ export class RedisServerMissingError extends Error {
 }
 
 /** True when `executable` can be run. */
-export function isRedisServerInstalled(executable = 'redis-server'): boolean {
+function isRedisServerInstalled(executable = 'redis-server'): boolean {
   const probe = spawnSync(executable, ['--version'], { stdio: 'ignore' });
   return probe.error === undefined && probe.status === 0;
 }

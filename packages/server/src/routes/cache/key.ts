@@ -1,7 +1,7 @@
 import { gatewayError } from '../../errors.js';
 
 /** The prefix of the cache API's per-key routes. */
-export const CACHE_PREFIX = '/v1/cache/';
+const CACHE_PREFIX = '/v1/cache/';
 
 /**
  * The key addressed by a `/v1/cache/<key>` URL: everything after the prefix, percent-decoded as a whole,

@@ -50,7 +50,7 @@ export function toCommandList(value: unknown, maxCommands: number, route: string
 }
 
 /** True when the caller asked for base64-encoded results (`Upstash-Encoding: base64`). */
-export function wantsBase64(request: FastifyRequest): boolean {
+function wantsBase64(request: FastifyRequest): boolean {
   const encoding = request.headers['upstash-encoding'];
   return typeof encoding === 'string' && encoding.toLowerCase() === 'base64';
 }
