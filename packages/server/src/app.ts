@@ -13,7 +13,8 @@ import metricsPlugin, { GatewayMetrics } from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import requestLogPlugin from './plugins/request-log.js';
-import { type BackendOptions, connectRedis, type RedisBackend } from './redis/connect.js';
+import type { RedisBackend } from './redis/backend.js';
+import { connectRedis } from './redis/connect.js';
 import { CommandExecutor } from './redis/executor.js';
 import type { Principal } from './redis/policy.js';
 import cacheRoutes from './routes/cache/index.js';
@@ -110,7 +111,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   app.server.headersTimeout = Math.min(10_000, config.requestTimeoutMs);
   app.decorate('config', config);
   app.decorate('tokens', deps.tokens ?? TokenStore.load(config, config.tokensFile));
-  app.decorate('backend', connectRedis(backendOptions(config, app.log.child({ component: 'redis' }))));
+  app.decorate('backend', connectRedis(config, app.log.child({ component: 'redis' })));
+  app.backend.setTokenUsers(app.tokens.principals());
   app.decorate('metrics', new GatewayMetrics(() => app.inFlight()));
   app.decorate(
     'executor',
@@ -171,27 +173,4 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(cacheRoutes);
   await app.register(upstashRoutes);
   return app;
-}
-
-/** The Redis backend the configuration describes: standalone, Sentinel or Cluster. */
-function backendOptions(config: Config, logger: FastifyBaseLogger): BackendOptions {
-  const common = {
-    commandTimeoutMs: config.commandTimeoutMs,
-    password: config.redisPassword,
-    tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
-    tls: config.redisTls,
-    logger,
-  };
-  if (config.redisSentinels.length > 0) {
-    return {
-      ...common,
-      mode: 'sentinel',
-      sentinels: config.redisSentinels,
-      masterName: config.redisSentinelMaster ?? '',
-      sentinelPassword: config.redisSentinelPassword,
-    };
-  }
-  if (config.redisClusterNodes.length > 0)
-    return { ...common, mode: 'cluster', nodes: config.redisClusterNodes };
-  return { ...common, mode: 'standalone', url: config.redisUrl ?? '' };
 }

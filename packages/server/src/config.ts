@@ -101,6 +101,12 @@ const VARIABLES = {
     schema: z.string().min(1).optional(),
     help: 'JSON file of named tokens [{name, token|sha256, scope, redisUser?, redisPassword?}]; reloaded on SIGHUP.',
   },
+  scopeUsers: {
+    env: 'CACHEGATE_SCOPE_USERS',
+    default: 'auto',
+    schema: z.enum(['auto', 'off']),
+    help: '"auto": read and write tokens run as Redis ACL users cachegate-read/-write that the gateway creates, so Redis holds scripts to their scope; "off" (or no ACL rights): scripting commands need an admin token.',
+  },
   commandTimeoutMs: {
     env: 'CACHEGATE_COMMAND_TIMEOUT_MS',
     default: '2000',
@@ -122,6 +128,12 @@ const VARIABLES = {
       .min(1)
       .max(512 * 1024 * 1024),
     help: 'Longest key accepted by the cache API, in UTF-8 bytes.',
+  },
+  maxJsonDepth: {
+    env: 'CACHEGATE_MAX_JSON_DEPTH',
+    default: '512',
+    schema: z.coerce.number().int().min(8).max(2000),
+    help: 'Deepest nesting of a cache API value, and of a Redis reply passed on (deeper ones get a clear error).',
   },
   maxPipeline: {
     env: 'CACHEGATE_MAX_PIPELINE',

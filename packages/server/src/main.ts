@@ -124,6 +124,7 @@ async function serve(
   process.on('SIGHUP', () => {
     try {
       app.tokens.replaceWith(TokenStore.load(config, config.tokensFile));
+      app.backend.setTokenUsers(app.tokens.principals());
       app.log.info({ tokens: app.tokens.size }, 'tokens reloaded');
     } catch (error) {
       app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');

@@ -175,7 +175,7 @@ describe('tokens file with a Redis ACL user', () => {
     await aclGateway?.close();
   });
 
-  it("runs the token's commands as its Redis user, so Redis enforces the key pattern", async () => {
+  it("runs the token's commands as a scoped copy of its Redis user, so Redis enforces the key pattern", async () => {
     const allowed = await aclGateway.request('/', {
       method: 'POST',
       body: '["SET","app:1","v"]',
@@ -195,14 +195,14 @@ describe('tokens file with a Redis ACL user', () => {
       body: '["ACL","WHOAMI"]',
       token: appToken,
     });
-    expect(await whoami.json()).toEqual({ result: 'app' });
+    expect(await whoami.json()).toEqual({ result: 'cachegate-write-app' });
   });
 
   it('keeps the single-token variables working beside the file', async () => {
     const response = await aclGateway.request('/', { method: 'POST', body: '["SET","other:1","v"]' });
     expect(await response.json()).toEqual({ result: 'OK' });
     const whoami = await aclGateway.request('/', { method: 'POST', body: '["ACL","WHOAMI"]' });
-    expect(await whoami.json()).toEqual({ result: 'default' });
+    expect(await whoami.json()).toEqual({ result: 'cachegate-write' });
   });
 
   it('applies Redis ACLs inside /pipeline and /multi-exec too', async () => {

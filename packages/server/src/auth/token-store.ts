@@ -101,6 +101,11 @@ export class TokenStore {
     return this.#byDigest.size;
   }
 
+  /** Every configured principal. */
+  principals(): Principal[] {
+    return [...this.#byDigest.values()].map((entry) => entry.principal);
+  }
+
   /** Swaps in the tokens of `next` (used on SIGHUP); requests already authenticated are unaffected. */
   replaceWith(next: TokenStore): void {
     this.#byDigest = next.#byDigest;

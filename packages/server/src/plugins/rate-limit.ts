@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { gatewayError } from '../errors.js';
 import type { RateLimitRule } from '../rate-limit-rule.js';
-import type { RedisBackend } from '../redis/connect.js';
+import type { CommandExecutor } from '../redis/executor.js';
 
 /** Counts requests in fixed windows. */
 interface RateLimitStore {
@@ -31,17 +31,14 @@ const HIT_SCRIPT =
 
 /** Counts in Redis, so every gateway replica in front of it enforces one shared limit. */
 class RedisStore implements RateLimitStore {
-  constructor(private readonly backend: RedisBackend) {}
+  constructor(private readonly executor: CommandExecutor) {}
 
   async hit(key: string, window: number, rule: RateLimitRule): Promise<number> {
-    const reply = await this.backend.send([
-      'EVAL',
-      HIT_SCRIPT,
-      '1',
-      `cachegate:ratelimit:${key}:${window}`,
-      String(rule.windowMs * 2),
+    const [reply] = await this.executor.runAsGateway([
+      ['EVAL', HIT_SCRIPT, '1', `cachegate:ratelimit:${key}:${window}`, String(rule.windowMs * 2)],
     ]);
-    return Number(reply);
+    if (typeof reply !== 'number') throw new Error(`the rate-limit script answered ${String(reply)}`);
+    return reply;
   }
 }
 
@@ -54,7 +51,7 @@ class RedisStore implements RateLimitStore {
 async function rateLimitPlugin(app: FastifyInstance) {
   const fallback = app.config.rateLimit;
   const store: RateLimitStore =
-    app.config.rateLimitStore === 'redis' ? new RedisStore(app.backend) : new MemoryStore();
+    app.config.rateLimitStore === 'redis' ? new RedisStore(app.executor) : new MemoryStore();
 
   // A callback hook, not an async one: most requests have no limit, and those pay no promise for it.
   app.addHook('onRequest', (request, reply, done) => {

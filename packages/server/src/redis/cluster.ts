@@ -1,13 +1,20 @@
 import { EventEmitter } from 'node:events';
-import { ErrorReply } from '@redis/client';
 import calculateSlot from 'cluster-key-slot';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Batch, NodeAddress, PlannedCommand, RedisBackend } from './backend.js';
 import { type CommandInfo, CommandTable, keysOf } from './command-table.js';
-import type { NodeAddress, RedisBackend } from './connect.js';
-import { NotSentError, RedisConnection, TransactionAbortedError } from './connection.js';
+import {
+  ConnectionLostError,
+  NotSentError,
+  type RedisConnection,
+  TransactionAbortedError,
+} from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
-import { type MessageListener, Subscriber, type SubscriptionKind, type Unsubscribe } from './subscriber.js';
-import { type Arg, type Command, type RedisUser, type Reply, userKey } from './types.js';
+import { RedisNode } from './node.js';
+import type { Principal } from './policy.js';
+import { ErrorReply, replyAsText } from './resp.js';
+import type { ScopeUsers } from './scope-users.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Arg, Command, Logger, Reply } from './types.js';
 
 /** Options for {@link ClusterBackend}. */
 export interface ClusterOptions {
@@ -17,7 +24,9 @@ export interface ClusterOptions {
   tlsCa?: Buffer | undefined;
   tls: boolean;
   commandTimeoutMs: number;
-  logger: FastifyBaseLogger;
+  maxReplyDepth: number;
+  scopeUsers: ScopeUsers;
+  logger: Logger;
 }
 
 const SLOTS = 16384;
@@ -28,13 +37,18 @@ const FAILOVER_REFRESH_INTERVAL_MS = 500;
 /** Redirections followed for one command before giving up. */
 const MAX_REDIRECTIONS = 5;
 
+/** Where a command goes: a slot's master, any master (`undefined`), or every master. */
+type Route = number | undefined | 'fan-out';
+
 /**
  * Redis Cluster. Every command goes to the master owning the hash slot of its first key, found through the
- * server's own key specs, so arbitrary commands route as well as typed ones. MOVED updates the slot map and
- * retries; ASK retries once on the importing node with ASKING. Keyless commands that Redis tags
- * `request_policy:all_shards`/`all_nodes` (DBSIZE, KEYS, FLUSHALL, SCRIPT LOAD, ...) run on every master and
- * their replies combine as the tags say; SCAN walks the masters one after another behind one cursor. Other
- * keyless commands go to any master. Multi-key commands across slots get Redis's own CROSSSLOT error.
+ * server's own key specs, so arbitrary commands route as well as typed ones; a pipeline is split by master
+ * and each part written in one go. MOVED updates the slot map and retries; ASK retries once on the
+ * importing node with ASKING. Keyless commands that Redis tags `request_policy:all_shards`/`all_nodes`
+ * (DBSIZE, KEYS, FLUSHALL, SCRIPT LOAD, ...) run on every master and their replies combine as the tags say;
+ * SCAN walks the masters one after another behind one cursor. Other keyless commands go to any master.
+ * Multi-key commands across slots get Redis's own CROSSSLOT error. Every node is prepared (scope users)
+ * on its own: ACLs are per node.
  */
 export class ClusterBackend extends EventEmitter implements RedisBackend {
   commandTable: CommandTable | undefined;
@@ -43,10 +57,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   #slots: (string | undefined)[] = new Array(SLOTS);
   /** Known masters, sorted, so SCAN cursors keep their meaning between calls. */
   #masters: string[] = [];
-  /** Connections per Redis user ('' = the gateway's own credentials), per node address. */
-  readonly #pools = new Map<string, Map<string, RedisConnection>>();
-  /** Pub/sub connections, per user, each to one master: cluster pub/sub reaches every node. */
-  readonly #subscribers = new Map<string, Subscriber>();
+  readonly #nodes = new Map<string, RedisNode>();
   #refreshing: Promise<void> | undefined;
   #isUp = false;
   #timer: NodeJS.Timeout | undefined;
@@ -69,21 +80,72 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   }
 
   get isReady(): boolean {
-    return this.commandTable !== undefined && this.#masters.length > 0;
+    return (
+      this.commandTable !== undefined &&
+      this.#masters.length > 0 &&
+      this.#masters.some((address) => this.#nodes.get(address)?.isReady)
+    );
   }
 
-  send(command: Command, user?: RedisUser): Promise<Reply> {
-    const info = this.commandTable?.lookup(command);
-    const keys = info ? keysOf(info, command) : [];
-    if (keys.length === 0 && info !== undefined && isFanOut(info)) return this.#fanOut(info, command, user);
-    return this.#sendToSlot(keys.length > 0 ? calculateSlot(keys[0] as Arg) : undefined, command, user);
+  async pipeline(batch: Batch): Promise<Reply[]> {
+    const { commands, principal, deadline } = batch;
+    // Every route first: a slot without a known master fails the batch before any of it is sent.
+    const routes = commands.map((command) => this.#route(command));
+    const owners = routes.map((route) => (route === 'fan-out' ? undefined : this.#ownerOf(route)));
+    const replies: Reply[] = new Array(commands.length).fill(null);
+    const groups = new Map<string, number[]>();
+    const sent: Promise<void>[] = [];
+    routes.forEach((route, i) => {
+      const owner = owners[i] as string;
+      if (route === 'fan-out') {
+        sent.push(
+          this.#fanOut(commands[i] as PlannedCommand, principal, deadline).then((reply) => {
+            replies[i] = reply;
+          }),
+        );
+        return;
+      }
+      const group = groups.get(owner);
+      if (group === undefined) groups.set(owner, [i]);
+      else group.push(i);
+    });
+    for (const [address, indexes] of groups) {
+      const connection = this.#node(address).connectionFor(principal);
+      const part = indexes.map((i) => (commands[i] as PlannedCommand).args);
+      sent.push(
+        connection.send(part, deadline).then((partReplies) => {
+          indexes.forEach((i, j) => {
+            replies[i] = partReplies[j] ?? null;
+          });
+        }),
+      );
+    }
+    await Promise.all(sent).catch((error: unknown) => {
+      // One part never left, but another may have run: the batch as a whole may have run.
+      if (sent.length > 1 && error instanceof NotSentError) throw new ConnectionLostError(error.message);
+      throw error;
+    });
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i];
+      if (!(reply instanceof ErrorReply)) continue;
+      if (reply.message.startsWith('CLUSTERDOWN') && commands.length === 1)
+        throw new NotSentError(reply.message);
+      const route = routes[i];
+      replies[i] = await this.#followRedirects(
+        reply,
+        commands[i] as PlannedCommand,
+        typeof route === 'number' ? route : undefined,
+        principal,
+        deadline,
+      );
+    }
+    return replies;
   }
 
-  async transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
+  async transaction(batch: Batch): Promise<Reply[]> {
     const slots = new Set<number>();
-    for (const command of commands) {
-      const info = this.commandTable?.lookup(command);
-      for (const key of info ? keysOf(info, command) : []) slots.add(calculateSlot(key));
+    for (const { args, info } of batch.commands) {
+      for (const key of info ? keysOf(info, args) : []) slots.add(calculateSlot(key));
     }
     if (slots.size > 1) {
       throw new TransactionAbortedError(
@@ -91,37 +153,42 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       );
     }
     const [slot] = slots;
-    return this.#connection(this.#ownerOf(slot), user).transaction(commands);
+    const connection = this.#node(this.#ownerOf(slot)).connectionFor(batch.principal);
+    return connection.transaction(
+      batch.commands.map((command) => command.args),
+      batch.deadline,
+    );
   }
 
+  /** On a random master: cluster pub/sub reaches every node. */
   async subscribe(
+    principal: Principal,
     kind: SubscriptionKind,
     name: string,
     listener: MessageListener,
     onEnd: () => void,
-    user?: RedisUser,
   ): Promise<Unsubscribe> {
-    const id = userKey(user);
-    let subscriber = this.#subscribers.get(id);
-    if (subscriber === undefined) {
-      const { tls, password, tlsCa, commandTimeoutMs, logger } = this.#options;
-      const url = `${tls ? 'rediss' : 'redis'}://${this.#ownerOf(undefined)}`;
-      subscriber = new Subscriber({ url, password, user, tlsCa, commandTimeoutMs, logger });
-      this.#subscribers.set(id, subscriber);
-    }
-    return subscriber.subscribe(kind, name, listener, onEnd);
+    return this.#node(this.#ownerOf(undefined)).subscriber(principal).subscribe(kind, name, listener, onEnd);
   }
 
-  async ping(): Promise<void> {
+  async ping(deadline: number): Promise<void> {
     // Ready while any master answers: one failed shard must not take the whole gateway out of a load balancer.
-    await Promise.any(this.#masters.map((address) => this.#connection(address).send(['PING'])));
+    await Promise.any(this.#masters.map((address) => this.#node(address).own.send([['PING']], deadline)));
+  }
+
+  scriptsNeedAdmin(principal: Principal): boolean {
+    return this.#options.scopeUsers.scriptsNeedAdmin(principal);
+  }
+
+  setTokenUsers(principals: Iterable<Principal>): void {
+    this.#options.scopeUsers.setTokenUsers(principals);
+    for (const node of this.#nodes.values()) void node.refreshUsers();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const subscriber of this.#subscribers.values()) subscriber.close();
     clearTimeout(this.#timer);
-    await Promise.all([...this.#pools.values()].flatMap((pool) => [...pool.values()].map((c) => c.close())));
+    await Promise.all([...this.#nodes.values()].map((node) => node.close()));
   }
 
   /** Re-reads the slot map from any reachable node (one refresh at a time). */
@@ -135,15 +202,10 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   async #refresh() {
     const seeds = this.#options.nodes.map(({ host, port }) => `${host}:${port}`);
     for (const address of new Set([...this.#masters, ...seeds])) {
-      const connection = this.#connection(address);
       try {
-        const reply = await connection.send(['CLUSTER', 'SLOTS'], { typeMapping: {} });
-        this.#applySlots(reply);
-        if (this.commandTable === undefined) {
-          this.commandTable = CommandTable.fromCommandReply(
-            await connection.send(['COMMAND'], { typeMapping: {} }),
-          );
-        }
+        const deadline = Date.now() + this.#options.commandTimeoutMs;
+        const [reply] = await this.#node(address).own.send([['CLUSTER', 'SLOTS']], deadline);
+        this.#applySlots(reply ?? null);
         this.#updateUp();
         return;
       } catch {
@@ -166,25 +228,30 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     }
     this.#slots = slots;
     const sorted = [...masters].sort();
+    for (const address of sorted) this.#node(address);
     if (sorted.join() === this.#masters.join()) return;
     this.#options.logger.info({ masters: sorted }, 'cluster topology');
     this.#masters = sorted;
     // Former masters (failed over, removed) get no more commands; seeds stay for discovery.
     const keep = new Set([...sorted, ...this.#options.nodes.map(({ host, port }) => `${host}:${port}`)]);
-    for (const pool of this.#pools.values()) {
-      for (const [address, connection] of pool) {
-        if (keep.has(address)) continue;
-        pool.delete(address);
-        void connection.close();
-      }
+    for (const [address, node] of this.#nodes) {
+      if (keep.has(address)) continue;
+      this.#nodes.delete(address);
+      void node.close();
     }
   }
 
   #updateUp() {
-    const up = this.isReady && this.#masters.every((address) => this.#connection(address).isReady);
+    const up = this.isReady && this.#masters.every((address) => this.#nodes.get(address)?.isReady);
     if (up === this.#isUp) return;
     this.#isUp = up;
     this.emit(up ? 'up' : 'down');
+  }
+
+  #route({ args, info }: PlannedCommand): Route {
+    const keys = info ? keysOf(info, args) : [];
+    if (keys.length > 0) return calculateSlot(keys[0] as Arg);
+    return info !== undefined && isFanOut(info) ? 'fan-out' : undefined;
   }
 
   #ownerOf(slot: number | undefined): string {
@@ -201,80 +268,75 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     return address;
   }
 
-  async #sendToSlot(slot: number | undefined, command: Command, user: RedisUser | undefined): Promise<Reply> {
-    let address = this.#ownerOf(slot);
-    for (let redirections = 0; ; redirections++) {
-      const reply = await this.#connection(address, user).send(command).catch(asReply);
-      if (!(reply instanceof ErrorReply)) return reply;
-      const [kind, , target] = reply.message.split(' ');
-      if (kind === 'CLUSTERDOWN') throw new NotSentError(reply.message);
-      if ((kind !== 'MOVED' && kind !== 'ASK') || target === undefined || redirections >= MAX_REDIRECTIONS)
-        return reply;
+  /** Follows MOVED (the slot moved for good) and ASK (it is being migrated) to the node that has the key. */
+  async #followRedirects(
+    reply: ErrorReply,
+    { args }: PlannedCommand,
+    slot: number | undefined,
+    principal: Principal,
+    deadline: number,
+  ): Promise<Reply> {
+    let current: Reply = reply;
+    for (let redirections = 0; redirections < MAX_REDIRECTIONS; redirections++) {
+      if (!(current instanceof ErrorReply)) return current;
+      const [kind, , target]: (string | undefined)[] = current.message.split(' ');
+      if ((kind !== 'MOVED' && kind !== 'ASK') || target === undefined) return current;
+      const connection: RedisConnection = this.#node(target).connectionFor(principal);
       if (kind === 'MOVED') {
         // Trust the redirection now and learn the rest of the new map in the background.
         if (slot !== undefined) this.#slots[slot] = target;
         void this.refresh();
-        address = target;
-        continue;
+        [current = null] = await connection.send([args], deadline);
+      } else {
+        [, current = null] = await connection.send([['ASKING'], args], deadline);
       }
-      const [, asked] = await this.#connection(target, user).chain([['ASKING'], command]);
-      if (asked?.status === 'fulfilled') return asked.value;
-      return asReply(asked?.reason);
     }
+    return current;
   }
 
-  async #fanOut(info: CommandInfo, command: Command, user: RedisUser | undefined): Promise<Reply> {
+  async #fanOut({ args, info }: PlannedCommand, principal: Principal, deadline: number): Promise<Reply> {
     if (this.#masters.length === 0) throw new NotSentError('No cluster master is known');
-    if (info.name === 'scan') {
-      return scanAcrossMasters(command, this.#masters, (address, scan) =>
-        this.#connection(address, user).send(scan),
-      );
-    }
-    const replies = await Promise.all(
-      this.#masters.map((address) => this.#connection(address, user).send(command).catch(asReply)),
-    );
-    return combineReplies(info, replies);
+    const sendTo = async (address: string, command: Command): Promise<Reply> => {
+      const [reply = null] = await this.#node(address).connectionFor(principal).send([command], deadline);
+      return reply;
+    };
+    if (info?.name === 'scan') return scanAcrossMasters(args, this.#masters, sendTo);
+    const replies = await Promise.all(this.#masters.map((address) => sendTo(address, args)));
+    return combineReplies(info as CommandInfo, replies);
   }
 
-  /** The connection to a node for a user, opened on first use and watched for losses. */
-  #connection(address: string, user?: RedisUser): RedisConnection {
-    const poolId = userKey(user);
-    let pool = this.#pools.get(poolId);
-    if (pool === undefined) {
-      pool = new Map();
-      this.#pools.set(poolId, pool);
-    }
-    let connection = pool.get(address);
-    if (connection === undefined) {
-      const { tls, password, tlsCa, commandTimeoutMs, logger } = this.#options;
-      connection = new RedisConnection({
+  /** The node at an address, created (and prepared in the background) on first use. */
+  #node(address: string): RedisNode {
+    let node = this.#nodes.get(address);
+    if (node === undefined) {
+      const { tls, scopeUsers } = this.#options;
+      node = new RedisNode({
+        ...this.#options,
         url: `${tls ? 'rediss' : 'redis'}://${address}`,
-        password,
-        user,
-        tlsCa,
-        commandTimeoutMs,
-        logger,
+        scopeUsers,
+        commandTable: (own) => this.#commandTableFrom(own),
       });
-      if (user === undefined) {
-        connection.on('down', () => {
-          this.#updateUp();
-          void this.refresh();
-        });
-        connection.on('up', () => this.#updateUp());
-        connection.on('reconnecting', () => this.emit('reconnecting'));
-      }
-      pool.set(address, connection);
+      node.on('down', () => {
+        this.#updateUp();
+        void this.refresh();
+      });
+      node.on('up', () => this.#updateUp());
+      node.on('reconnecting', () => this.emit('reconnecting'));
+      this.#nodes.set(address, node);
     }
-    return connection;
+    return node;
+  }
+
+  /** The cluster's one command table, loaded from the first node that comes up. */
+  async #commandTableFrom(own: RedisConnection): Promise<CommandTable> {
+    if (this.commandTable !== undefined) return this.commandTable;
+    const [reply] = await own.send([['COMMAND']], Date.now() + 10_000);
+    this.commandTable = CommandTable.fromCommandReply(replyAsText(reply ?? null));
+    return this.commandTable;
   }
 }
 
 /** Keyless commands Redis asks cluster clients to run on every shard or node. */
 function isFanOut(info: CommandInfo): boolean {
   return info.requestPolicy === 'all_shards' || info.requestPolicy === 'all_nodes' || info.name === 'scan';
-}
-
-function asReply(error: unknown): Reply {
-  if (error instanceof ErrorReply) return error;
-  throw error;
 }

@@ -1,4 +1,5 @@
-import type { Arg } from './types.js';
+import { replyMap } from './resp.js';
+import type { Arg, Reply } from './types.js';
 
 /**
  * What the connected Redis says about one command (or one subcommand, such as `config|get`), with the
@@ -64,6 +65,11 @@ export class CommandTable {
     return this.commands.size;
   }
 
+  /** Every command the server knows (container commands with their subcommands). */
+  all(): IterableIterator<CommandInfo> {
+    return this.commands.values();
+  }
+
   /** The info for a command line, resolving container commands to their subcommand when Redis knows it. */
   lookup(command: readonly Arg[]): CommandInfo | undefined {
     const name = String(command[0]).toLowerCase();
@@ -117,23 +123,15 @@ function findKeyword(command: readonly Arg[], keyword: string, startFrom: number
   return undefined;
 }
 
-/** Reads a RESP2 map (a flat [key, value, ...] array) into an object. */
-function flatMap(value: unknown): Record<string, unknown> {
-  const map: Record<string, unknown> = {};
-  if (!Array.isArray(value)) return map;
-  for (let i = 0; i + 1 < value.length; i += 2) map[String(value[i])] = value[i + 1];
-  return map;
-}
-
 function parseKeyFinders(entry: unknown[]): KeyFinder[] {
   const specs = entry[8];
   if (Array.isArray(specs) && specs.length > 0) {
     return specs.flatMap((raw): KeyFinder[] => {
-      const spec = flatMap(raw);
-      const bs = flatMap(spec.begin_search);
-      const fk = flatMap(spec.find_keys);
-      const bsSpec = flatMap(bs.spec);
-      const fkSpec = flatMap(fk.spec);
+      const spec = replyMap(raw as Reply);
+      const bs = replyMap(spec.begin_search);
+      const fk = replyMap(spec.find_keys);
+      const bsSpec = replyMap(bs.spec);
+      const fkSpec = replyMap(fk.spec);
       const begin =
         bs.type === 'index'
           ? { index: Number(bsSpec.index) }

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { createClient, ErrorReply, RESP_TYPES } from '@redis/client';
-import type { FastifyBaseLogger } from 'fastify';
-import type { Command, RedisUser, Reply } from './types.js';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { ErrorReply, encodeCommand, ProtocolError, ReplyParser } from './resp.js';
+import type { Command, Logger, RedisUser, Reply } from './types.js';
 
 /** How to reach one Redis server. */
 export interface ConnectionOptions {
@@ -16,11 +17,39 @@ export interface ConnectionOptions {
   /** Used as the connect timeout, so a dead host is noticed as fast as a slow command. */
   commandTimeoutMs: number;
   /**
-   * Most commands waiting in the connection's queue. Past it, commands fail at once instead of piling up
-   * behind a Redis that stopped answering. @default 100000
+   * Most commands waiting for replies. Past it, commands fail at once instead of piling up behind a Redis
+   * that stopped answering. @default 100000
    */
   maxQueuedCommands?: number;
-  logger: FastifyBaseLogger;
+  /** Replies nested deeper than this arrive as an ErrorReply (see ReplyParser). @default 1000 */
+  maxReplyDepth?: number;
+  /** Connect only once this settles; a rejection fails what was sent meanwhile. @default connect at once */
+  startAfter?: Promise<void> | undefined;
+  logger: Logger;
+}
+
+/** Nothing was written to Redis: the connection is down, closed or full. The command certainly did not run. */
+export class NotSentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotSentError';
+  }
+}
+
+/** The connection ended after the command was written: it may have run. */
+export class ConnectionLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectionLostError';
+  }
+}
+
+/** No reply before the deadline. `wasSent` says whether the command had been written (and so may have run). */
+export class ReplyTimeoutError extends Error {
+  constructor(readonly wasSent: boolean) {
+    super('Redis did not answer in time');
+    this.name = 'ReplyTimeoutError';
+  }
 }
 
 /** Redis discarded a transaction; the message says why (the first command Redis refused to queue). */
@@ -31,130 +60,358 @@ export class TransactionAbortedError extends Error {
   }
 }
 
-/**
- * No server can take the command now (no master known for its slot, CLUSTERDOWN, no master named yet):
- * raised before anything was sent, so the request is known not to have run. Answered as a 503.
- */
-export class NotSentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotSentError';
-  }
+/** Called once with every reply of a batch, in order, or with the failure that ended it. */
+type Done = (error: Error | undefined, replies: Reply[]) => void;
+
+/** A batch of commands written back to back, waiting for its replies. */
+interface Pending {
+  readonly commands: readonly Command[];
+  readonly replies: Reply[];
+  /** Absolute `Date.now()` time after which the caller gets a timeout. */
+  readonly deadline: number;
+  /** Cleared once the caller was answered; later replies are read and dropped, keeping the stream in step. */
+  done: Done | undefined;
 }
 
-type Client = ReturnType<typeof createClient>;
-type SendOptions = { chainId?: symbol; typeMapping?: Record<number, unknown> };
-type Sender = (command: Command, options?: SendOptions) => Promise<Reply>;
-
-/** Bulk strings as Buffers keep values byte-exact; status replies stay strings. */
-const TYPE_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer };
+type State = 'connecting' | 'ready' | 'down' | 'closed';
 
 /** Connection errors repeat on every retry while a server is down: log the first, then every 10 s. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
+const SCRIPT_COMMAND = /^(eval|evalsha|fcall)(_ro)?$/i;
 
 /**
- * One long-lived, auto-pipelined connection to one Redis server (node-redis underneath). It fails commands
- * at once while disconnected (no offline queue) and reconnects in the background with capped, jittered
- * backoff. Emits `up` when ready, `down` when lost and `reconnecting` before each new attempt.
+ * One long-lived connection to one Redis server, speaking RESP2 itself (decision 0007). Everything sent in
+ * one tick leaves in one write; replies are matched to batches in order. It never hangs and never queues
+ * offline:
+ * - while down, commands fail at once with {@link NotSentError}; reconnection runs in the background with
+ *   capped, jittered backoff (commands sent before the very first connection wait for it);
+ * - each batch carries a deadline, watched by one timer per connection; a batch past it is answered with
+ *   {@link ReplyTimeoutError}, and a script or function still running at the head of the queue is
+ *   reported (`busy-script`) so that the node can kill it from another connection;
+ * - a protocol error (anything the parser cannot read) destroys the socket: pending batches get
+ *   {@link ConnectionLostError} ("may have run") and a fresh connection replaces it at once.
+ * Events: `up`, `down`, `reconnecting`, `busy-script` (`'script' | 'function'`).
  */
 export class RedisConnection extends EventEmitter {
-  readonly #client: Client;
-  readonly #send: Sender;
   readonly #options: ConnectionOptions;
-  #isUp = false;
-  #hasConnected = false;
+  readonly #target: { host: string; port: number; tls: boolean; db: number };
+  readonly #credentials: { username?: string; password: string } | undefined;
+  readonly #maxQueued: number;
+  #state: State = 'connecting';
+  #socket: Socket | undefined;
+  /** Written batches, oldest first, from `#head` on. */
+  #queue: (Pending | undefined)[] = [];
+  #head = 0;
+  #queuedCommands = 0;
+  /** Batches accepted while the first connection is being made. */
+  #unsent: Pending[] = [];
+  #out: (string | Buffer)[] = [];
+  #outHasBuffer = false;
+  #flushScheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #retries = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
   #lastErrorLog = 0;
-  /** Settles when the first connection attempt succeeds (or node-redis gives up). */
-  readonly connected: Promise<void>;
 
   constructor(options: ConnectionOptions) {
     super();
     this.#options = options;
-    this.#client = createClient({
-      ...clientOptions(options),
-      commandsQueueMaxLength: options.maxQueuedCommands ?? 100_000,
-      commandOptions: { typeMapping: TYPE_MAPPING },
-    }) as unknown as Client;
-    this.#send = this.#client.sendCommand.bind(this.#client) as unknown as Sender;
-    this.#client.on('ready', () => {
-      this.#isUp = true;
-      this.#hasConnected = true;
-      this.emit('up');
-    });
-    this.#client.on('reconnecting', () => this.emit('reconnecting'));
-    this.#client.on('end', () => this.#lost());
-    this.#client.on('error', (error: Error) => {
-      this.#lost();
-      this.#logError(error);
-    });
-    this.connected = this.#client.connect().then(
-      () => undefined,
-      (error: Error) =>
-        options.logger.error({ err: error, redis: this.address }, 'gave up connecting to Redis'),
-    );
+    this.#maxQueued = options.maxQueuedCommands ?? 100_000;
+    const url = new URL(options.url);
+    this.#target = {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(url.port || 6379),
+      tls: url.protocol === 'rediss:',
+      db: Number(url.pathname.slice(1) || 0),
+    };
+    const username = options.user?.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
+    const password =
+      options.user?.password ?? (url.password ? decodeURIComponent(url.password) : options.password);
+    this.#credentials =
+      password === undefined ? undefined : username === undefined ? { password } : { username, password };
+    if (options.startAfter === undefined) this.#connect();
+    else
+      options.startAfter.then(
+        () => this.#connect(),
+        (error: Error) => this.#failUnsent(new NotSentError(error.message)),
+      );
   }
 
   /** `host:port` of the server, safe to log. */
   get address(): string {
-    const url = new URL(this.#options.url);
-    return `${url.hostname}:${url.port || 6379}`;
+    return `${this.#target.host}:${this.#target.port}`;
   }
 
   get isReady(): boolean {
-    return this.#client.isReady;
+    return this.#state === 'ready';
   }
 
   /**
-   * Sends one command; auto-pipelined with everything else sent in the same tick. A connection that was
-   * just opened is waited for (the caller's timeout bounds the wait); one that was lost fails at once.
+   * Sends commands back to back, pipelined with everything else sent in this tick, and resolves with one
+   * reply per command (Redis errors as ErrorReply entries). Rejects when the batch failed as a whole.
+   * @param deadline absolute `Date.now()` time by which the replies must be in.
    */
-  send(command: Command, options?: SendOptions): Promise<Reply> {
-    if (this.#hasConnected) return this.#send(command, options);
-    return this.connected.then(() => this.#send(command, options));
+  send(commands: readonly Command[], deadline: number): Promise<Reply[]> {
+    return new Promise((resolve, reject) =>
+      this.enqueue(commands, deadline, (error, replies) => (error ? reject(error) : resolve(replies))),
+    );
+  }
+
+  /** {@link send} with a callback. */
+  enqueue(commands: readonly Command[], deadline: number, done: Done): void {
+    const entry: Pending = { commands, replies: [], deadline, done };
+    if (this.#state === 'ready') {
+      if (this.#queuedCommands + commands.length > this.#maxQueued) {
+        done(new NotSentError('The Redis connection has too many commands waiting'), []);
+        return;
+      }
+      this.#write(entry);
+    } else if (this.#state === 'connecting') {
+      this.#unsent.push(entry);
+    } else {
+      done(new NotSentError(`The connection to Redis at ${this.address} is ${this.#state}`), []);
+      return;
+    }
+    this.#arm(deadline);
   }
 
   /**
-   * Sends commands back to back as one chain: node-redis writes them contiguously and never carries half a
-   * chain over to a new connection. Settles every command separately.
-   */
-  chain(commands: Command[], options?: Omit<SendOptions, 'chainId'>): Promise<PromiseSettledResult<Reply>[]> {
-    const chainId = Symbol('chain');
-    const send = () =>
-      Promise.allSettled(commands.map((command) => this.#send(command, { ...options, chainId })));
-    return this.#hasConnected ? send() : this.connected.then(send);
-  }
-
-  /**
-   * Runs commands inside MULTI/EXEC as one chain, so concurrent transactions never interleave or nest.
-   * Resolves with EXEC's replies (failed commands as ErrorReply entries).
+   * Runs commands inside MULTI/EXEC, written as one contiguous block, so concurrent transactions never
+   * interleave or nest. Resolves with EXEC's replies (failed commands as ErrorReply entries).
    * @throws {TransactionAbortedError} when Redis discarded the transaction (EXECABORT).
    */
-  async transaction(commands: Command[]): Promise<Reply[]> {
-    const settled = await this.chain([['MULTI'], ...commands, ['EXEC']]);
-    const exec = settled[settled.length - 1] as PromiseSettledResult<Reply>;
-    if (exec.status === 'fulfilled') return exec.value as Reply[];
-    if (!(exec.reason instanceof ErrorReply)) throw exec.reason;
-    const refused = settled.find(
-      (s, i) => i > 0 && s.status === 'rejected' && s.reason instanceof ErrorReply,
-    );
-    const why =
-      refused?.status === 'rejected' ? ` First refused command: ${(refused.reason as Error).message}` : '';
-    throw new TransactionAbortedError(`${exec.reason.message}${why}`);
+  async transaction(commands: readonly Command[], deadline: number): Promise<Reply[]> {
+    const replies = await this.send([['MULTI'], ...commands, ['EXEC']], deadline);
+    const exec = replies[replies.length - 1];
+    if (Array.isArray(exec)) return exec;
+    const refused = replies.slice(1, -1).find((reply) => reply instanceof ErrorReply);
+    const why = refused instanceof ErrorReply ? ` First refused command: ${refused.message}` : '';
+    throw new TransactionAbortedError(`${exec instanceof ErrorReply ? exec.message : 'EXEC failed'}${why}`);
   }
 
-  /** Waits for the replies already queued, then closes; a connection that is down closes at once. */
+  /** Reconnects now instead of at the next backoff step (the credentials it waited for exist now). */
+  reconnectNow(): void {
+    if (this.#state !== 'down' || this.#reconnectTimer === undefined) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#connect();
+  }
+
+  /** Waits (within the command timeout) for the replies already queued, then closes. */
   async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasReady = this.#state === 'ready';
+    this.#state = 'closed';
+    clearTimeout(this.#reconnectTimer);
+    this.#failUnsent(new NotSentError('The connection to Redis is closing'));
     this.removeAllListeners();
-    if (!this.#client.isOpen) return;
-    if (this.#client.isReady) await this.#client.close();
-    else this.#client.destroy();
+    const socket = this.#socket;
+    if (socket === undefined || socket.destroyed) return;
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    if (wasReady && this.#head < this.#queue.length) {
+      await Promise.race([
+        new Promise<void>((done) => this.once('drained', done)),
+        new Promise<void>((done) => setTimeout(done, this.#options.commandTimeoutMs).unref()),
+      ]);
+    }
+    socket.destroy();
+    await closed;
   }
 
-  #lost() {
-    if (!this.#isUp) return;
-    this.#isUp = false;
-    this.emit('down');
+  #connect() {
+    if (this.#state === 'closed') return;
+    const { host, port, tls } = this.#target;
+    const socket = tls
+      ? tlsConnect({
+          host,
+          port,
+          ...(isIP(host) === 0 ? { servername: host } : {}),
+          ...(this.#options.tlsCa ? { ca: this.#options.tlsCa } : {}),
+        })
+      : netConnect({ host, port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.setTimeout(this.#options.commandTimeoutMs, () =>
+      socket.destroy(new Error(`connecting to Redis at ${this.address} timed out`)),
+    );
+    const parser = new ReplyParser(this.#onReply, this.#options.maxReplyDepth ?? 1000);
+    socket.once(tls ? 'secureConnect' : 'connect', () => this.#handshake(socket));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#socket !== socket) return;
+      try {
+        parser.feed(chunk);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        this.#options.logger.error(
+          { err: { message: error.message }, redis: this.address },
+          'unreadable reply from Redis; replacing the connection',
+        );
+        socket.destroy();
+      }
+    });
+    socket.on('error', (error: Error) => this.#logError(error));
+    socket.once('close', () => this.#onClose(socket));
   }
+
+  /** AUTH and SELECT before anything else; queued batches go out once they succeeded. */
+  #handshake(socket: Socket) {
+    const commands: Command[] = [];
+    const credentials = this.#credentials;
+    if (credentials?.username !== undefined)
+      commands.push(['AUTH', credentials.username, credentials.password]);
+    else if (credentials !== undefined) commands.push(['AUTH', credentials.password]);
+    if (this.#target.db !== 0) commands.push(['SELECT', String(this.#target.db)]);
+    const ready = () => {
+      socket.setTimeout(0);
+      this.#state = 'ready';
+      this.#retries = 0;
+      const unsent = this.#unsent;
+      this.#unsent = [];
+      for (const entry of unsent) if (entry.done !== undefined) this.#write(entry);
+      this.emit('up');
+    };
+    if (commands.length === 0) return ready();
+    this.#write({
+      commands,
+      replies: [],
+      deadline: Date.now() + this.#options.commandTimeoutMs,
+      done: (error, replies) => {
+        const refused = replies.find((reply) => reply instanceof ErrorReply);
+        if (error === undefined && refused === undefined) return ready();
+        this.#logError(refused ?? error ?? new Error('handshake failed'));
+        socket.destroy();
+      },
+    });
+  }
+
+  #write(entry: Pending) {
+    this.#queue.push(entry);
+    this.#queuedCommands += entry.commands.length;
+    for (const command of entry.commands) {
+      const encoded = encodeCommand(command);
+      if (typeof encoded !== 'string') this.#outHasBuffer = true;
+      this.#out.push(encoded);
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** Writes everything queued in this tick: one string when it is all text, else one corked burst. */
+  readonly #flush = () => {
+    this.#flushScheduled = false;
+    const out = this.#out;
+    const hasBuffer = this.#outHasBuffer;
+    this.#out = [];
+    this.#outHasBuffer = false;
+    const socket = this.#socket;
+    if (socket === undefined || socket.destroyed) return;
+    if (out.length === 1) socket.write(out[0] as string | Buffer);
+    else if (!hasBuffer) socket.write(out.join(''));
+    else {
+      socket.cork();
+      for (const chunk of out) socket.write(chunk);
+      socket.uncork();
+    }
+  };
+
+  readonly #onReply = (reply: Reply) => {
+    const entry = this.#queue[this.#head];
+    if (entry === undefined) throw new ProtocolError('a reply arrived that no command asked for');
+    entry.replies.push(reply);
+    if (entry.replies.length < entry.commands.length) return;
+    this.#queue[this.#head++] = undefined;
+    this.#queuedCommands -= entry.commands.length;
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      this.emit('drained');
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    const done = entry.done;
+    if (done === undefined) return;
+    entry.done = undefined;
+    done(undefined, entry.replies);
+  };
+
+  #onClose(socket: Socket) {
+    if (this.#socket !== socket) return;
+    this.#socket = undefined;
+    const wasReady = this.#state === 'ready';
+    const pending = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    this.#queuedCommands = 0;
+    this.#out = [];
+    this.#outHasBuffer = false;
+    const lost = new ConnectionLostError(`The connection to Redis at ${this.address} was lost`);
+    for (const entry of pending) this.#answer(entry, lost);
+    if (this.#state === 'closed') return;
+    if (this.#state === 'connecting') {
+      this.#failUnsent(new NotSentError(`Redis at ${this.address} is unreachable`));
+    }
+    this.#state = 'down';
+    if (wasReady) this.emit('down');
+    const delay = Math.min(50 * 2 ** this.#retries, 2000) + Math.floor(Math.random() * 100);
+    this.#retries++;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.emit('reconnecting');
+      this.#connect();
+    }, delay);
+    this.#reconnectTimer.unref();
+  }
+
+  #answer(entry: Pending | undefined, error: Error) {
+    const done = entry?.done;
+    if (entry === undefined || done === undefined) return;
+    entry.done = undefined;
+    done(error, entry.replies);
+  }
+
+  #failUnsent(error: Error) {
+    const unsent = this.#unsent;
+    this.#unsent = [];
+    for (const entry of unsent) this.#answer(entry, error);
+  }
+
+  /** Keeps one timer at the earliest deadline of any batch still waiting. */
+  #arm(deadline: number) {
+    if (deadline >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(this.#expire, Math.max(0, deadline - Date.now()));
+    this.#timer.unref();
+  }
+
+  /** Answers every batch past its deadline, reports a script blocking the head, and re-arms the timer. */
+  readonly #expire = () => {
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.#unsent) {
+      if (entry.done === undefined) continue;
+      if (entry.deadline <= now) this.#answer(entry, new ReplyTimeoutError(false));
+      else next = Math.min(next, entry.deadline);
+    }
+    const head = this.#queue[this.#head];
+    if (head?.done !== undefined && head.deadline <= now) {
+      const kind = runningScript(head);
+      if (kind !== undefined) this.emit('busy-script', kind);
+    }
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const entry = this.#queue[i];
+      if (entry?.done === undefined) continue;
+      if (entry.deadline <= now) this.#answer(entry, new ReplyTimeoutError(true));
+      else next = Math.min(next, entry.deadline);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+  };
 
   #logError(error: Error) {
     const now = Date.now();
@@ -164,36 +421,21 @@ export class RedisConnection extends EventEmitter {
       {
         err: { message: error.message, code: (error as NodeJS.ErrnoException).code },
         redis: this.address,
-        redisUser: this.#options.user?.username,
+        redisUser: this.#credentials?.username,
       },
       'Redis connection error; retrying',
     );
   }
 }
 
-/**
- * The node-redis options every gateway connection shares: credentials, fail-fast (no offline queue), and a
- * socket with a connect timeout and capped, jittered reconnection backoff.
- */
-export function clientOptions(options: ConnectionOptions) {
-  const credentials = options.user
-    ? { username: options.user.username, password: options.user.password }
-    : options.password === undefined
-      ? {}
-      : { password: options.password };
-  return {
-    url: options.url,
-    ...credentials,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.commandTimeoutMs,
-      noDelay: true,
-      keepAlive: true,
-      ...(options.tlsCa ? { ca: options.tlsCa } : {}),
-      reconnectStrategy: (retries: number) =>
-        Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
-    },
-  };
+/** Whether the head batch is stuck in a script or a function: what Redis is running for it right now. */
+function runningScript(entry: Pending): 'script' | 'function' | undefined {
+  // Replies so far say how far Redis got; a transaction runs its scripts when EXEC arrives, so look ahead.
+  for (let i = entry.replies.length; i < entry.commands.length; i++) {
+    const name = String(entry.commands[i]?.[0]);
+    if (SCRIPT_COMMAND.test(name)) return name.toLowerCase().startsWith('fcall') ? 'function' : 'script';
+  }
+  return undefined;
 }
 
 /** A Redis URL safe to log: the password replaced. */

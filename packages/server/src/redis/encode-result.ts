@@ -1,28 +1,36 @@
-import { ErrorReply } from '@redis/client';
+import { ErrorReply } from './resp.js';
 import type { Reply } from './types.js';
 
-/** A reply as the Upstash wire format carries it: strings, integers, null and nested arrays only. */
-export type EncodedResult = string | number | null | EncodedResult[];
-
-/** One entry of a `/pipeline` or `/multi-exec` response: exactly one of the two keys. */
-export type PipelineItem = { result: EncodedResult } | { error: string };
-
 /**
- * Turns a Redis reply into its Upstash JSON shape. With `base64`, every string at every depth is the base64
- * of its exact bytes (status replies such as OK included); without, bytes are read as UTF-8. Integers and
- * null are never encoded. An error nested inside a reply (a script's table) becomes its message, a string
- * like any other.
+ * The JSON text of a reply in its Upstash shape: strings, integers, null and nested arrays only. With
+ * `base64`, every string at every depth is the base64 of its exact bytes (status replies such as OK
+ * included); without, bytes are read as UTF-8. Integers and null are never encoded, and integers past
+ * 2^53 keep every digit. An error nested inside a reply (a script's table) becomes its message, a string
+ * like any other. Written as text in one pass: the parser bounds the depth (CACHEGATE_MAX_JSON_DEPTH), so
+ * the recursion here is bounded too.
  */
-export function encodeResult(reply: Reply, base64: boolean): EncodedResult {
-  if (reply === null || typeof reply === 'number') return reply;
-  if (Buffer.isBuffer(reply)) return base64 ? reply.toString('base64') : reply.toString('utf8');
-  if (typeof reply === 'string') return base64 ? Buffer.from(reply).toString('base64') : reply;
-  if (reply instanceof ErrorReply)
-    return base64 ? Buffer.from(reply.message).toString('base64') : reply.message;
-  return reply.map((item) => encodeResult(item, base64));
+export function resultJson(reply: Reply, base64: boolean): string {
+  if (reply === null) return 'null';
+  switch (typeof reply) {
+    case 'number':
+    case 'bigint':
+      return String(reply);
+    case 'string':
+      return JSON.stringify(base64 ? Buffer.from(reply).toString('base64') : reply);
+  }
+  if (Buffer.isBuffer(reply)) return JSON.stringify(reply.toString(base64 ? 'base64' : 'utf8'));
+  if (reply instanceof ErrorReply) return resultJson(reply.message, base64);
+  let text = '[';
+  for (let i = 0; i < reply.length; i++) {
+    if (i > 0) text += ',';
+    text += resultJson(reply[i] ?? null, base64);
+  }
+  return `${text}]`;
 }
 
-/** One pipeline entry: `{"error"}` for a Redis error (never base64), `{"result"}` otherwise. */
-export function encodePipelineItem(reply: Reply, base64: boolean): PipelineItem {
-  return reply instanceof ErrorReply ? { error: reply.message } : { result: encodeResult(reply, base64) };
+/** One entry of a `/pipeline` or `/multi-exec` response: `{"error"}` for a Redis error (never base64), else `{"result"}`. */
+export function pipelineItemJson(reply: Reply, base64: boolean): string {
+  return reply instanceof ErrorReply
+    ? `{"error":${JSON.stringify(reply.message)}}`
+    : `{"result":${resultJson(reply, base64)}}`;
 }

@@ -1,8 +1,8 @@
-import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client';
 import { GatewayError, gatewayError } from '../errors.js';
-import type { RedisBackend } from './connect.js';
-import { NotSentError, TransactionAbortedError } from './connection.js';
-import { denialReason, type ExecutionMode, type Principal } from './policy.js';
+import type { Batch, PlannedCommand, RedisBackend } from './backend.js';
+import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from './connection.js';
+import { denialReason, GATEWAY_PRINCIPAL, type Principal } from './policy.js';
+import { ErrorReply } from './resp.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';
 
@@ -27,6 +27,9 @@ export interface ExecutorOptions {
   writeReplicas?: number;
 }
 
+/** How a batch of commands runs: pipelined (a single command is a pipeline of one), or inside MULTI/EXEC. */
+export type ExecutionMode = 'pipeline' | 'transaction';
+
 /** What one batch produced: a reply (or Redis error) per command, in order, and whether it wrote. */
 export interface BatchResult {
   readonly replies: Reply[];
@@ -37,7 +40,7 @@ export interface BatchResult {
 /**
  * The one way commands reach Redis. Every route, Upstash-style or cache API, turns its request into command
  * arrays and calls {@link CommandExecutor.run}, which applies the policy to the whole batch before anything
- * runs, then executes it within the command timeout.
+ * runs, then hands it to the backend with a deadline.
  */
 export class CommandExecutor {
   constructor(
@@ -52,38 +55,58 @@ export class CommandExecutor {
    * 400 when Redis discards a transaction.
    */
   async run(principal: Principal, mode: ExecutionMode, commands: Command[]): Promise<BatchResult> {
-    const table = this.backend.commandTable;
-    if (table === undefined || !this.backend.isReady) {
-      const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE');
-      unavailable.mayHaveRun = false;
-      throw unavailable;
-    }
+    const backend = this.backend;
+    const table = backend.commandTable;
+    if (table === undefined || !backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));
+    const scriptsNeedAdmin = backend.scriptsNeedAdmin(principal);
     let wrote = false;
-    const names: string[] = new Array(commands.length);
+    const planned: PlannedCommand[] = new Array(commands.length);
     for (let i = 0; i < commands.length; i++) {
-      const command = commands[i] as Command;
-      const info = table.lookup(command);
-      const denial = denialReason(info, principal, command);
+      const args = commands[i] as Command;
+      const info = table.lookup(args);
+      const denial = denialReason(info, principal, args, scriptsNeedAdmin);
       if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
       wrote ||= info?.isMutating ?? true;
-      names[i] = info?.name ?? 'unknown';
+      planned[i] = { args, info };
     }
+    const batch: Batch = {
+      principal,
+      commands: planned,
+      deadline: Date.now() + this.options.commandTimeoutMs,
+    };
     const started = performance.now();
-    const execution = this.#execute(principal, mode, commands);
+    const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
     const replicas = this.options.writeReplicas ?? 0;
     // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
-    const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(principal, replicas) : undefined;
+    const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(batch, replicas) : undefined;
     // Awaited below; if the batch fails first, this keeps the confirmation's failure from going unhandled.
     confirmation?.catch(() => undefined);
-    const replies = await this.#withTimeout(execution, commands.length === 1 || mode === 'transaction');
-    this.#observe(mode, names, replies, (performance.now() - started) / 1000);
-    if (confirmation) await this.#withTimeout(confirmation, false);
+    let replies: Reply[];
+    try {
+      replies = await execution;
+      if (confirmation) await confirmation;
+    } catch (error) {
+      throw toGatewayError(error);
+    }
+    this.#observe(mode, planned, replies, (performance.now() - started) / 1000);
     return { replies, wrote };
   }
 
   /**
+   * Runs the gateway's own commands (rate-limit counters) as its configured Redis user, past the policy,
+   * within the same deadline as every request.
+   */
+  async runAsGateway(commands: Command[]): Promise<Reply[]> {
+    const table = this.backend.commandTable;
+    if (table === undefined || !this.backend.isReady) throw new NotSentError('Redis is not connected');
+    const planned = commands.map((args) => ({ args, info: table.lookup(args) }));
+    const deadline = Date.now() + this.options.commandTimeoutMs;
+    return this.backend.pipeline({ principal: GATEWAY_PRINCIPAL, commands: planned, deadline });
+  }
+
+  /**
    * Subscribes to a channel or pattern for a streaming route. Any scope may listen (it reads); Redis ACL
-   * users' channel rules apply on their own connection. Runs on a pub/sub connection, never the shared one.
+   * users' channel rules apply on their own connection. Runs on a pub/sub connection, never a command one.
    */
   async subscribe(
     principal: Principal,
@@ -92,31 +115,32 @@ export class CommandExecutor {
     listener: MessageListener,
     onEnd: () => void,
   ): Promise<Unsubscribe> {
-    if (!this.backend.isReady) {
-      const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE');
-      unavailable.mayHaveRun = false;
-      throw unavailable;
-    }
-    const subscribed = this.backend.subscribe(kind, name, listener, onEnd, principal.redisUser);
-    const refused = (error: unknown) => {
-      // Redis refused (NOPERM for an ACL user's channel rules): a Redis error like any command's.
-      throw error instanceof ErrorReply ? gatewayError('CG_ERR_REDIS_ERROR', error.message) : error;
-    };
+    if (!this.backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));
+    const subscribed = this.backend.subscribe(principal, kind, name, listener, onEnd);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ReplyTimeoutError(true)), this.options.commandTimeoutMs);
+    });
     try {
-      return await this.#withTimeout(subscribed.catch(refused), true);
+      return await Promise.race([subscribed, timeout]);
     } catch (error) {
       // A subscription confirmed after the timeout must not live on unseen.
       subscribed.then(
         (unsubscribe) => unsubscribe(),
         () => undefined,
       );
-      throw error;
+      // Redis refused (NOPERM for an ACL user's channel rules): a Redis error like any command's.
+      if (error instanceof ErrorReply) throw gatewayError('CG_ERR_REDIS_ERROR', error.message);
+      throw toGatewayError(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  async #waitForReplicas(principal: Principal, replicas: number): Promise<Reply[]> {
+  async #waitForReplicas(batch: Batch, replicas: number): Promise<void> {
     const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2));
-    const reply = await this.backend.send(['WAIT', String(replicas), String(waitMs)], principal.redisUser);
+    const wait: Command = ['WAIT', String(replicas), String(waitMs)];
+    const [reply] = await this.backend.pipeline({ ...batch, commands: [{ args: wait, info: undefined }] });
     if (typeof reply !== 'number' || reply < replicas) {
       throw gatewayError(
         'CG_ERR_REPLICATION_INCOMPLETE',
@@ -124,14 +148,6 @@ export class CommandExecutor {
           `confirmed it within ${waitMs} ms (CACHEGATE_WRITE_REPLICAS); it could be lost if the primary fails now`,
       );
     }
-    return [reply];
-  }
-
-  #execute(principal: Principal, mode: ExecutionMode, commands: Command[]): Promise<Reply[]> {
-    const user = principal.redisUser;
-    if (mode === 'transaction') return this.backend.transaction(commands, user);
-    // Sent in one tick, the commands leave in one write: node-redis pipelines them automatically.
-    return Promise.all(commands.map((command) => this.backend.send(command, user).catch(asReply)));
   }
 
   /**
@@ -139,14 +155,14 @@ export class CommandExecutor {
    * so the batch's round trip is each one's latency; a transaction counts as "multi"), and the hits and
    * misses of GET and MGET.
    */
-  #observe(mode: ExecutionMode, names: string[], replies: Reply[], seconds: number) {
+  #observe(mode: ExecutionMode, planned: PlannedCommand[], replies: Reply[], seconds: number) {
     const observer = this.options.observer;
     if (observer === undefined) return;
     if (mode === 'transaction') observer.commandCompleted('multi', seconds);
     let hits = 0;
     let misses = 0;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as string;
+    for (let i = 0; i < planned.length; i++) {
+      const name = planned[i]?.info?.name ?? 'unknown';
       if (mode !== 'transaction') observer.commandCompleted(name, seconds);
       if (name !== 'get' && name !== 'mget') continue;
       const reply = replies[i];
@@ -157,40 +173,25 @@ export class CommandExecutor {
     }
     if (hits + misses > 0) observer.cacheLookups(hits, misses);
   }
-
-  /** `oneTarget`: the batch went to one connection in one write, so a refusal to send covers all of it. */
-  #withTimeout<T>(work: Promise<T>, oneTarget: boolean): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(gatewayError('CG_ERR_REDIS_TIMEOUT')), this.options.commandTimeoutMs);
-    });
-    const failed = (error: unknown) => toGatewayError(error, oneTarget);
-    return Promise.race([work.catch(failed), timeout]).finally(() => clearTimeout(timer));
-  }
 }
 
-/** A Redis error reply is a result for that command; any other failure fails the batch. */
-function asReply(error: unknown): Reply {
-  if (error instanceof ErrorReply) return error;
-  throw error;
+function notRun(error: GatewayError): GatewayError {
+  error.mayHaveRun = false;
+  return error;
 }
 
-function toGatewayError(error: unknown, oneTarget: boolean): never {
-  if (error instanceof GatewayError) throw error;
+/** Maps a failure of the whole batch to the catalog, keeping whether any of it may have run. */
+function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
   if (error instanceof TransactionAbortedError)
-    throw gatewayError('CG_ERR_TRANSACTION_ABORTED', error.message);
-  // Everything else is the connection: offline, closed, reset, queue full.
+    return gatewayError('CG_ERR_TRANSACTION_ABORTED', error.message);
+  if (error instanceof ReplyTimeoutError) {
+    const timeout = gatewayError('CG_ERR_REDIS_TIMEOUT');
+    timeout.mayHaveRun = error.wasSent;
+    return timeout;
+  }
+  // Everything else is the connection: down, closed, lost, full.
   const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE', undefined, error);
-  unavailable.mayHaveRun = !(oneTarget && neverSent(error));
-  throw unavailable;
-}
-
-/** Failures that happen before a command is written to any socket. */
-function neverSent(error: unknown): boolean {
-  return (
-    error instanceof ClientOfflineError ||
-    error instanceof ClientClosedError ||
-    error instanceof NotSentError ||
-    (error instanceof Error && error.message === 'The queue is full')
-  );
+  unavailable.mayHaveRun = !(error instanceof NotSentError);
+  return unavailable;
 }

@@ -1,5 +1,5 @@
-import { ErrorReply } from '@redis/client';
 import type { CommandInfo } from './command-table.js';
+import { ErrorReply } from './resp.js';
 import type { Command, Reply } from './types.js';
 
 /**

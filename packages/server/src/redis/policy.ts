@@ -16,8 +16,8 @@ export interface Principal {
   readonly rateLimit?: RateLimitRule | 'off';
 }
 
-/** How a batch of commands runs: alone, pipelined, or inside MULTI/EXEC. */
-export type ExecutionMode = 'single' | 'pipeline' | 'transaction';
+/** The gateway itself, for its own commands (rate-limit counters): the configured Redis user. */
+export const GATEWAY_PRINCIPAL: Principal = { name: 'cachegate', scope: 'admin' };
 
 /**
  * Commands that change or hold the state of the connection they run on. The gateway shares its connections
@@ -59,14 +59,25 @@ const TRANSACTION = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch']);
 const BLOCKS_ONLY_WITH_OPTION = new Set(['xread', 'xreadgroup']);
 
 /**
+ * Commands that change how a connection speaks the protocol, which the command table does not flag:
+ * `SCRIPT DEBUG` turns the connection into a debugger session (and `SYNC` mode freezes the whole server),
+ * `ASKING` redirects the next command of whoever shares the connection, `CLIENT REPLY` (under CLIENT,
+ * denied as a whole) silences replies. Denied for every scope.
+ */
+const PROTOCOL_STATE = new Set(['script|debug', 'asking']);
+
+/**
  * Decides whether `principal` may run `command`, whose entry in the command table is `info` (undefined when
  * the server does not know the command). Returns undefined when allowed, otherwise the reason, naming the
  * command. Unknown commands are allowed through so that Redis answers with its own error.
+ * @param scriptsNeedAdmin true when Redis cannot hold scripts to the caller's scope (no scope ACL users):
+ *   then scripting commands need an admin token.
  */
 export function denialReason(
   info: CommandInfo | undefined,
   principal: Principal,
   command: Command,
+  scriptsNeedAdmin: boolean,
 ): string | undefined {
   const name = String(command[0]).toLowerCase();
   const shown = name.toUpperCase();
@@ -80,10 +91,32 @@ export function denialReason(
     return `${shown} is not allowed: it changes or holds the state of a connection the gateway shares between callers`;
   }
   if (info === undefined) return undefined;
+  if (PROTOCOL_STATE.has(info.name)) {
+    return `${info.name.replace('|', ' ').toUpperCase()} is not allowed: it changes how the connection the gateway shares between callers speaks to Redis`;
+  }
   if (isBlockingCall(info, name, command)) {
     return `${shown} is not allowed: a blocking command would stall the connection the gateway shares between callers`;
   }
-  return scopeDenial(info, principal.scope, shown);
+  const denial = scopeDenial(info, principal.scope, shown);
+  if (denial !== undefined) return denial;
+  if (scriptsNeedAdmin && principal.scope !== 'admin' && info.categories.has('@scripting')) {
+    return (
+      `${shown} needs a token with scope "admin" on this gateway: it has no Redis ACL user per scope ` +
+      "(see its start-up log), so Redis could not hold the script to this token's scope"
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Whether a token of `scope` may run the command (or subcommand) `info` describes, judged by Redis's own
+ * flags and ACL categories alone. The command policy applies it to every command it sees, and the scope's
+ * Redis ACL user is granted exactly the commands it allows, so the two cannot disagree.
+ */
+export function scopeAllows(info: CommandInfo, scope: Scope): boolean {
+  if (scope === 'admin') return true;
+  if (info.isAdminOnly) return false;
+  return scope === 'write' || !info.isMutating;
 }
 
 function isBlockingCall(info: CommandInfo, name: string, command: readonly Arg[]): boolean {
@@ -100,12 +133,10 @@ function isBlockingCall(info: CommandInfo, name: string, command: readonly Arg[]
 }
 
 function scopeDenial(info: CommandInfo, scope: Scope, shown: string): string | undefined {
-  if (info.isAdminOnly && scope !== 'admin') {
+  if (scopeAllows(info, scope)) return undefined;
+  if (info.isAdminOnly) {
     const kind = info.categories.has('@admin') || info.flags.has('admin') ? '@admin' : '@dangerous';
     return `${shown} is a ${kind} command: it needs a token with scope "admin"`;
   }
-  if (info.isMutating && scope === 'read') {
-    return `${shown} writes: this token has scope "read"`;
-  }
-  return undefined;
+  return `${shown} writes: this token has scope "read"`;
 }

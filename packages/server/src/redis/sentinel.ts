@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Batch, NodeAddress, RedisBackend } from './backend.js';
 import type { CommandTable } from './command-table.js';
-import type { NodeAddress, RedisBackend } from './connect.js';
 import { NotSentError, RedisConnection } from './connection.js';
+import type { Principal } from './policy.js';
+import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
-import type { Command, RedisUser, Reply } from './types.js';
+import type { Logger, Reply } from './types.js';
 
 /** Options for {@link SentinelBackend}. */
 export interface SentinelOptions {
@@ -17,9 +18,11 @@ export interface SentinelOptions {
   /** Password of the master and replicas. @default none */
   password?: string | undefined;
   tlsCa?: Buffer | undefined;
-  tls?: boolean;
+  tls: boolean;
   commandTimeoutMs: number;
-  logger: FastifyBaseLogger;
+  maxReplyDepth: number;
+  scopeUsers: ScopeUsers;
+  logger: Logger;
 }
 
 /** How often the Sentinels are asked who the master is. */
@@ -29,8 +32,8 @@ const POLL_INTERVAL_MS = 500;
  * Redis behind Sentinel: asks the Sentinels who the master is, keeps a standalone backend pointed at it,
  * and follows a failover. The Sentinels are polled every 500 ms (a failover takes Sentinel seconds, so this
  * adds little), which also catches a master that rejoined as a replica. While the master is unreachable,
- * requests fail fast with 503 like any outage; once Sentinel names a new master, the gateway switches to it
- * and closes the old connections.
+ * requests fail fast with 503 like any outage; once Sentinel names a new master, the gateway prepares it
+ * (command table, scope users: ACLs are not replicated), switches to it and closes the old connections.
  */
 export class SentinelBackend extends EventEmitter implements RedisBackend {
   readonly #options: SentinelOptions;
@@ -67,27 +70,36 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     return this.#current?.commandTable;
   }
 
-  async send(command: Command, user?: RedisUser): Promise<Reply> {
-    return this.#master().send(command, user);
+  async pipeline(batch: Batch): Promise<Reply[]> {
+    return this.#master().pipeline(batch);
   }
 
-  async transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
-    return this.#master().transaction(commands, user);
+  async transaction(batch: Batch): Promise<Reply[]> {
+    return this.#master().transaction(batch);
   }
 
-  async ping(): Promise<void> {
-    return this.#master().ping();
+  async ping(deadline: number): Promise<void> {
+    return this.#master().ping(deadline);
   }
 
   /** On the current master; a failover ends the subscription (onEnd), and the client subscribes again. */
   async subscribe(
+    principal: Principal,
     kind: SubscriptionKind,
     name: string,
     listener: MessageListener,
     onEnd: () => void,
-    user?: RedisUser,
   ): Promise<Unsubscribe> {
-    return this.#master().subscribe(kind, name, listener, onEnd, user);
+    return this.#master().subscribe(principal, kind, name, listener, onEnd);
+  }
+
+  scriptsNeedAdmin(principal: Principal): boolean {
+    return this.#options.scopeUsers.scriptsNeedAdmin(principal);
+  }
+
+  setTokenUsers(principals: Iterable<Principal>): void {
+    this.#current?.setTokenUsers(principals);
+    if (this.#current === undefined) this.#options.scopeUsers.setTokenUsers(principals);
   }
 
   async close(): Promise<void> {
@@ -123,7 +135,10 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     for (const sentinel of this.#sentinels) {
       if (!sentinel.isReady) continue;
       try {
-        const reply = await sentinel.send(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.#options.masterName]);
+        const [reply] = await sentinel.send(
+          [['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.#options.masterName]],
+          Date.now() + this.#options.commandTimeoutMs,
+        );
         if (Array.isArray(reply) && reply.length === 2) {
           return { host: String(reply[0]), port: Number(String(reply[1])) };
         }
@@ -134,7 +149,7 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     return undefined;
   }
 
-  /** Connects to the new master and makes it current once it is up (and loaded its command table). */
+  /** Connects to the new master and makes it current once it is up (and prepared). */
   #switchTo(address: NodeAddress) {
     const { logger, tls } = this.#options;
     logger.warn(
@@ -143,11 +158,8 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     );
     void this.#candidate?.close();
     const candidate = new StandaloneBackend({
+      ...this.#options,
       url: `${tls ? 'rediss' : 'redis'}://${address.host}:${address.port}`,
-      password: this.#options.password,
-      tlsCa: this.#options.tlsCa,
-      commandTimeoutMs: this.#options.commandTimeoutMs,
-      logger,
     });
     this.#candidate = candidate;
     candidate.on('up', () => {

@@ -1,106 +1,88 @@
 import { EventEmitter } from 'node:events';
+import { argsOf, type Batch, type RedisBackend } from './backend.js';
 import { CommandTable } from './command-table.js';
-import type { RedisBackend } from './connect.js';
-import { type ConnectionOptions, RedisConnection, redactUrl } from './connection.js';
-import { type MessageListener, Subscriber, type SubscriptionKind, type Unsubscribe } from './subscriber.js';
-import { type Command, type RedisUser, type Reply, userKey } from './types.js';
+import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
+import { RedisNode } from './node.js';
+import type { Principal } from './policy.js';
+import { replyAsText } from './resp.js';
+import type { ScopeUsers } from './scope-users.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Reply } from './types.js';
+
+/** Options for {@link StandaloneBackend}. */
+export interface StandaloneOptions extends Omit<ConnectionOptions, 'user' | 'startAfter'> {
+  scopeUsers: ScopeUsers;
+}
 
 /**
- * A single Redis server: one shared connection, plus one lazily opened connection per Redis ACL user that
- * tokens map to. Also the building block of the Sentinel backend, which points one at the current master.
+ * A single Redis server, one {@link RedisNode}; also the building block of the Sentinel backend, which
+ * points one at the current master. The command table is reloaded every time the server comes back, so it
+ * follows an upgrade in place.
  */
 export class StandaloneBackend extends EventEmitter implements RedisBackend {
   commandTable: CommandTable | undefined;
-  readonly #options: ConnectionOptions;
-  readonly #shared: RedisConnection;
-  readonly #userConnections = new Map<string, RedisConnection>();
-  readonly #subscribers = new Map<string, Subscriber>();
-  #isUp = false;
+  readonly #node: RedisNode;
+  readonly #scopeUsers: ScopeUsers;
 
-  constructor(options: ConnectionOptions) {
+  constructor(options: StandaloneOptions) {
     super();
-    this.#options = options;
-    this.#shared = new RedisConnection(options);
-    this.#shared.on('up', () => {
+    this.#scopeUsers = options.scopeUsers;
+    this.#node = new RedisNode({ ...options, commandTable: (own) => this.#loadCommandTable(own) });
+    this.#node.on('up', () => {
       options.logger.info({ redis: redactUrl(options.url) }, 'connected to Redis');
-      this.#loadCommandTable();
+      this.emit('up');
     });
-    this.#shared.on('reconnecting', () => this.emit('reconnecting'));
-    this.#shared.on('down', () => {
-      if (!this.#isUp) return;
-      this.#isUp = false;
-      this.emit('down');
-    });
+    this.#node.on('down', () => this.emit('down'));
+    this.#node.on('reconnecting', () => this.emit('reconnecting'));
   }
 
   get isReady(): boolean {
-    return this.#shared.isReady && this.commandTable !== undefined;
+    return this.#node.isReady && this.commandTable !== undefined;
   }
 
   /** `host:port` of the server. */
   get address(): string {
-    return this.#shared.address;
+    return this.#node.address;
   }
 
-  send(command: Command, user?: RedisUser): Promise<Reply> {
-    return this.connectionFor(user).send(command);
+  pipeline(batch: Batch): Promise<Reply[]> {
+    return this.#node.connectionFor(batch.principal).send(argsOf(batch), batch.deadline);
   }
 
-  transaction(commands: Command[], user?: RedisUser): Promise<Reply[]> {
-    return this.connectionFor(user).transaction(commands);
+  transaction(batch: Batch): Promise<Reply[]> {
+    return this.#node.connectionFor(batch.principal).transaction(argsOf(batch), batch.deadline);
   }
 
   subscribe(
+    principal: Principal,
     kind: SubscriptionKind,
     name: string,
     listener: MessageListener,
     onEnd: () => void,
-    user?: RedisUser,
   ): Promise<Unsubscribe> {
-    const id = userKey(user);
-    let subscriber = this.#subscribers.get(id);
-    if (subscriber === undefined) {
-      subscriber = new Subscriber({ ...this.#options, user });
-      this.#subscribers.set(id, subscriber);
-    }
-    return subscriber.subscribe(kind, name, listener, onEnd);
+    return this.#node.subscriber(principal).subscribe(kind, name, listener, onEnd);
   }
 
-  async ping(): Promise<void> {
-    await this.#shared.send(['PING']);
+  async ping(deadline: number): Promise<void> {
+    await this.#node.own.send([['PING']], deadline);
   }
 
-  async close(): Promise<void> {
-    for (const subscriber of this.#subscribers.values()) subscriber.close();
-    await Promise.all(
-      [this.#shared, ...this.#userConnections.values()].map((connection) => connection.close()),
-    );
+  scriptsNeedAdmin(principal: Principal): boolean {
+    return this.#scopeUsers.scriptsNeedAdmin(principal);
   }
 
-  /** The shared connection, or the one authenticated as `user`. */
-  connectionFor(user?: RedisUser): RedisConnection {
-    if (user === undefined) return this.#shared;
-    const id = userKey(user);
-    let connection = this.#userConnections.get(id);
-    if (connection === undefined) {
-      connection = new RedisConnection({ ...this.#options, user });
-      this.#userConnections.set(id, connection);
-    }
-    return connection;
+  setTokenUsers(principals: Iterable<Principal>): void {
+    this.#scopeUsers.setTokenUsers(principals);
+    void this.#node.refreshUsers();
   }
 
-  #loadCommandTable() {
-    this.#shared
-      .send(['COMMAND'], { typeMapping: {} })
-      .then((reply) => {
-        this.commandTable = CommandTable.fromCommandReply(reply);
-        if (!this.#isUp && this.#shared.isReady) {
-          this.#isUp = true;
-          this.emit('up');
-        }
-      })
-      .catch((error: Error) => {
-        this.#options.logger.error({ err: error }, 'could not load the Redis command table');
-      });
+  close(): Promise<void> {
+    return this.#node.close();
+  }
+
+  async #loadCommandTable(own: RedisConnection): Promise<CommandTable> {
+    const [reply] = await own.send([['COMMAND']], Date.now() + 10_000);
+    this.commandTable = CommandTable.fromCommandReply(replyAsText(reply ?? null));
+    return this.commandTable;
   }
 }

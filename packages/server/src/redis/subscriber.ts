@@ -1,5 +1,6 @@
-import { createClient } from '@redis/client';
-import { type ConnectionOptions, clientOptions } from './connection.js';
+import { createClient, ErrorReply as DriverErrorReply } from '@redis/client';
+import type { ConnectionOptions } from './connection.js';
+import { ErrorReply } from './resp.js';
 
 /** `subscribe` listens to channels by name, `psubscribe` to channels matching a glob pattern. */
 export type SubscriptionKind = 'subscribe' | 'psubscribe';
@@ -16,7 +17,8 @@ type Client = ReturnType<typeof createClient>;
  * The pub/sub connection of one Redis server (and user). A connection that subscribed can run nothing else,
  * so subscriptions never touch the shared command connection; one subscriber connection serves every
  * subscription of the process, each with its own listener, and node-redis subscribes again after a
- * reconnect. While it is disconnected, new subscriptions fail at once (503).
+ * reconnect. While it is disconnected, new subscriptions fail at once (503). (Pub/sub is off the hot path,
+ * so it keeps node-redis, which handles resubscription; commands use RedisConnection, see decision 0007.)
  */
 export class Subscriber {
   readonly #client: Client;
@@ -45,8 +47,12 @@ export class Subscriber {
   ): Promise<Unsubscribe> {
     await this.#connected;
     const client = this.#client;
-    if (kind === 'subscribe') await client.subscribe(name, listener, true);
-    else await client.pSubscribe(name, listener, true);
+    try {
+      if (kind === 'subscribe') await client.subscribe(name, listener, true);
+      else await client.pSubscribe(name, listener, true);
+    } catch (error) {
+      throw error instanceof DriverErrorReply ? new ErrorReply(error.message) : error;
+    }
     this.#onClose.add(onEnd);
     return async () => {
       this.#onClose.delete(onEnd);
@@ -61,4 +67,26 @@ export class Subscriber {
     this.#onClose.clear();
     if (this.#client.isOpen) this.#client.destroy();
   }
+}
+
+/** node-redis options for a subscriber: the connection's credentials, fail-fast, capped jittered backoff. */
+function clientOptions(options: ConnectionOptions) {
+  const credentials = options.user
+    ? { username: options.user.username, password: options.user.password }
+    : options.password === undefined
+      ? {}
+      : { password: options.password };
+  return {
+    url: options.url,
+    ...credentials,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.commandTimeoutMs,
+      noDelay: true,
+      keepAlive: true,
+      ...(options.tlsCa ? { ca: options.tlsCa } : {}),
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    },
+  };
 }

@@ -1,4 +1,5 @@
-import type { ErrorReply } from '@redis/client';
+import type { BaseLogger } from 'pino';
+import type { ErrorReply } from './resp.js';
 
 /** One argument of a Redis command: text, or raw bytes (path-form request bodies). */
 export type Arg = string | Buffer;
@@ -8,9 +9,10 @@ export type Command = Arg[];
 
 /**
  * A RESP2 reply as the gateway receives it: bulk strings as Buffers (byte-exact), status replies as strings,
- * integers as numbers, nil as null. Inside a transaction's reply a failed command appears as an ErrorReply.
+ * integers as numbers (BigInt past 2^53), nil as null, Redis errors as ErrorReply (inside arrays too: a
+ * transaction's failed command, a script's error table).
  */
-export type Reply = string | number | Buffer | null | ErrorReply | Reply[];
+export type Reply = string | number | bigint | Buffer | null | ErrorReply | Reply[];
 
 /** Credentials of a Redis ACL user that a token's commands run as. */
 export interface RedisUser {
@@ -22,3 +24,6 @@ export interface RedisUser {
 export function userKey(user: RedisUser | undefined): string {
   return user === undefined ? '' : `${user.username}\0${user.password}`;
 }
+
+/** What the Redis layer logs with: any pino-style logger (Fastify's included). */
+export type Logger = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;

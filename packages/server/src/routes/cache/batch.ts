@@ -58,7 +58,7 @@ async function batchRoutes(app: FastifyInstance) {
     },
     async (request) => {
       const keys = request.body.keys.map((key) => checkKey(key, app.config.maxKeyBytes));
-      const { replies } = await app.executor.run(request.principal, 'single', [['MGET', ...keys]]);
+      const { replies } = await app.executor.run(request.principal, 'pipeline', [['MGET', ...keys]]);
       const values = expectReply(replies[0]);
       if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
       return {

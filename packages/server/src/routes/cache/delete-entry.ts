@@ -25,7 +25,7 @@ async function deleteEntryRoute(app: FastifyInstance) {
     },
     async (request) => {
       const key = keyFromUrl(request.url, app.config.maxKeyBytes);
-      const { replies } = await app.executor.run(request.principal, 'single', [['DEL', key]]);
+      const { replies } = await app.executor.run(request.principal, 'pipeline', [['DEL', key]]);
       return { deleted: expectReply(replies[0]) };
     },
   );

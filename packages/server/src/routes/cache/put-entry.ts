@@ -44,7 +44,7 @@ async function putEntryRoute(app: FastifyInstance) {
       const { value, ttl } = request.body;
       const command: Command = ['SET', key, encodeValue(value)];
       if (ttl !== undefined) command.push('EX', String(ttl));
-      const { replies } = await app.executor.run(request.principal, 'single', [command]);
+      const { replies } = await app.executor.run(request.principal, 'pipeline', [command]);
       expectReply(replies[0]);
       return { key, ttl: ttl ?? null };
     },

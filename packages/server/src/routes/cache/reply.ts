@@ -1,6 +1,6 @@
 import { decodeValue } from '@cachegate/client';
-import { ErrorReply } from '@redis/client';
 import { gatewayError } from '../../errors.js';
+import { ErrorReply } from '../../redis/resp.js';
 import type { Reply } from '../../redis/types.js';
 
 /** A cache API result: Redis errors (such as WRONGTYPE) become CG_ERR_REDIS_ERROR. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ExecutionMode } from '../../redis/policy.js';
+import type { ExecutionMode } from '../../redis/executor.js';
 import { parseJsonBody } from '../json-body.js';
 import { methodNotAllowed } from '../method-not-allowed.js';
 import {

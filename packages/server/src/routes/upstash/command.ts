@@ -34,7 +34,7 @@ async function commandRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const command = toCommand(parseJsonBody(request.body), 'The request body');
-      return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
+      return sendSingle(request, reply, await app.executor.run(request.principal, 'pipeline', [command]));
     },
   );
 
@@ -53,7 +53,7 @@ async function commandRoutes(app: FastifyInstance) {
   };
   const runPathForm = async (request: FastifyRequest, reply: FastifyReply) => {
     const command = commandFromUrl(request.url, request.body);
-    return sendSingle(request, reply, await app.executor.run(request.principal, 'single', [command]));
+    return sendSingle(request, reply, await app.executor.run(request.principal, 'pipeline', [command]));
   };
   app.get('/*', { schema: pathForm }, runPathForm);
   app.post(

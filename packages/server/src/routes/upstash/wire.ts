@@ -1,8 +1,8 @@
-import { ErrorReply } from '@redis/client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { gatewayError } from '../../errors.js';
-import { encodePipelineItem, encodeResult } from '../../redis/encode-result.js';
+import { pipelineItemJson, resultJson } from '../../redis/encode-result.js';
 import type { BatchResult } from '../../redis/executor.js';
+import { ErrorReply } from '../../redis/resp.js';
 import type { Command } from '../../redis/types.js';
 
 /**
@@ -49,6 +49,8 @@ export function toCommandList(value: unknown, maxCommands: number, route: string
   return value.map((item, index) => toCommand(item, `command ${index} of ${route}`));
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** True when the caller asked for base64-encoded results (`Upstash-Encoding: base64`). */
 function wantsBase64(request: FastifyRequest): boolean {
   const encoding = request.headers['upstash-encoding'];
@@ -60,12 +62,14 @@ export function sendSingle(request: FastifyRequest, reply: FastifyReply, batch: 
   const result = batch.replies[0] ?? null;
   reply.header('upstash-sync-token', request.server.syncToken.next(batch.wrote));
   if (result instanceof ErrorReply) return reply.code(400).send({ error: result.message });
-  return reply.send({ result: encodeResult(result, wantsBase64(request)) });
+  return reply.type(JSON_TYPE).send(`{"result":${resultJson(result, wantsBase64(request))}}`);
 }
 
 /** Answers a pipeline or transaction: `200` with one `{"result"}` or `{"error"}` per command, in order. */
 export function sendItems(request: FastifyRequest, reply: FastifyReply, batch: BatchResult): FastifyReply {
   const base64 = wantsBase64(request);
   reply.header('upstash-sync-token', request.server.syncToken.next(batch.wrote));
-  return reply.send(batch.replies.map((item) => encodePipelineItem(item, base64)));
+  return reply
+    .type(JSON_TYPE)
+    .send(`[${batch.replies.map((item) => pipelineItemJson(item, base64)).join(',')}]`);
 }

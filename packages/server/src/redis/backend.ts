@@ -1,0 +1,77 @@
+import type { CommandInfo, CommandTable } from './command-table.js';
+import type { Principal } from './policy.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Command, Reply } from './types.js';
+
+/** A `host:port` pair of a Sentinel or Cluster node. */
+export interface NodeAddress {
+  host: string;
+  port: number;
+}
+
+/** A command the executor has checked, with the server's entry for it (undefined: unknown to the server). */
+export interface PlannedCommand {
+  readonly args: Command;
+  readonly info: CommandInfo | undefined;
+}
+
+/** What the executor hands a backend: checked commands, whose they are, and when they must be answered. */
+export interface Batch {
+  readonly principal: Principal;
+  readonly commands: readonly PlannedCommand[];
+  /** Absolute `Date.now()` time by which every reply must be in. */
+  readonly deadline: number;
+}
+
+/**
+ * The gateway's view of Redis, whatever its topology (standalone, Sentinel, Cluster): a few long-lived,
+ * pipelined connections per server, the server's command table, and health. Batches fail at once while a
+ * connection is down (no offline queue) and at their deadline when Redis is slow; reconnection runs in the
+ * background. Failures are the error classes of connection.ts, which say whether anything may have run.
+ */
+export interface RedisBackend {
+  /** True while Redis is reachable, the command table is loaded and the scope users are in place. */
+  readonly isReady: boolean;
+  /** The server's command table; undefined until the first connection succeeded. */
+  readonly commandTable: CommandTable | undefined;
+  /**
+   * Runs a batch pipelined (routed by key in Cluster mode): one reply per command, in order, Redis errors
+   * as ErrorReply entries. Rejects only when the batch failed as a whole.
+   */
+  pipeline(batch: Batch): Promise<Reply[]>;
+  /**
+   * Runs a batch inside MULTI/EXEC, written as one block so that concurrent transactions never interleave.
+   * Resolves with EXEC's replies (failed commands as ErrorReply entries).
+   * @throws {TransactionAbortedError} when Redis discarded it, or (Cluster) its keys span slots.
+   */
+  transaction(batch: Batch): Promise<Reply[]>;
+  /**
+   * Subscribes to a channel (or pattern) on a pub/sub connection of its own, never a command connection.
+   * `onEnd` runs if the subscription ends on the server side (its server was replaced).
+   */
+  subscribe(
+    principal: Principal,
+    kind: SubscriptionKind,
+    name: string,
+    listener: MessageListener,
+    onEnd: () => void,
+  ): Promise<Unsubscribe>;
+  /** Round-trips a PING by `deadline`. */
+  ping(deadline: number): Promise<void>;
+  /** True when Redis cannot hold `principal`'s scripts to its scope (see ScopeUsers): they need admin. */
+  scriptsNeedAdmin(principal: Principal): boolean;
+  /** The tokens-file principals with Redis users, for their scoped copies (at start and on SIGHUP). */
+  setTokenUsers(principals: Iterable<Principal>): void;
+  /** Waits for queued replies, then closes every connection. */
+  close(): Promise<void>;
+  /**
+   * State changes: `up` once Redis is reachable and prepared, `down` when it is lost, `reconnecting` before
+   * each new attempt.
+   */
+  on(event: 'up' | 'down' | 'reconnecting', listener: () => void): this;
+}
+
+/** The commands of a batch, as sent. */
+export function argsOf(batch: Batch): Command[] {
+  return batch.commands.map((command) => command.args);
+}

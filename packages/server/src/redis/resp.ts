@@ -1,0 +1,231 @@
+import type { Command, Reply } from './types.js';
+
+/**
+ * An error reply from Redis (`-ERR ...`, `-WRONGTYPE ...`): a result of its command, not a failure of the
+ * connection. Its message is Redis's own text.
+ */
+export class ErrorReply extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ErrorReply';
+  }
+}
+
+/** The bytes on the wire break the RESP2 protocol: the connection cannot be trusted any more. */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+const CR = 13;
+/** Bulk strings at least this long that arrive in pieces are copied into place instead of re-concatenated. */
+const LARGE_BULK = 16 * 1024;
+const MAX_SAFE_DIGITS = 15;
+
+/**
+ * Encodes a command as a RESP2 array of bulk strings. Text-only commands become one string, so that a
+ * tick's worth of commands can be joined and written at once; commands with binary arguments a Buffer.
+ */
+export function encodeCommand(command: Command): string | Buffer {
+  let text = `*${command.length}\r\n`;
+  let hasBuffer = false;
+  for (const arg of command) {
+    if (typeof arg !== 'string') {
+      hasBuffer = true;
+      break;
+    }
+    text += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+  }
+  if (!hasBuffer) return text;
+  const parts: Buffer[] = [Buffer.from(`*${command.length}\r\n`)];
+  for (const arg of command) {
+    const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+  }
+  return Buffer.concat(parts);
+}
+
+const CRLF = Buffer.from('\r\n');
+
+interface Frame {
+  readonly items: Reply[];
+  filled: number;
+}
+
+/**
+ * An incremental RESP2 reply parser. It keeps no recursion (an explicit stack of open arrays), so a reply
+ * nested any number of levels deep is read without exhausting the call stack and the stream stays in step;
+ * a reply nested deeper than `maxDepth` is delivered as an {@link ErrorReply} instead, so that no later
+ * stage (the JSON encoders) has to walk it. Bulk strings come out as Buffers (byte-exact), status replies
+ * as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
+ */
+export class ReplyParser {
+  readonly #onReply: (reply: Reply) => void;
+  readonly #maxDepth: number;
+  /** Unparsed bytes left over from the previous chunk (an incomplete header or small bulk string). */
+  #rest: Buffer | undefined;
+  /** A large bulk string being filled across chunks, and how much of it has arrived. */
+  #bulk: Buffer | undefined;
+  #bulkFilled = 0;
+  /** Bytes to drop before parsing resumes: the CRLF after a large bulk string. */
+  #skip = 0;
+  readonly #stack: Frame[] = [];
+  #tooDeep = false;
+
+  constructor(onReply: (reply: Reply) => void, maxDepth: number) {
+    this.#onReply = onReply;
+    this.#maxDepth = maxDepth;
+  }
+
+  /** Parses a chunk from the socket, delivering each complete reply in order. @throws {ProtocolError} */
+  feed(chunk: Buffer): void {
+    let data = chunk;
+    if (this.#bulk !== undefined) {
+      const bulk = this.#bulk;
+      const taken = Math.min(bulk.length - this.#bulkFilled, data.length);
+      data.copy(bulk, this.#bulkFilled, 0, taken);
+      this.#bulkFilled += taken;
+      if (this.#bulkFilled < bulk.length) return;
+      this.#bulk = undefined;
+      this.#skip = 2;
+      data = data.subarray(taken);
+      this.#deliver(bulk);
+    }
+    if (this.#skip > 0) {
+      const skipped = Math.min(this.#skip, data.length);
+      this.#skip -= skipped;
+      data = data.subarray(skipped);
+    }
+    if (this.#rest !== undefined) {
+      data = Buffer.concat([this.#rest, data]);
+      this.#rest = undefined;
+    }
+    let offset = 0;
+    while (offset < data.length) {
+      const type = data[offset] as number;
+      const lineEnd = data.indexOf(CR, offset + 1);
+      if (lineEnd === -1 || lineEnd + 1 >= data.length) break;
+      if (data[lineEnd + 1] !== 10) throw new ProtocolError('a line does not end with CRLF');
+      const next = lineEnd + 2;
+      switch (type) {
+        case 43: // '+'
+          this.#deliver(
+            lineEnd - offset === 3 && data[offset + 1] === 79 && data[offset + 2] === 75
+              ? 'OK'
+              : data.toString('utf8', offset + 1, lineEnd),
+          );
+          offset = next;
+          break;
+        case 45: // '-'
+          this.#deliver(new ErrorReply(data.toString('utf8', offset + 1, lineEnd)));
+          offset = next;
+          break;
+        case 58: // ':'
+          this.#deliver(parseInteger(data, offset + 1, lineEnd));
+          offset = next;
+          break;
+        case 36: {
+          // '$'
+          const length = Number(parseInteger(data, offset + 1, lineEnd));
+          if (length === -1) {
+            this.#deliver(null);
+            offset = next;
+            break;
+          }
+          if (length < 0) throw new ProtocolError(`invalid bulk string length ${length}`);
+          const end = next + length;
+          if (end + 2 <= data.length) {
+            this.#deliver(data.subarray(next, end));
+            offset = end + 2;
+            break;
+          }
+          if (length < LARGE_BULK) {
+            this.#rest = data.subarray(offset);
+            return;
+          }
+          // Copy what has arrived into a buffer of the final size; later chunks fill the rest.
+          const bulk = Buffer.allocUnsafe(length);
+          this.#bulkFilled = data.copy(bulk, 0, next);
+          this.#bulk = bulk;
+          return;
+        }
+        case 42: {
+          // '*'
+          const length = Number(parseInteger(data, offset + 1, lineEnd));
+          offset = next;
+          if (length === -1) this.#deliver(null);
+          else if (length === 0) this.#deliver([]);
+          else if (length < 0) throw new ProtocolError(`invalid array length ${length}`);
+          else {
+            if (this.#stack.length >= this.#maxDepth) this.#tooDeep = true;
+            this.#stack.push({ items: new Array(length), filled: 0 });
+          }
+          break;
+        }
+        default:
+          throw new ProtocolError(`unexpected reply type byte ${type}`);
+      }
+    }
+    if (offset < data.length) this.#rest = data.subarray(offset);
+  }
+
+  /** Places a value in the innermost open array, closing every array it completes. */
+  #deliver(value: Reply) {
+    let current = value;
+    for (;;) {
+      const frame = this.#stack[this.#stack.length - 1];
+      if (frame === undefined) break;
+      frame.items[frame.filled++] = current;
+      if (frame.filled < frame.items.length) return;
+      this.#stack.pop();
+      current = frame.items;
+    }
+    if (this.#tooDeep) {
+      this.#tooDeep = false;
+      current = new ErrorReply(
+        `ERR the reply is nested more than ${this.#maxDepth} levels deep; the gateway does not forward it`,
+      );
+    }
+    this.#onReply(current);
+  }
+}
+
+/** Reads a decimal integer between `start` and `end`; BigInt when it has more digits than a double holds. */
+function parseInteger(data: Buffer, start: number, end: number): number | bigint {
+  let i = start;
+  const negative = data[i] === 45;
+  if (negative) i++;
+  if (i >= end) throw new ProtocolError('empty integer');
+  if (end - i > MAX_SAFE_DIGITS) {
+    const text = data.toString('latin1', start, end);
+    if (!/^-?\d+$/.test(text)) throw new ProtocolError('malformed integer');
+    const big = BigInt(text);
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(big)
+      : big;
+  }
+  let value = 0;
+  for (; i < end; i++) {
+    const digit = (data[i] as number) - 48;
+    if (digit < 0 || digit > 9) throw new ProtocolError('malformed integer');
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
+}
+
+/** A reply with every bulk string read as UTF-8 text: for replies the gateway itself interprets (COMMAND). */
+export function replyAsText(reply: Reply): Reply {
+  if (Buffer.isBuffer(reply)) return reply.toString('utf8');
+  if (Array.isArray(reply)) return reply.map(replyAsText);
+  return reply;
+}
+
+/** Reads a RESP2 map (a flat `[key, value, ...]` array) into an object. */
+export function replyMap(reply: Reply | undefined): Record<string, Reply> {
+  const map: Record<string, Reply> = {};
+  if (!Array.isArray(reply)) return map;
+  for (let i = 0; i + 1 < reply.length; i += 2) map[String(reply[i])] = reply[i + 1] ?? null;
+  return map;
+}
