@@ -13,7 +13,11 @@ const VARIABLES = {
     schema: z.coerce.number().int().min(0).max(65535),
     help: 'TCP port for HTTP(S).',
   },
-  host: { env: 'HOST', default: '0.0.0.0', schema: z.string().min(1), help: 'Interface to listen on.' },
+  host: {
+    env: 'HOST',
+    schema: z.string().min(1).optional(),
+    help: 'Interface to listen on. Unset: 127.0.0.1 for a development setup (embedded Redis or generated token), else 0.0.0.0.',
+  },
   redisUrl: {
     env: 'CACHEGATE_REDIS_URL',
     aliases: ['REDIS_URL'],

@@ -47,6 +47,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   }
   const devToken = hasTokens ? undefined : developmentToken(config.dataDir);
   if (devToken !== undefined) config = { ...config, adminToken: devToken };
+  // A development setup holds an admin token it prints: it stays on this machine unless HOST says otherwise.
+  const host = config.host ?? (embedded || devToken ? '127.0.0.1' : '0.0.0.0');
+  config = { ...config, host };
   const banner = () => {
     if (embedded !== undefined || devToken !== undefined) printDevelopmentBanner(config, embedded, devToken);
   };
@@ -61,10 +64,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
           CACHEGATE_REDIS_PASSWORD: config.redisPassword,
         });
       if (devToken) resolved.CACHEGATE_ADMIN_TOKEN = devToken;
+      resolved.HOST = host;
       const { stopped } = await runWorkers({
         count: config.workers,
         env: resolved,
-        host: config.host,
+        host,
         log,
         ...(config.metricsPort === undefined ? {} : { metricsPort: config.metricsPort }),
       });
@@ -87,7 +91,8 @@ async function serve(
   context: { isWorker: boolean; embedded?: RedisServer; banner?: () => void },
 ) {
   const app = await buildApp(config);
-  await app.listen({ port: config.port, host: config.host });
+  const host = config.host ?? '0.0.0.0';
+  await app.listen({ port: config.port, host });
   // Workers report to the primary's aggregated metrics listener; a single process serves its own.
   if (context.isWorker) {
     // Constructing an AggregatorRegistry installs prom-client's IPC listener that answers the primary.
@@ -97,7 +102,7 @@ async function serve(
   const metricsServer =
     context.isWorker || config.metricsPort === undefined
       ? undefined
-      : await listenForMetrics(config.metricsPort, config.host, app.metrics.registry.contentType, () =>
+      : await listenForMetrics(config.metricsPort, host, app.metrics.registry.contentType, () =>
           app.metrics.registry.metrics(),
         );
   context.banner?.();
@@ -183,7 +188,8 @@ function printDevelopmentBanner(
   embedded: RedisServer | undefined,
   token: string | undefined,
 ) {
-  const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  const host = config.host ?? '127.0.0.1';
+  const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.port}`;
   const lines = [
     '',
     '  cachegate is running as a DEVELOPMENT setup. Do not use it like this in production.',
@@ -193,8 +199,11 @@ function printDevelopmentBanner(
     token
       ? `  Token (admin scope, saved in ${join(config.dataDir, 'dev-token')}):\n\n    ${token}\n`
       : undefined,
-    `  Try:  curl -X PUT ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN" -d '{"value":{"hi":1}}'`,
+    `  Try:  TOKEN=$(cat ${join(config.dataDir, 'dev-token')})\n        curl -X PUT ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN" -d '{"value":{"hi":1}}'`,
     `        curl ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN"`,
+    host === '127.0.0.1'
+      ? '  Listening on 127.0.0.1 only: set HOST=0.0.0.0 to reach it from other machines.'
+      : `  Listening on ${host}: reachable from other machines, with the admin token above.`,
     '  For production set REDIS_URL and CACHEGATE_TOKEN (see README).',
     '',
   ];

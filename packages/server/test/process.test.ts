@@ -118,6 +118,30 @@ describe('the cachegate process', () => {
     }
   });
 
+  it('keeps a development setup on loopback unless HOST says otherwise, and says so', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'cachegate-loopback-'));
+    // HOST empty counts as unset.
+    const gateway = await spawnReadyGateway({ HOST: '' }, { cwd });
+    try {
+      await waitFor(() => gateway.output().includes('Listening on'), 5_000, 'no banner');
+      expect(gateway.output()).toContain('Listening on 127.0.0.1 only');
+      const port = Number(new URL(gateway.base).port);
+      // The kernel's own table of listening sockets: the gateway's is bound to 127.0.0.1, not 0.0.0.0.
+      const listening = readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .filter(
+          (fields) =>
+            fields[3] === '0A' && fields[1]?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`),
+        )
+        .map((fields) => fields[1]?.split(':')[0]);
+      expect(listening).toEqual(['0100007F']);
+    } finally {
+      gateway.child.kill('SIGKILL');
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('reloads the tokens file on SIGHUP, keeping the old tokens when the new file is invalid', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachegate-hup-'));
     const file = join(dir, 'tokens.json');

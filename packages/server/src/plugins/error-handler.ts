@@ -65,9 +65,10 @@ function toGatewayError(error: FastifyError, maxBodyBytes: number): GatewayError
  * For Fastify's `frameworkErrors` option: errors raised before routing (a malformed URL), answered in the
  * same formats as everything else.
  */
-export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+export function answerFrameworkError(_error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const code = isCacheApi(request.url) ? 'CG_ERR_KEY_INVALID' : 'CG_ERR_REQUEST_INVALID';
-  return sendError(request, reply, gatewayError(code, `Malformed URL: ${error.message}`));
+  // Never echo the URL: its query may carry `_token`.
+  return sendError(request, reply, gatewayError(code, 'Malformed URL: it is not valid percent-encoding'));
 }
 
 const isCacheApi = (url: string) => url.startsWith('/v1/');

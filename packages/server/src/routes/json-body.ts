@@ -1,16 +1,102 @@
 import { gatewayError } from '../errors.js';
 
 /**
- * Parses a request body (raw bytes, see app.ts) as JSON.
+ * Parses a request body (raw bytes) as JSON. JSON.parse itself copes with any nesting; what the gateway
+ * then does with the value is bounded by {@link checkJsonText}.
  * @throws {GatewayError} CG_ERR_BODY_INVALID when it is empty or not JSON.
  */
-export function parseJsonBody(body: unknown): unknown {
+export function parseJsonBody(body: unknown): { value: unknown; text: string } {
   if (!Buffer.isBuffer(body) || body.length === 0) {
     throw gatewayError('CG_ERR_BODY_INVALID', 'Request body is empty: send a JSON document');
   }
+  const text = body.toString('utf8');
   try {
-    return JSON.parse(body.toString('utf8'));
+    return { value: JSON.parse(text), text };
   } catch (error) {
     throw gatewayError('CG_ERR_BODY_INVALID', `Request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Checks, in one pass over valid JSON text, that no array or object nests deeper than `maxDepth`, and that
+ * every number survives JSON.parse with its value intact (decision 0009): `12345678901234567890` or
+ * `1e309` would silently become another number, so they are refused with a 400 that says to send a string.
+ * Notation may change (`1.0` is sent on as `1`); the value never does.
+ * @throws {GatewayError} CG_ERR_BODY_INVALID
+ */
+export function checkJsonText(text: string, maxDepth: number): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = endOfString(text, i);
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > maxDepth) {
+        throw gatewayError(
+          'CG_ERR_BODY_INVALID',
+          `The JSON is nested more than ${maxDepth} levels deep (CACHEGATE_MAX_JSON_DEPTH)`,
+        );
+      }
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    } else if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) {
+      let end = i + 1;
+      while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
+      checkNumber(text.slice(i, end));
+      i = end - 1;
+    }
+  }
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_ARRAY = 91;
+const CLOSE_ARRAY = 93;
+const OPEN_OBJECT = 123;
+const CLOSE_OBJECT = 125;
+const MINUS = 45;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+
+/** The index of the quote closing the string that opens at `start` (the text is valid JSON). */
+function endOfString(text: string, start: number): number {
+  let end = text.indexOf('"', start + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end;
+    end = text.indexOf('"', end + 1);
+  }
+}
+
+function isNumberChar(c: number): boolean {
+  return (c >= DIGIT_0 && c <= DIGIT_9) || c === 46 || c === 101 || c === 69 || c === 43 || c === MINUS;
+}
+
+function checkNumber(lexeme: string): void {
+  const value = Number(lexeme);
+  const shown = String(value);
+  if (shown === lexeme || (Number.isFinite(value) && sameDecimal(lexeme, shown))) return;
+  throw gatewayError(
+    'CG_ERR_BODY_INVALID',
+    `The number ${lexeme.length > 40 ? `${lexeme.slice(0, 40)}...` : lexeme} cannot be carried exactly ` +
+      `(it would become ${shown}): send it as a string`,
+  );
+}
+
+/** True when two decimal numerals (JSON number syntax) denote the same value. */
+function sameDecimal(a: string, b: string): boolean {
+  const x = normalize(a);
+  const y = normalize(b);
+  return x.digits === y.digits && (x.digits === '' || (x.negative === y.negative && x.exponent === y.exponent));
+}
+
+/** Sign, significant digits and the exponent of the first of them: `-0.0120e2` -> (-, "12", 0). */
+function normalize(numeral: string): { negative: boolean; digits: string; exponent: number } {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(numeral);
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = match ?? [];
+  const all = whole + fraction;
+  const leading = all.length - all.replace(/^0+/, '').length;
+  const digits = all.slice(leading).replace(/0+$/, '');
+  return { negative: sign === '-', digits, exponent: Number(exponent) + whole.length - leading };
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../../errors.js';
 import type { Command } from '../../redis/types.js';
 import { checkKey } from './key.js';
-import { decodeStored, expectReply } from './reply.js';
+import { expectReply, JSON_TYPE, storedJson } from './reply.js';
 import { cacheErrors, ttlSchema, valueSchema } from './schemas.js';
 
 interface MgetBody {
@@ -56,16 +56,17 @@ async function batchRoutes(app: FastifyInstance) {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const keys = request.body.keys.map((key) => checkKey(key, app.config.maxKeyBytes));
       const { replies } = await app.executor.run(request.principal, 'pipeline', [['MGET', ...keys]]);
       const values = expectReply(replies[0]);
       if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
-      return {
-        entries: keys.map((key, i) =>
-          values[i] === null ? { key, found: false } : { key, found: true, value: decodeStored(values[i]) },
-        ),
-      };
+      const entries = keys.map((key, i) =>
+        values[i] === null
+          ? `{"key":${JSON.stringify(key)},"found":false}`
+          : `{"key":${JSON.stringify(key)},"found":true,"value":${storedJson(values[i])}}`,
+      );
+      return reply.type(JSON_TYPE).send(`{"entries":[${entries.join(',')}]}`);
     },
   );
 

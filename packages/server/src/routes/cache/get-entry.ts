@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../../errors.js';
 import { keyFromUrl } from './key.js';
-import { decodeStored, expectReply } from './reply.js';
+import { expectReply, JSON_TYPE, storedJson } from './reply.js';
 import { cacheErrors, entrySchema, keyParams } from './schemas.js';
 
 /**
@@ -23,7 +23,7 @@ async function getEntryRoute(app: FastifyInstance) {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const key = keyFromUrl(request.url, app.config.maxKeyBytes);
       const { replies } = await app.executor.run(request.principal, 'pipeline', [
         ['GET', key],
@@ -34,7 +34,10 @@ async function getEntryRoute(app: FastifyInstance) {
       // TTL -2: the key expired between the two commands.
       if (stored === null || ttl === -2)
         throw gatewayError('CG_ERR_KEY_NOT_FOUND', `No entry for key "${key}"`);
-      return { key, value: decodeStored(stored), ttl: typeof ttl === 'number' && ttl >= 0 ? ttl : null };
+      const seconds = typeof ttl === 'number' && ttl >= 0 ? ttl : null;
+      return reply
+        .type(JSON_TYPE)
+        .send(`{"key":${JSON.stringify(key)},"value":${storedJson(stored)},"ttl":${seconds}}`);
     },
   );
 }

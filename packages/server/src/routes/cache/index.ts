@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseJsonBody } from '../json-body.js';
+import { checkJsonText, parseJsonBody } from '../json-body.js';
 import { methodNotAllowed } from '../method-not-allowed.js';
 import batchRoutes from './batch.js';
 import deleteEntryRoute from './delete-entry.js';
@@ -16,7 +16,9 @@ async function cacheRoutes(app: FastifyInstance) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body));
+      const { value, text } = parseJsonBody(body);
+      checkJsonText(text, app.config.maxJsonDepth);
+      done(null, value);
     } catch (error) {
       done(error as Error, undefined);
     }

@@ -1,4 +1,3 @@
-import { decodeValue } from '@cachegate/client';
 import { gatewayError } from '../../errors.js';
 import { ErrorReply } from '../../redis/resp.js';
 import type { Reply } from '../../redis/types.js';
@@ -9,8 +8,26 @@ export function expectReply(reply: Reply | undefined): Exclude<Reply, ErrorReply
   return reply ?? null;
 }
 
-/** Decodes a stored value with the codec the SDK uses; non-JSON text comes back as a string. */
-export function decodeStored(reply: Reply | undefined): unknown {
+/**
+ * The JSON text of a stored value, as the SDK's codec reads it: stored JSON as it is, byte for byte (so no
+ * nesting depth or number precision is lost on the way out), and text that is not JSON as a JSON string.
+ */
+export function storedJson(reply: Reply | undefined): string {
   const value = expectReply(reply);
-  return Buffer.isBuffer(value) ? decodeValue(value.toString('utf8')) : value;
+  if (!Buffer.isBuffer(value)) return JSON.stringify(value === null ? null : String(value));
+  const text = value.toString('utf8');
+  return isJson(text) ? text.trim() : JSON.stringify(text);
 }
+
+/** JSON.parse is iterative in V8, so this holds for any nesting depth. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Answers a cache route with JSON text built by hand (stored values are spliced in as they are). */
+export const JSON_TYPE = 'application/json; charset=utf-8';

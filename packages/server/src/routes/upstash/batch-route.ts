@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { ExecutionMode } from '../../redis/executor.js';
-import { parseJsonBody } from '../json-body.js';
 import { methodNotAllowed } from '../method-not-allowed.js';
 import {
   commandListSchema,
@@ -9,7 +8,7 @@ import {
   errorResponseSchema,
   itemsResponseSchema,
 } from './schemas.js';
-import { sendItems, toCommandList } from './wire.js';
+import { commandsFromBody, sendItems } from './wire.js';
 
 /**
  * Registers a route that takes a JSON array of commands (`/pipeline`, `/multi-exec`): POST runs them in
@@ -24,7 +23,7 @@ export function registerBatchRoute(app: FastifyInstance, url: string, mode: Exec
     response: { 200: itemsResponseSchema, ...commonResponses },
   };
   app.post(url, { schema }, async (request, reply) => {
-    const commands = toCommandList(parseJsonBody(request.body), app.config.maxPipeline, url);
+    const commands = commandsFromBody(request.body, app.config.maxPipeline, url);
     return sendItems(request, reply, await app.executor.run(request.principal, mode, commands));
   });
   app.route({

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { gatewayError } from '../../errors.js';
 import type { Command } from '../../redis/types.js';
-import { parseJsonBody } from '../json-body.js';
 import { methodNotAllowed } from '../method-not-allowed.js';
 import {
   commandSchema,
@@ -10,7 +9,7 @@ import {
   errorResponseSchema,
   singleResponseSchema,
 } from './schemas.js';
-import { sendSingle, toCommand } from './wire.js';
+import { commandFromBody, sendSingle } from './wire.js';
 
 /**
  * One command per request, in the two forms of the Upstash REST API:
@@ -33,7 +32,7 @@ async function commandRoutes(app: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const command = toCommand(parseJsonBody(request.body), 'The request body');
+      const command = commandFromBody(request.body);
       return sendSingle(request, reply, await app.executor.run(request.principal, 'pipeline', [command]));
     },
   );
@@ -97,11 +96,12 @@ export function commandFromUrl(url: string, body: unknown): Command {
   return command;
 }
 
-function decodeSegment(segment: string): string {
+function decodeSegment(segment: string, index: number): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw gatewayError('CG_ERR_REQUEST_INVALID', `Malformed percent-encoding in path segment "${segment}"`);
+    // Not echoed: a segment may be a value the caller would not want in an error log.
+    throw gatewayError('CG_ERR_REQUEST_INVALID', `Malformed percent-encoding in path segment ${index + 1}`);
   }
 }
 

@@ -9,7 +9,7 @@ import subscribeRoutes from './subscribe.js';
  * changed. Bodies are read as raw bytes (any Content-Type), see app.ts.
  */
 async function upstashRoutes(app: FastifyInstance) {
-  // Bodies arrive as raw bytes and are checked by toCommand()/toCommandList(); the route schemas describe
+  // Bodies arrive as raw bytes and are checked by commandFromBody()/commandsFromBody(); the route schemas describe
   // exactly that check for the OpenAPI document, so Fastify must not validate the Buffer against them.
   app.setValidatorCompiler(() => () => true);
   await app.register(commandRoutes);

@@ -1,6 +1,6 @@
 /**
  * JSON schemas of the Upstash-compatible routes, for the OpenAPI document. Bodies are parsed from raw bytes
- * and checked by `toCommand`/`toCommandList` (wire.ts); these schemas state exactly what those accept.
+ * and checked by `commandFromBody`/`commandsFromBody` (wire.ts); these schemas state exactly what those accept.
  */
 
 /** A command argument: sent to Redis as its text. */

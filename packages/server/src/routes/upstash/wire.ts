@@ -4,36 +4,20 @@ import { pipelineItemJson, resultJson } from '../../redis/encode-result.js';
 import type { BatchResult } from '../../redis/executor.js';
 import { ErrorReply } from '../../redis/resp.js';
 import type { Command } from '../../redis/types.js';
+import { checkJsonText, parseJsonBody } from '../json-body.js';
 
-/**
- * Validates one command of an Upstash JSON body: a non-empty array of strings, numbers and booleans, which
- * become the command's arguments as text.
- * @param where names the command in errors, e.g. "command 3 of the pipeline".
- */
-export function toCommand(value: unknown, where: string): Command {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw gatewayError(
-      'CG_ERR_REQUEST_INVALID',
-      `${where} must be a non-empty JSON array such as ["GET","key"]`,
-    );
-  }
-  const command: Command = new Array(value.length);
-  for (let i = 0; i < value.length; i++) {
-    const arg: unknown = value[i];
-    if (typeof arg === 'string') command[i] = arg;
-    else if (typeof arg === 'number' || typeof arg === 'boolean') command[i] = String(arg);
-    else {
-      throw gatewayError(
-        'CG_ERR_REQUEST_INVALID',
-        `${where}: argument ${i} is ${arg === null ? 'null' : typeof arg}; arguments must be strings, numbers or booleans`,
-      );
-    }
-  }
+/** The command of a `POST /` body: `["SET", "key", "value", "EX", 60]`. */
+export function commandFromBody(body: unknown): Command {
+  const { value, text } = parseJsonBody(body);
+  const seen = { number: false };
+  const command = toCommand(value, 'The request body', seen);
+  if (seen.number) checkJsonText(text, Number.POSITIVE_INFINITY);
   return command;
 }
 
-/** Validates the body of `/pipeline` and `/multi-exec`: an array of commands within CACHEGATE_MAX_PIPELINE. */
-export function toCommandList(value: unknown, maxCommands: number, route: string): Command[] {
+/** The commands of a `/pipeline` or `/multi-exec` body, within CACHEGATE_MAX_PIPELINE. */
+export function commandsFromBody(body: unknown, maxCommands: number, route: string): Command[] {
+  const { value, text } = parseJsonBody(body);
   if (!Array.isArray(value)) {
     throw gatewayError(
       'CG_ERR_REQUEST_INVALID',
@@ -46,7 +30,41 @@ export function toCommandList(value: unknown, maxCommands: number, route: string
       `${route} got ${value.length} commands; the limit is ${maxCommands} (CACHEGATE_MAX_PIPELINE)`,
     );
   }
-  return value.map((item, index) => toCommand(item, `command ${index} of ${route}`));
+  const seen = { number: false };
+  const commands = value.map((item, index) => toCommand(item, `command ${index} of ${route}`, seen));
+  if (seen.number) checkJsonText(text, Number.POSITIVE_INFINITY);
+  return commands;
+}
+
+/**
+ * Validates one command of an Upstash JSON body: a non-empty array of strings, numbers and booleans, which
+ * become the command's arguments as text. Notes in `seen` whether a number was among them, whose exactness
+ * the caller then checks against the body's text.
+ * @param where names the command in errors, e.g. "command 3 of the pipeline".
+ */
+function toCommand(value: unknown, where: string, seen: { number: boolean }): Command {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw gatewayError(
+      'CG_ERR_REQUEST_INVALID',
+      `${where} must be a non-empty JSON array such as ["GET","key"]`,
+    );
+  }
+  const command: Command = new Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const arg: unknown = value[i];
+    if (typeof arg === 'string') command[i] = arg;
+    else if (typeof arg === 'number') {
+      seen.number = true;
+      command[i] = String(arg);
+    } else if (typeof arg === 'boolean') command[i] = String(arg);
+    else {
+      throw gatewayError(
+        'CG_ERR_REQUEST_INVALID',
+        `${where}: argument ${i} is ${arg === null ? 'null' : typeof arg}; arguments must be strings, numbers or booleans`,
+      );
+    }
+  }
+  return command;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { encodeCommand, ErrorReply, ProtocolError, ReplyParser } from './resp.js';
+import type { Reply } from './types.js';
+
+/** Feeds `wire` to a parser in pieces of `size` bytes and returns every reply. */
+function parse(wire: Buffer | string, size = Number.POSITIVE_INFINITY, maxDepth = 100): Reply[] {
+  const replies: Reply[] = [];
+  const parser = new ReplyParser((reply) => replies.push(reply), maxDepth);
+  const bytes = Buffer.from(wire);
+  for (let i = 0; i < bytes.length; i += Math.min(size, bytes.length)) parser.feed(bytes.subarray(i, i + size));
+  return replies;
+}
+
+const WIRE = '+OK\r\n-ERR bad\r\n:42\r\n:-7\r\n$5\r\nhé\r\n\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n*1\r\n:1\r\n$0\r\n\r\n';
+
+describe('ReplyParser', () => {
+  it('reads every RESP2 type', () => {
+    const [ok, error, n, negative, bulk, nil, nilArray, empty, nested] = parse(WIRE);
+    expect([ok, n, negative, nil, nilArray, empty]).toEqual(['OK', 42, -7, null, null, []]);
+    expect(error).toEqual(new ErrorReply('ERR bad'));
+    expect(bulk).toEqual(Buffer.from('hé\r\n'));
+    expect(nested).toEqual([[1], Buffer.alloc(0)]);
+  });
+
+  it('gives the same replies however the bytes are split', () => {
+    const whole = parse(WIRE);
+    for (const size of [1, 2, 3, 7]) expect(parse(WIRE, size)).toEqual(whole);
+  });
+
+  it('reads a large bulk string arriving in many chunks byte for byte', () => {
+    const value = Buffer.alloc(200_000, 7);
+    value[199_999] = 13;
+    const wire = Buffer.concat([Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n:1\r\n')]);
+    expect(parse(wire, 65_536)).toEqual([value, 1]);
+    expect(parse(wire, 1000)).toEqual([value, 1]);
+  });
+
+  it('keeps integers past 2^53 exact', () => {
+    expect(parse(':9223372036854775807\r\n:-9223372036854775808\r\n:123456789012345\r\n')).toEqual([
+      9223372036854775807n,
+      -9223372036854775808n,
+      123456789012345,
+    ]);
+  });
+
+  it('reads replies nested beyond the call stack without recursion, and stays in step', () => {
+    const depth = 100_000;
+    const wire = `${'*1\r\n'.repeat(depth)}:1\r\n+NEXT\r\n`;
+    const [deep, next] = parse(wire, 4096, 512);
+    expect(deep).toBeInstanceOf(ErrorReply);
+    expect((deep as ErrorReply).message).toContain('nested more than 512 levels');
+    expect(next).toBe('NEXT');
+  });
+
+  it('delivers replies up to the depth limit as they are', () => {
+    const [reply] = parse(`${'*1\r\n'.repeat(3)}:1\r\n`, Number.POSITIVE_INFINITY, 3);
+    expect(reply).toEqual([[[1]]]);
+  });
+
+  it('throws ProtocolError on bytes that are not RESP2', () => {
+    expect(() => parse('?what\r\n')).toThrow(ProtocolError);
+    expect(() => parse(':12x\r\n')).toThrow(ProtocolError);
+    expect(() => parse('+OK\rX')).toThrow(ProtocolError);
+  });
+});
+
+describe('encodeCommand', () => {
+  it('writes a RESP2 array of bulk strings, counting UTF-8 bytes', () => {
+    expect(encodeCommand(['SET', 'ké', 'v'])).toBe('*3\r\n$3\r\nSET\r\n$3\r\nké\r\n$1\r\nv\r\n');
+  });
+
+  it('keeps binary arguments byte for byte', () => {
+    const encoded = encodeCommand(['SET', 'k', Buffer.from([0, 255, 13, 10])]);
+    expect(encoded).toEqual(Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n\u0000\u00ff\r\n\r\n', 'latin1'));
+  });
+});

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
+import { startGateway, type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// Issue 11, class 2: replies no JSON encoder should walk, and replies no parser can read.
+let redis: TestRedis;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  gateway = await startGateway(redis.url);
+});
+afterAll(async () => {
+  await gateway?.close();
+  await redis?.stop();
+});
+beforeEach(async () => {
+  await redis.command('FLUSHALL');
+  await redis.command('SET', 'canary', 'still here');
+});
+
+const run = (path: string, body: unknown, token: string = TOKENS.read) =>
+  gateway.request(path, { method: 'POST', body: JSON.stringify(body), token });
+
+/** A script returning a table nested `depth` levels deep. */
+const nested = (depth: number) => [
+  'EVAL_RO',
+  `local t={} local c=t for i=1,${depth - 1} do local n={} c[1]=n c=n end return t`,
+  '0',
+];
+
+describe('deeply nested replies', () => {
+  it.each([600, 3000, 5400, 10_000])(
+    'answers %i levels with a clear 400 and keeps serving',
+    async (depth) => {
+      const response = await run('/', nested(depth));
+      expect(response.status).toBe(400);
+      expect((await response.json()).error).toContain('nested more than 512 levels');
+      expect(await (await run('/', ['GET', 'canary'])).json()).toEqual({ result: 'still here' });
+      expect((await gateway.request('/readyz')).status).toBe(200);
+    },
+  );
+
+  it('encodes replies within CACHEGATE_MAX_JSON_DEPTH as they are', async () => {
+    const response = await run('/', nested(500));
+    let value = (await response.json()).result;
+    let depth = 0;
+    while (Array.isArray(value)) {
+      depth++;
+      value = value[0];
+    }
+    expect(depth).toBe(500);
+  });
+
+  it('fails only its own item in a pipeline', async () => {
+    const response = await run('/pipeline', [['GET', 'canary'], nested(10_000), ['GET', 'canary']]);
+    expect(await response.json()).toEqual([
+      { result: 'still here' },
+      { error: expect.stringContaining('nested more than') },
+      { result: 'still here' },
+    ]);
+  });
+});
+
+describe('a reply the parser cannot read', () => {
+  let proxy: FaultProxy;
+  let proxied: TestGateway;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(redis.port);
+    proxied = await startGateway(`redis://127.0.0.1:${proxy.port}`);
+  });
+  afterAll(async () => {
+    await proxied?.close();
+    await proxy?.close();
+  });
+
+  it('replaces the connection at once: the request gets a 503, and the next ones are served', async () => {
+    // Warm the write scope's connection first, so that the broken reply is a command's, not the log-in's.
+    expect((await proxied.request('/', { method: 'POST', body: '["GET","canary"]' })).status).toBe(200);
+    proxy.corruptNextReply();
+    const broken = await proxied.request('/', { method: 'POST', body: '["GET","canary"]' });
+    expect(broken.status).toBe(503);
+    // The command was written: it may have run, so the client must not re-send it blindly.
+    expect(broken.headers.get('cachegate-executed')).toBeNull();
+    const started = Date.now();
+    await waitFor(
+      async () => (await proxied.request('/', { method: 'POST', body: '["GET","canary"]' })).status === 200,
+      5000,
+      'the connection was never replaced',
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    const again = await proxied.request('/', { method: 'POST', body: '["GET","canary"]' });
+    expect(await again.json()).toEqual({ result: 'still here' });
+  });
+});
