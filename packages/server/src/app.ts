@@ -1,176 +1,128 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import cors from '@fastify/cors';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Server } from 'node:http';
+import pino from 'pino';
 import { TokenStore } from './auth/token-store.js';
 import { type Config, hasRedisBackend } from './config.js';
-import authPlugin from './plugins/auth.js';
-import errorHandlerPlugin, { answerFrameworkError } from './plugins/error-handler.js';
-import healthPlugin from './plugins/health.js';
-import inFlightPlugin from './plugins/in-flight.js';
-import loadPlugin from './plugins/load.js';
-import metricsPlugin, { GatewayMetrics } from './plugins/metrics.js';
-import openapiPlugin from './plugins/openapi.js';
-import rateLimitPlugin from './plugins/rate-limit.js';
-import requestLogPlugin from './plugins/request-log.js';
+import { DrainState, HttpAdapter } from './http/adapter.js';
+import { Cors } from './http/cors.js';
+import { createListener } from './http/listener.js';
+import { LoadShedder } from './http/load-shedder.js';
+import { RateLimiter } from './http/rate-limiter.js';
+import { type Route, Router } from './http/router.js';
+import { GatewayMetrics } from './metrics.js';
 import type { RedisBackend } from './redis/backend.js';
 import { connectRedis } from './redis/connect.js';
 import { CommandExecutor } from './redis/executor.js';
-import type { Principal } from './redis/policy.js';
-import cacheRoutes from './routes/cache/index.js';
-import upstashRoutes from './routes/upstash/index.js';
+import { batchRoutes } from './routes/cache/batch.js';
+import { entryRoute } from './routes/cache/entry.js';
+import { documentRoutes } from './routes/operations/document.js';
+import { healthRoutes } from './routes/operations/health.js';
+import { metricsRoute } from './routes/operations/metrics.js';
+import type { Services } from './routes/services.js';
+import { batchRoutes as commandBatchRoutes } from './routes/upstash/batch-route.js';
+import { commandRoutes } from './routes/upstash/command.js';
+import { subscribeRoutes } from './routes/upstash/subscribe.js';
 import { SyncToken } from './routes/upstash/sync-token.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Validated configuration the app was built with. */
-    config: Config;
-    /** Connections to Redis and their health. */
-    backend: RedisBackend;
-    /** The one path from command arrays to Redis: policy, then execution within the timeout. */
-    executor: CommandExecutor;
-    /** Configured tokens; replaced in place on SIGHUP. */
-    tokens: TokenStore;
-    /** The read-your-writes token of Upstash responses. */
-    syncToken: SyncToken;
-  }
-  interface FastifyRequest {
-    /** Who sent the request; set by the auth plugin on every non-public route. */
-    principal: Principal;
-  }
-  interface FastifyContextConfig {
-    /** Served without a token (health probes). */
-    public?: boolean;
-  }
-}
+/** A pino logger: what the gateway logs with. */
+export type GatewayLogger = pino.Logger;
 
 /** Collaborators that tests or `main.ts` may supply instead of the defaults built from the config. */
 export interface AppDependencies {
-  /** A pino logger, or Fastify logger options. @default JSON logs at `config.logLevel` */
-  logger?: FastifyBaseLogger;
+  /** @default JSON logs at `config.logLevel` */
+  logger?: GatewayLogger;
   /** Tokens to accept. @default built from the token variables and `config.tokensFile` */
   tokens?: TokenStore;
 }
 
-/** Header names that carry secrets, removed from every log line. */
-const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-api-key"]'];
+/** A built gateway: its listener, its Redis backend and what operators and tests look at. */
+export interface Gateway {
+  readonly config: Config;
+  /** The HTTP(S) listener; not listening until {@link Gateway.listen}. */
+  readonly server: Server;
+  readonly backend: RedisBackend;
+  readonly metrics: GatewayMetrics;
+  /** Configured tokens; replaced in place on SIGHUP. */
+  readonly tokens: TokenStore;
+  readonly log: GatewayLogger;
+  /** The route table. */
+  readonly routes: readonly Route[];
+  /** Requests received and not yet answered. */
+  inFlight(): number;
+  listen(options: { port: number; host: string }): Promise<void>;
+  /** Drains (see HttpAdapter.drain), then closes Redis: nothing acknowledged is lost. */
+  close(): Promise<void>;
+}
 
 /**
- * Builds the gateway: Fastify with its plugins and routes, connected (in the background) to Redis. Never
- * listens; `main.ts` does, and tests use `inject` or `listen({ port: 0 })`.
+ * Builds the gateway: the Redis backend (connecting in the background), the executor and the HTTP adapter
+ * with its route table. Never listens; `main.ts` does, and tests listen on port 0.
  * @example
- * const app = await buildApp(loadConfig(process.env));
- * await app.listen({ port: 8080 });
+ * const gateway = await buildApp(loadConfig(process.env));
+ * await gateway.listen({ port: 8080, host: '0.0.0.0' });
  */
-export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<FastifyInstance> {
+export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<Gateway> {
   if (!hasRedisBackend(config)) {
     throw new Error('buildApp needs a Redis backend (main.ts starts the embedded Redis)');
   }
-  const bootId = randomBytes(4).toString('hex');
-  let requestCount = 0;
-  const app = Fastify({
-    ...(config.tlsCert && config.tlsKey
-      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
-      : {}),
-    ...(deps.logger
-      ? { loggerInstance: deps.logger }
-      : {
-          logger: {
-            level: config.logLevel,
-            redact: { paths: REDACTED_HEADERS, censor: '[redacted]' },
-            // The query string may carry `_token`: log paths only.
-            serializers: {
-              req: (req: { method?: string; url?: string }) => ({
-                method: req.method,
-                path: req.url?.split('?', 1)[0],
-              }),
-            },
-          },
-        }),
-    bodyLimit: config.maxBodyBytes,
-    requestTimeout: config.requestTimeoutMs,
-    // plugins/in-flight.ts answers requests that arrive while draining, in the gateway's format.
-    return503OnClosing: false,
-    keepAliveTimeout: config.keepAliveTimeoutMs,
-    // Keys and path-form arguments can be long; the URL is bounded by Node's header size limit anyway.
-    routerOptions: { maxParamLength: 64 * 1024 },
-    // plugins/request-log.ts writes one line per request instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
-    // Cache API bodies are validated strictly: no silent type coercion, unknown fields are errors.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
-    frameworkErrors: answerFrameworkError,
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given)
-        ? given
-        : `${bootId}-${++requestCount}`;
-    },
+  const log = deps.logger ?? pino({ level: config.logLevel });
+  const tokens = deps.tokens ?? TokenStore.load(config, config.tokensFile);
+  const backend = connectRedis(config, log.child({ component: 'redis' }));
+  backend.setTokenUsers(tokens.principals());
+  let inFlight = () => 0;
+  const metrics = new GatewayMetrics(backend, () => inFlight());
+  const executor = new CommandExecutor(backend, {
+    commandTimeoutMs: config.commandTimeoutMs,
+    observer: metrics,
+    writeReplicas: config.writeReplicas,
   });
-
-  // Slow-loris guard: headers must arrive within 10 s even though idle keep-alive connections live long.
-  app.server.headersTimeout = Math.min(10_000, config.requestTimeoutMs);
-  app.decorate('config', config);
-  app.decorate('tokens', deps.tokens ?? TokenStore.load(config, config.tokensFile));
-  app.decorate('backend', connectRedis(config, app.log.child({ component: 'redis' })));
-  app.backend.setTokenUsers(app.tokens.principals());
-  app.decorate('metrics', new GatewayMetrics(() => app.inFlight()));
-  app.decorate(
-    'executor',
-    new CommandExecutor(app.backend, {
-      commandTimeoutMs: config.commandTimeoutMs,
-      observer: app.metrics,
-      writeReplicas: config.writeReplicas,
-    }),
-  );
-  app.decorate('syncToken', new SyncToken());
-  app.addHook('onClose', async () => app.backend.close());
-
-  // Every route reads its body as raw bytes: path-form commands take them verbatim as a value, and the JSON
-  // routes parse them themselves, so any Content-Type is accepted (as Upstash does).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-  if (config.corsOrigins.length > 0) {
-    await app.register(cors, {
-      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-      methods: ['GET', 'POST', 'PUT', 'DELETE'],
-      allowedHeaders: [
-        'Authorization',
-        'Content-Type',
-        'X-API-Key',
-        'Upstash-Encoding',
-        'upstash-sync-token',
-        'Upstash-Telemetry-Runtime',
-        'Upstash-Telemetry-Platform',
-        'Upstash-Telemetry-Sdk',
-        'Upstash-Telemetry-Retry',
-      ],
-      exposedHeaders: [
-        'upstash-sync-token',
-        'x-request-id',
-        'Retry-After',
-        'Cachegate-Executed',
-        'RateLimit-Limit',
-        'RateLimit-Remaining',
-        'RateLimit-Reset',
-        'RateLimit-Policy',
-      ],
-      maxAge: 600,
-    });
-  }
-  // Response schemas document the API (and tests check responses against them); they do not filter output.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  await app.register(errorHandlerPlugin);
-  await app.register(openapiPlugin);
-  await app.register(inFlightPlugin);
-  await app.register(requestLogPlugin);
-  // Hooks run in this order: shed load first, then authenticate, then count against the token's limit.
-  await app.register(loadPlugin);
-  await app.register(authPlugin);
-  await app.register(rateLimitPlugin);
-  await app.register(metricsPlugin);
-  await app.register(healthPlugin);
-  await app.register(cacheRoutes);
-  await app.register(upstashRoutes);
-  return app;
+  const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
+  const drain = new DrainState();
+  const services: Services = { config, executor, backend, metrics, syncToken: new SyncToken(), drain };
+  const routes: Route[] = [
+    ...healthRoutes(services),
+    metricsRoute(services),
+    ...documentRoutes(() => routes),
+    ...commandRoutes(services),
+    ...commandBatchRoutes(services),
+    ...subscribeRoutes(services),
+    entryRoute(services),
+    ...batchRoutes(services),
+  ];
+  const adapter = new HttpAdapter({
+    drain,
+    router: new Router(routes),
+    tokens,
+    limiter: new RateLimiter({ fallback: config.rateLimit, store: config.rateLimitStore, executor, log }),
+    shedder,
+    cors: config.corsOrigins.length > 0 ? new Cors(config.corsOrigins) : undefined,
+    metrics,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  inFlight = () => adapter.inFlight;
+  const server = createListener(config, adapter);
+  return {
+    config,
+    server,
+    backend,
+    metrics,
+    tokens,
+    log,
+    routes,
+    inFlight: () => adapter.inFlight,
+    listen: ({ port, host }) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          log.info({ address: server.address() }, 'listening');
+          resolve();
+        });
+      }),
+    close: async () => {
+      if (server.listening) await adapter.drain(server);
+      shedder.close();
+      await backend.close();
+    },
+  };
 }

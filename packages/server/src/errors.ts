@@ -53,12 +53,15 @@ export class GatewayError extends Error {
     this.statusCode = ERRORS[code].status;
     this.retryAfterSeconds = this.statusCode === 503 ? 1 : undefined;
     this.mayHaveRun = MAY_HAVE_RUN.has(code);
+    this.allow = undefined;
   }
 
   /** Seconds a client should wait before retrying (`Retry-After`); set on 429s, 1 s for every 503. */
   retryAfterSeconds: number | undefined;
   /** False when it is certain that no command of the request reached Redis. */
   mayHaveRun: boolean;
+  /** For 405: the methods the path does serve (the `Allow` header). */
+  allow: string | undefined;
 }
 
 /** Shorthand for throwing catalog errors: `throw gatewayError('CG_ERR_KEY_INVALID', 'why')`. */

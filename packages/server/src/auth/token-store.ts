@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseRateLimit } from '../rate-limit-rule.js';
-import type { Principal, Scope } from '../redis/policy.js';
+import type { Principal, Scope } from './principal.js';
 
 /** One configured token, as the store keeps it: never the token, only its SHA-256 (base64). */
 interface TokenEntry {

@@ -1,5 +1,5 @@
+import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from './command-table.js';
-import type { Principal } from './policy.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import calculateSlot from 'cluster-key-slot';
+import type { Principal } from '../auth/principal.js';
 import type { Batch, NodeAddress, PlannedCommand, RedisBackend } from './backend.js';
 import { type CommandInfo, CommandTable, keysOf } from './command-table.js';
 import {
@@ -10,7 +11,6 @@ import {
 } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
 import { RedisNode } from './node.js';
-import type { Principal } from './policy.js';
 import { ErrorReply, replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';

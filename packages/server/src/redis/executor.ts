@@ -1,7 +1,8 @@
+import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { Batch, PlannedCommand, RedisBackend } from './backend.js';
 import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from './connection.js';
-import { denialReason, GATEWAY_PRINCIPAL, type Principal } from './policy.js';
+import { denialReason } from './policy.js';
 import { ErrorReply } from './resp.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { Principal } from '../auth/principal.js';
 import type { CommandTable } from './command-table.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
-import type { Principal } from './policy.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import { Subscriber } from './subscriber.js';

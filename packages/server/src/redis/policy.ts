@@ -1,23 +1,6 @@
-import type { RateLimitRule } from '../rate-limit-rule.js';
+import type { Principal, Scope } from '../auth/principal.js';
 import type { CommandInfo } from './command-table.js';
-import type { Arg, Command, RedisUser } from './types.js';
-
-/** What a token may do: `read` < `write` < `admin`. */
-export type Scope = 'read' | 'write' | 'admin';
-
-/** Who is calling, as the auth plugin resolved it from the token. Never holds the token itself. */
-export interface Principal {
-  /** Token name, for logs and metrics. */
-  readonly name: string;
-  readonly scope: Scope;
-  /** When set, this principal's commands run on a connection authenticated as this Redis ACL user. */
-  readonly redisUser?: RedisUser;
-  /** This token's own rate limit (tokens file), or 'off'; unset: `CACHEGATE_RATE_LIMIT` applies. */
-  readonly rateLimit?: RateLimitRule | 'off';
-}
-
-/** The gateway itself, for its own commands (rate-limit counters): the configured Redis user. */
-export const GATEWAY_PRINCIPAL: Principal = { name: 'cachegate', scope: 'admin' };
+import type { Arg, Command } from './types.js';
 
 /**
  * Commands that change or hold the state of the connection they run on. The gateway shares its connections

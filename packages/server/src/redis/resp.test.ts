@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCommand, ErrorReply, ProtocolError, ReplyParser } from './resp.js';
+import { ErrorReply, encodeCommand, ProtocolError, ReplyParser } from './resp.js';
 import type { Reply } from './types.js';
 
 /** Feeds `wire` to a parser in pieces of `size` bytes and returns every reply. */
@@ -7,11 +7,13 @@ function parse(wire: Buffer | string, size = Number.POSITIVE_INFINITY, maxDepth 
   const replies: Reply[] = [];
   const parser = new ReplyParser((reply) => replies.push(reply), maxDepth);
   const bytes = Buffer.from(wire);
-  for (let i = 0; i < bytes.length; i += Math.min(size, bytes.length)) parser.feed(bytes.subarray(i, i + size));
+  for (let i = 0; i < bytes.length; i += Math.min(size, bytes.length))
+    parser.feed(bytes.subarray(i, i + size));
   return replies;
 }
 
-const WIRE = '+OK\r\n-ERR bad\r\n:42\r\n:-7\r\n$5\r\nhé\r\n\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n*1\r\n:1\r\n$0\r\n\r\n';
+const WIRE =
+  '+OK\r\n-ERR bad\r\n:42\r\n:-7\r\n$5\r\nhé\r\n\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n*1\r\n:1\r\n$0\r\n\r\n';
 
 describe('ReplyParser', () => {
   it('reads every RESP2 type', () => {
@@ -71,6 +73,8 @@ describe('encodeCommand', () => {
 
   it('keeps binary arguments byte for byte', () => {
     const encoded = encodeCommand(['SET', 'k', Buffer.from([0, 255, 13, 10])]);
-    expect(encoded).toEqual(Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n\u0000\u00ff\r\n\r\n', 'latin1'));
+    expect(encoded).toEqual(
+      Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n\u0000\u00ff\r\n\r\n', 'latin1'),
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
+import type { Principal } from '../auth/principal.js';
 import type { Batch, NodeAddress, RedisBackend } from './backend.js';
 import type { CommandTable } from './command-table.js';
 import { NotSentError, RedisConnection } from './connection.js';
-import type { Principal } from './policy.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
+import type { Principal } from '../auth/principal.js';
 import { argsOf, type Batch, type RedisBackend } from './backend.js';
 import { CommandTable } from './command-table.js';
 import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
 import { RedisNode } from './node.js';
-import type { Principal } from './policy.js';
 import { replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';

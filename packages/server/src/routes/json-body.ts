@@ -88,7 +88,9 @@ function checkNumber(lexeme: string): void {
 function sameDecimal(a: string, b: string): boolean {
   const x = normalize(a);
   const y = normalize(b);
-  return x.digits === y.digits && (x.digits === '' || (x.negative === y.negative && x.exponent === y.exponent));
+  return (
+    x.digits === y.digits && (x.digits === '' || (x.negative === y.negative && x.exponent === y.exponent))
+  );
 }
 
 /** Sign, significant digits and the exponent of the first of them: `-0.0120e2` -> (-, "12", 0). */

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type Gateway } from '../../src/app.js';
 import type { TokenStore } from '../../src/auth/token-store.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/redis/embedded.js';
@@ -20,7 +19,7 @@ export type TestResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 /** A gateway built in-process and listening on a free port. */
 export interface TestGateway {
-  app: FastifyInstance;
+  app: Gateway;
   /** `http://127.0.0.1:<port>` */
   url: string;
   /** fetch() against the gateway with the write token unless `token` says otherwise (null: none). */

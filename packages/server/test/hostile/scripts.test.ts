@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scopeAllows } from '../../src/redis/policy.js';
-import { startGateway, type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
+import { startGateway, type TestGateway, type TestResponse, TOKENS, waitFor } from '../helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 // Issue 11, classes 3-5: scripts run inside Redis, where the gateway cannot see what they call. Every case
@@ -30,7 +30,7 @@ beforeEach(async () => {
 const run = (command: unknown[], token: string) =>
   gateway.request('/', { method: 'POST', body: JSON.stringify(command), token });
 
-async function expectRefusedInsideRedis(response: Response) {
+async function expectRefusedInsideRedis(response: TestResponse) {
   expect(response.status).toBe(400);
   const { error } = await response.json();
   expect(error).toMatch(/can't run this command|no permissions|NOPERM/i);

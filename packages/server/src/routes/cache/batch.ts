@@ -1,17 +1,11 @@
 import { encodeValue } from '@cachegate/client';
-import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../../errors.js';
+import type { Route } from '../../http/router.js';
 import type { Command } from '../../redis/types.js';
-import { checkKey } from './key.js';
-import { expectReply, JSON_TYPE, storedJson } from './reply.js';
+import type { Services } from '../services.js';
+import { mgetBody, msetBody } from './body.js';
+import { expectReply, storedJson } from './reply.js';
 import { cacheErrors, ttlSchema, valueSchema } from './schemas.js';
-
-interface MgetBody {
-  keys: string[];
-}
-interface MsetBody {
-  entries: { key: string; value: unknown; ttl?: number }[];
-}
 
 /**
  * Batch reads and writes:
@@ -19,103 +13,124 @@ interface MsetBody {
  * - `POST /v1/cache/mset` `{"entries": [{"key", "value", "ttl"?}]}` -> `{"stored": n}`, atomically
  *   (one MULTI/EXEC), each entry with its own TTL.
  */
-async function batchRoutes(app: FastifyInstance) {
-  const maxItems = app.config.maxPipeline;
-
-  app.post<{ Body: MgetBody }>(
-    '/v1/cache/mget',
+export function batchRoutes({ config, executor }: Services): Route[] {
+  const limits = {
+    maxKeyBytes: config.maxKeyBytes,
+    maxItems: config.maxPipeline,
+    maxJsonDepth: config.maxJsonDepth,
+  };
+  const maxItems = config.maxPipeline;
+  const tags = ['cache'];
+  return [
     {
-      schema: {
-        summary: 'Read many entries',
-        tags: ['cache'],
-        body: {
-          type: 'object',
-          required: ['keys'],
-          additionalProperties: false,
-          properties: { keys: { type: 'array', minItems: 1, maxItems, items: { type: 'string' } } },
-        },
-        response: {
-          200: {
-            type: 'object',
-            required: ['entries'],
-            additionalProperties: false,
-            properties: {
-              entries: {
-                type: 'array',
-                description: 'One per requested key, in request order; "value" only when "found"',
-                items: {
+      path: '/v1/cache/mget',
+      operations: {
+        POST: {
+          handle: async (ctx) => {
+            const keys = mgetBody(ctx.body, limits);
+            const { replies } = await executor.run(ctx.caller, 'pipeline', [['MGET', ...keys]]);
+            const values = expectReply(replies[0]);
+            if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
+            let body = '{"entries":[';
+            for (let i = 0; i < keys.length; i++) {
+              const key = JSON.stringify(keys[i]);
+              const value = values[i];
+              if (i > 0) body += ',';
+              body +=
+                value === null || value === undefined
+                  ? `{"key":${key},"found":false}`
+                  : `{"key":${key},"found":true,"value":${storedJson(value)}}`;
+            }
+            ctx.send(200, `${body}]}`);
+          },
+          doc: {
+            summary: 'Read many entries',
+            tags,
+            requestBody: {
+              type: 'object',
+              required: ['keys'],
+              additionalProperties: false,
+              properties: { keys: { type: 'array', minItems: 1, maxItems, items: { type: 'string' } } },
+            },
+            responses: {
+              200: {
+                schema: {
                   type: 'object',
-                  required: ['key', 'found'],
+                  required: ['entries'],
                   additionalProperties: false,
-                  properties: { key: { type: 'string' }, found: { type: 'boolean' }, value: valueSchema },
+                  properties: {
+                    entries: {
+                      type: 'array',
+                      description: 'One per requested key, in request order; "value" only when "found"',
+                      items: {
+                        type: 'object',
+                        required: ['key', 'found'],
+                        additionalProperties: false,
+                        properties: {
+                          key: { type: 'string' },
+                          found: { type: 'boolean' },
+                          value: valueSchema,
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+              ...cacheErrors,
+            },
+          },
+        },
+      },
+    },
+    {
+      path: '/v1/cache/mset',
+      operations: {
+        POST: {
+          handle: async (ctx) => {
+            const commands = msetBody(ctx.body, limits).map(({ key, value, ttl }): Command => {
+              const command: Command = ['SET', key, encodeValue(value)];
+              if (ttl !== undefined) command.push('EX', String(ttl));
+              return command;
+            });
+            const { replies } = await executor.run(ctx.caller, 'transaction', commands);
+            for (const reply of replies) expectReply(reply);
+            ctx.send(200, `{"stored":${replies.length}}`);
+          },
+          doc: {
+            summary: 'Store many entries atomically',
+            tags,
+            requestBody: {
+              type: 'object',
+              required: ['entries'],
+              additionalProperties: false,
+              properties: {
+                entries: {
+                  type: 'array',
+                  minItems: 1,
+                  maxItems,
+                  items: {
+                    type: 'object',
+                    required: ['key', 'value'],
+                    additionalProperties: false,
+                    properties: { key: { type: 'string' }, value: valueSchema, ttl: ttlSchema },
+                  },
                 },
               },
             },
-          },
-          ...cacheErrors,
-        },
-      },
-    },
-    async (request, reply) => {
-      const keys = request.body.keys.map((key) => checkKey(key, app.config.maxKeyBytes));
-      const { replies } = await app.executor.run(request.principal, 'pipeline', [['MGET', ...keys]]);
-      const values = expectReply(replies[0]);
-      if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
-      const entries = keys.map((key, i) =>
-        values[i] === null
-          ? `{"key":${JSON.stringify(key)},"found":false}`
-          : `{"key":${JSON.stringify(key)},"found":true,"value":${storedJson(values[i])}}`,
-      );
-      return reply.type(JSON_TYPE).send(`{"entries":[${entries.join(',')}]}`);
-    },
-  );
-
-  app.post<{ Body: MsetBody }>(
-    '/v1/cache/mset',
-    {
-      schema: {
-        summary: 'Store many entries atomically',
-        tags: ['cache'],
-        body: {
-          type: 'object',
-          required: ['entries'],
-          additionalProperties: false,
-          properties: {
-            entries: {
-              type: 'array',
-              minItems: 1,
-              maxItems,
-              items: {
-                type: 'object',
-                required: ['key', 'value'],
-                additionalProperties: false,
-                properties: { key: { type: 'string' }, value: valueSchema, ttl: ttlSchema },
+            responses: {
+              200: {
+                schema: {
+                  type: 'object',
+                  required: ['stored'],
+                  additionalProperties: false,
+                  properties: { stored: { type: 'integer', minimum: 1 } },
+                },
               },
+              ...cacheErrors,
             },
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            required: ['stored'],
-            additionalProperties: false,
-            properties: { stored: { type: 'integer', minimum: 1 } },
-          },
-          ...cacheErrors,
-        },
       },
     },
-    async (request) => {
-      const commands = request.body.entries.map(({ key, value, ttl }): Command => {
-        const command: Command = ['SET', checkKey(key, app.config.maxKeyBytes), encodeValue(value)];
-        if (ttl !== undefined) command.push('EX', String(ttl));
-        return command;
-      });
-      const { replies } = await app.executor.run(request.principal, 'transaction', commands);
-      for (const reply of replies) expectReply(reply);
-      return { stored: replies.length };
-    },
-  );
+  ];
 }
-
-export default batchRoutes;

@@ -4,12 +4,11 @@ import { gatewayError } from '../../errors.js';
 const CACHE_PREFIX = '/v1/cache/';
 
 /**
- * The key addressed by a `/v1/cache/<key>` URL: everything after the prefix, percent-decoded as a whole,
+ * The key addressed by a `/v1/cache/<key>` path (without its query): everything after the prefix, percent-decoded as a whole,
  * so `a%2Fb` and `a/b` are both the key "a/b". Any characters are allowed; the length is bounded.
  */
-export function keyFromUrl(url: string, maxKeyBytes: number): string {
-  const queryStart = url.indexOf('?');
-  const encoded = url.slice(CACHE_PREFIX.length, queryStart === -1 ? undefined : queryStart);
+export function keyFromPath(path: string, maxKeyBytes: number): string {
+  const encoded = path.slice(CACHE_PREFIX.length);
   let key: string;
   try {
     key = decodeURIComponent(encoded);

@@ -28,6 +28,3 @@ function isJson(text: string): boolean {
     return false;
   }
 }
-
-/** Answers a cache route with JSON text built by hand (stored values are spliced in as they are). */
-export const JSON_TYPE = 'application/json; charset=utf-8';

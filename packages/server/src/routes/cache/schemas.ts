@@ -1,14 +1,9 @@
-/** JSON schemas of the cache API: its bodies are validated against these, and the OpenAPI document shows them. */
+import type { ResponseDoc } from '../../http/router.js';
 
-export const keyParams = {
-  type: 'object',
-  properties: {
-    key: {
-      type: 'string',
-      description: 'The key, percent-encoded; any characters, 1 to CACHEGATE_MAX_KEY_BYTES bytes.',
-    },
-  },
-} as const;
+/**
+ * JSON schemas of the cache API, for the OpenAPI document. Bodies are checked by body.ts, which accepts
+ * exactly what these describe.
+ */
 
 /** A TTL in seconds. */
 export const ttlSchema = { type: 'integer', minimum: 1, description: 'Expiry in seconds' } as const;
@@ -34,17 +29,20 @@ export const cacheErrorSchema = {
   },
 } as const;
 
-const error = (description: string) => ({ description, ...cacheErrorSchema });
+const error = (description: string): ResponseDoc => ({ description, schema: cacheErrorSchema });
 
 /** Responses every cache route can give besides its own. */
-export const cacheErrors = {
+export const cacheErrors: Record<number, ResponseDoc> = {
   400: error('Invalid key or body, or Redis refused the command'),
   401: error('Missing or invalid token'),
   403: error('The token may not run this operation'),
   413: error('Body too large'),
   429: error('Rate limit exceeded'),
   503: error('Redis unavailable or too slow, or the gateway overloaded'),
-} as const;
+};
+
+/** The 404 of a missing key. */
+export const notFound = error('No such key');
 
 export const entrySchema = {
   type: 'object',

@@ -1,39 +1,42 @@
-import type { FastifyInstance } from 'fastify';
+import type { Route } from '../../http/router.js';
 import type { ExecutionMode } from '../../redis/executor.js';
-import { methodNotAllowed } from '../method-not-allowed.js';
-import {
-  commandListSchema,
-  commonResponses,
-  encodingHeader,
-  errorResponseSchema,
-  itemsResponseSchema,
-} from './schemas.js';
+import type { Services } from '../services.js';
+import { commandListSchema, commonResponses, encodingHeader, itemsResponseSchema } from './schemas.js';
 import { commandsFromBody, sendItems } from './wire.js';
 
 /**
- * Registers a route that takes a JSON array of commands (`/pipeline`, `/multi-exec`): POST runs them in
- * `mode` and answers one item per command; other methods get 405.
+ * The routes that take a JSON array of commands and answer one item per command:
+ * - `POST /pipeline`: sent to Redis back to back without waiting in between; not atomic, each command
+ *   succeeds or fails on its own and a failure never stops the rest;
+ * - `POST /multi-exec`: atomically inside MULTI/EXEC, written as one block so that concurrent
+ *   transactions never interleave or nest. Commands that fail at run time are `{"error"}` items; a
+ *   transaction Redis discards (EXECABORT) is a 400 for the whole request.
  */
-export function registerBatchRoute(app: FastifyInstance, url: string, mode: ExecutionMode, summary: string) {
-  const schema = {
-    summary,
-    tags: ['commands'],
-    headers: encodingHeader,
-    body: commandListSchema,
-    response: { 200: itemsResponseSchema, ...commonResponses },
-  };
-  app.post(url, { schema }, async (request, reply) => {
-    const commands = commandsFromBody(request.body, app.config.maxPipeline, url);
-    return sendItems(request, reply, await app.executor.run(request.principal, mode, commands));
-  });
-  app.route({
-    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
-    url,
-    schema: {
-      summary: 'Not allowed',
-      tags: ['commands'],
-      response: { ...commonResponses, 405: errorResponseSchema },
+export function batchRoutes({ config, executor, syncToken }: Services): Route[] {
+  const route = (path: string, mode: ExecutionMode, summary: string): Route => ({
+    path,
+    operations: {
+      POST: {
+        handle: async (ctx) => {
+          const commands = commandsFromBody(ctx.body, config.maxPipeline, path);
+          sendItems(ctx, syncToken, await executor.run(ctx.caller, mode, commands));
+        },
+        doc: {
+          summary,
+          tags: ['commands'],
+          headers: encodingHeader,
+          requestBody: commandListSchema,
+          responses: {
+            200: { description: 'One item per command', schema: itemsResponseSchema },
+            ...commonResponses,
+          },
+        },
+      },
     },
-    handler: methodNotAllowed('POST'),
+    documentedNotAllowed: ['GET', 'PUT', 'DELETE', 'PATCH'],
   });
+  return [
+    route('/pipeline', 'pipeline', 'Run many commands, pipelined'),
+    route('/multi-exec', 'transaction', 'Run many commands atomically (MULTI/EXEC)'),
+  ];
 }

@@ -1,3 +1,5 @@
+import type { ResponseDoc } from '../../http/router.js';
+
 /**
  * JSON schemas of the Upstash-compatible routes, for the OpenAPI document. Bodies are parsed from raw bytes
  * and checked by `commandFromBody`/`commandsFromBody` (wire.ts); these schemas state exactly what those accept.
@@ -17,12 +19,11 @@ export const commandSchema = {
 
 /** A RESP2-shaped reply: strings (base64 with `Upstash-Encoding: base64`), integers, null, nested arrays. */
 export const resultSchema = {
-  $id: 'RedisResult',
   anyOf: [
     { type: 'string' },
     { type: 'integer' },
     { type: 'null' },
-    { type: 'array', items: { $ref: 'RedisResult#' } },
+    { type: 'array', items: { $ref: '#/components/schemas/RedisResult' } },
   ],
 } as const;
 
@@ -30,7 +31,7 @@ export const singleResponseSchema = {
   type: 'object',
   required: ['result'],
   additionalProperties: false,
-  properties: { result: { $ref: 'RedisResult#' } },
+  properties: { result: { $ref: '#/components/schemas/RedisResult' } },
 } as const;
 
 export const errorResponseSchema = {
@@ -55,17 +56,19 @@ export const commandListSchema = {
 } as const;
 
 /** Responses every command route can give besides its 200. */
-export const commonResponses = {
-  400: { description: 'Malformed request, or Redis refused the command', ...errorResponseSchema },
-  401: { description: 'Missing or invalid token', ...errorResponseSchema },
-  403: { description: 'Denied by the command policy', ...errorResponseSchema },
-  413: { description: 'Body or pipeline too large', ...errorResponseSchema },
-  429: { description: 'Rate limit exceeded', ...errorResponseSchema },
-  503: { description: 'Redis unavailable or too slow, or the gateway overloaded', ...errorResponseSchema },
-} as const;
+export const commonResponses: Record<number, ResponseDoc> = {
+  400: { description: 'Malformed request, or Redis refused the command', schema: errorResponseSchema },
+  401: { description: 'Missing or invalid token', schema: errorResponseSchema },
+  403: { description: 'Denied by the command policy', schema: errorResponseSchema },
+  413: { description: 'Body or pipeline too large', schema: errorResponseSchema },
+  429: { description: 'Rate limit exceeded', schema: errorResponseSchema },
+  503: {
+    description: 'Redis unavailable or too slow, or the gateway overloaded',
+    schema: errorResponseSchema,
+  },
+};
 
 export const encodingHeader = {
-  type: 'object',
   properties: {
     'upstash-encoding': {
       type: 'string',
@@ -73,4 +76,4 @@ export const encodingHeader = {
       description: 'Encode every string of the result as base64 of its exact bytes.',
     },
   },
-} as const;
+};

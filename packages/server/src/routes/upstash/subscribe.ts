@@ -1,7 +1,8 @@
-import { PassThrough } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../../errors.js';
+import type { RequestContext } from '../../http/context.js';
+import type { Route } from '../../http/router.js';
 import type { SubscriptionKind, Unsubscribe } from '../../redis/subscriber.js';
+import type { Services } from '../services.js';
 import { commandFromUrl } from './command.js';
 import { commonResponses } from './schemas.js';
 
@@ -25,75 +26,73 @@ function event(...fields: string[]): string {
  * `data: pmessage,<pattern>,<channel>,<message>`). Subscriptions live on a pub/sub connection of their own;
  * the stream ends when the client goes away or the gateway shuts down.
  */
-async function subscribeRoutes(app: FastifyInstance) {
-  const streams = new Set<PassThrough>();
-  app.addHook('preClose', (done) => {
-    for (const stream of streams) stream.end();
-    done();
+export function subscribeRoutes({ executor, drain }: Services): Route[] {
+  return (['subscribe', 'psubscribe'] as const satisfies SubscriptionKind[]).map((kind) => {
+    const handle = (ctx: RequestContext) => stream(ctx, kind);
+    const doc = {
+      summary:
+        kind === 'subscribe'
+          ? 'Subscribe to channels (server-sent events)'
+          : 'Subscribe to channel patterns (server-sent events)',
+      tags: ['commands'],
+      responses: {
+        200: { description: 'A stream of "data: ..." events', contentType: 'text/event-stream' },
+        ...commonResponses,
+      },
+    };
+    return {
+      path: `/${kind}/*`,
+      openapiPath: `/${kind}/{${kind === 'subscribe' ? 'channel' : 'pattern'}}`,
+      operations: { GET: { handle, doc }, POST: { handle, doc } },
+    };
   });
 
-  for (const kind of ['subscribe', 'psubscribe'] as const satisfies SubscriptionKind[]) {
-    app.route({
-      method: ['GET', 'POST'],
-      url: `/${kind}/*`,
-      schema: {
-        summary:
-          kind === 'subscribe'
-            ? 'Subscribe to channels (server-sent events)'
-            : 'Subscribe to channel patterns (server-sent events)',
-        tags: ['commands'],
-        produces: ['text/event-stream'],
-        response: {
-          200: { type: 'string', description: 'A stream of "data: ..." events' },
-          ...commonResponses,
-        },
-      },
-      handler: async (request, reply) => {
-        // The Upstash SDK posts an empty JSON array: only the path names channels.
-        const names = commandFromUrl(request.url, undefined)
-          .slice(1)
-          .map(String)
-          .filter((name) => name !== '');
-        if (names.length === 0)
-          throw gatewayError('CG_ERR_REQUEST_INVALID', `Name at least one channel: /${kind}/<name>`);
-        const stream = new PassThrough();
-        // Messages may still arrive between the end of the stream and the unsubscription.
-        const write = (text: string) => {
-          if (!stream.writableEnded) stream.write(text);
-        };
-        const unsubscribes: Unsubscribe[] = [];
-        const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
-        stream.once('close', () => {
-          clearInterval(heartbeat);
-          streams.delete(stream);
-          for (const unsubscribe of unsubscribes) unsubscribe().catch(() => undefined);
-        });
-        try {
-          for (const [index, name] of names.entries()) {
-            const listener = (message: Buffer, channel: Buffer) =>
-              write(
-                kind === 'subscribe'
-                  ? event('message', channel.toString(), message.toString())
-                  : event('pmessage', name, channel.toString(), message.toString()),
-              );
-            unsubscribes.push(
-              await app.executor.subscribe(request.principal, kind, name, listener, () => stream.end()),
-            );
-            write(event(kind, name, String(index + 1)));
-          }
-        } catch (error) {
-          stream.destroy();
-          throw error;
-        }
-        streams.add(stream);
-        return reply
-          .header('content-type', 'text/event-stream')
-          .header('cache-control', 'no-cache')
-          .header('x-accel-buffering', 'no')
-          .send(stream);
-      },
-    });
+  async function stream(ctx: RequestContext, kind: SubscriptionKind) {
+    // The Upstash SDK posts an empty JSON array: only the path names channels.
+    const names = commandFromUrl(ctx.path, '', undefined)
+      .slice(1)
+      .map(String)
+      .filter((name) => name !== '');
+    if (names.length === 0)
+      throw gatewayError('CG_ERR_REQUEST_INVALID', `Name at least one channel: /${kind}/<name>`);
+    const res = ctx.res;
+    let isOpen = true;
+    // Messages may still arrive between the end of the stream and the unsubscription.
+    const write = (text: string) => {
+      if (isOpen) res.write(text);
+    };
+    const unsubscribes: Unsubscribe[] = [];
+    const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const end = () => {
+      if (!isOpen) return;
+      isOpen = false;
+      clearInterval(heartbeat);
+      drain.streams.delete(res);
+      for (const unsubscribe of unsubscribes) unsubscribe().catch(() => undefined);
+      res.end();
+    };
+    res.once('close', end);
+    const events: string[] = [];
+    try {
+      for (const [index, name] of names.entries()) {
+        const listener = (message: Buffer, channel: Buffer) =>
+          write(
+            kind === 'subscribe'
+              ? event('message', channel.toString(), message.toString())
+              : event('pmessage', name, channel.toString(), message.toString()),
+          );
+        unsubscribes.push(await executor.subscribe(ctx.caller, kind, name, listener, end));
+        events.push(event(kind, name, String(index + 1)));
+      }
+    } catch (error) {
+      isOpen = false;
+      clearInterval(heartbeat);
+      for (const unsubscribe of unsubscribes) unsubscribe().catch(() => undefined);
+      throw error;
+    }
+    if (res.destroyed) return end();
+    ctx.stream('text/event-stream');
+    drain.streams.add(res);
+    for (const text of events) res.write(text);
   }
 }
-
-export default subscribeRoutes;

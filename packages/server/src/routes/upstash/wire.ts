@@ -1,10 +1,11 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { gatewayError } from '../../errors.js';
+import type { RequestContext } from '../../http/context.js';
 import { pipelineItemJson, resultJson } from '../../redis/encode-result.js';
 import type { BatchResult } from '../../redis/executor.js';
 import { ErrorReply } from '../../redis/resp.js';
 import type { Command } from '../../redis/types.js';
 import { checkJsonText, parseJsonBody } from '../json-body.js';
+import type { SyncToken } from './sync-token.js';
 
 /** The command of a `POST /` body: `["SET", "key", "value", "EX", 60]`. */
 export function commandFromBody(body: unknown): Command {
@@ -67,27 +68,28 @@ function toCommand(value: unknown, where: string, seen: { number: boolean }): Co
   return command;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-
 /** True when the caller asked for base64-encoded results (`Upstash-Encoding: base64`). */
-function wantsBase64(request: FastifyRequest): boolean {
-  const encoding = request.headers['upstash-encoding'];
+function wantsBase64(ctx: RequestContext): boolean {
+  const encoding = ctx.req.headers['upstash-encoding'];
   return typeof encoding === 'string' && encoding.toLowerCase() === 'base64';
 }
 
 /** Answers a single command: `200 {"result"}`, or `400 {"error"}` when Redis refused it. */
-export function sendSingle(request: FastifyRequest, reply: FastifyReply, batch: BatchResult): FastifyReply {
+export function sendSingle(ctx: RequestContext, syncToken: SyncToken, batch: BatchResult): void {
   const result = batch.replies[0] ?? null;
-  reply.header('upstash-sync-token', request.server.syncToken.next(batch.wrote));
-  if (result instanceof ErrorReply) return reply.code(400).send({ error: result.message });
-  return reply.type(JSON_TYPE).send(`{"result":${resultJson(result, wantsBase64(request))}}`);
+  ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  if (result instanceof ErrorReply) ctx.send(400, `{"error":${JSON.stringify(result.message)}}`);
+  else ctx.send(200, `{"result":${resultJson(result, wantsBase64(ctx))}}`);
 }
 
 /** Answers a pipeline or transaction: `200` with one `{"result"}` or `{"error"}` per command, in order. */
-export function sendItems(request: FastifyRequest, reply: FastifyReply, batch: BatchResult): FastifyReply {
-  const base64 = wantsBase64(request);
-  reply.header('upstash-sync-token', request.server.syncToken.next(batch.wrote));
-  return reply
-    .type(JSON_TYPE)
-    .send(`[${batch.replies.map((item) => pipelineItemJson(item, base64)).join(',')}]`);
+export function sendItems(ctx: RequestContext, syncToken: SyncToken, batch: BatchResult): void {
+  const base64 = wantsBase64(ctx);
+  ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  let body = '[';
+  for (let i = 0; i < batch.replies.length; i++) {
+    if (i > 0) body += ',';
+    body += pipelineItemJson(batch.replies[i] ?? null, base64);
+  }
+  ctx.send(200, `${body}]`);
 }

@@ -1,15 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { type ErrorCode, gatewayError } from '../errors.js';
-import type { ExecutorObserver } from '../redis/executor.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The gateway's Prometheus metrics (one registry per app). */
-    metrics: GatewayMetrics;
-  }
-}
+import type { ErrorCode } from './errors.js';
+import type { RedisBackend } from './redis/backend.js';
+import type { ExecutorObserver } from './redis/executor.js';
 
 type HttpLabel = 'route' | 'method' | 'status';
 
@@ -86,7 +78,8 @@ export class GatewayMetrics implements ExecutorObserver {
     { count: Counter.Internal; duration: Histogram.Internal<HttpLabel> }
   >();
 
-  constructor(inFlight: () => number) {
+  /** Watches `backend` for `cachegate_redis_up` and reconnects; `inFlight` feeds the in-flight gauge. */
+  constructor(backend: RedisBackend, inFlight: () => number) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'cachegate_http_requests_in_flight',
@@ -97,6 +90,10 @@ export class GatewayMetrics implements ExecutorObserver {
       },
     });
     for (const reason of Object.values(REJECTIONS)) this.#rejected.inc({ reason }, 0);
+    backend.on('up', () => this.redisUp.set(1));
+    backend.on('down', () => this.redisUp.set(0));
+    backend.on('reconnecting', () => this.redisReconnects.inc());
+    this.redisUp.set(backend.isReady ? 1 : 0);
   }
 
   commandCompleted(command: string, seconds: number): void {
@@ -131,50 +128,3 @@ export class GatewayMetrics implements ExecutorObserver {
     if (reason !== undefined) this.#rejected.inc({ reason });
   }
 }
-
-/**
- * Collects request metrics and serves `GET /metrics` (Prometheus text format). The route needs a token of
- * any scope (Prometheus can send one with `authorization: {credentials: ...}`); with
- * `CACHEGATE_METRICS_PORT` it is not served here at all, and main.ts serves it on its own listener instead.
- */
-async function metricsPlugin(app: FastifyInstance) {
-  app.addHook('onResponse', (request, reply, done) => {
-    app.metrics.requestCompleted(
-      request.routeOptions.url ?? 'unmatched',
-      request.method,
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
-    done();
-  });
-  app.backend.on('up', () => app.metrics.redisUp.set(1));
-  app.backend.on('down', () => app.metrics.redisUp.set(0));
-  app.backend.on('reconnecting', () => app.metrics.redisReconnects.inc());
-  app.metrics.redisUp.set(app.backend.isReady ? 1 : 0);
-
-  const schema = {
-    summary: 'Prometheus metrics (text format)',
-    tags: ['operations'],
-    produces: ['text/plain'],
-    response: { 200: { type: 'string' } },
-  };
-  if (app.config.metricsPort === undefined) {
-    app.get('/metrics', { schema }, async (_request, reply) =>
-      reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics()),
-    );
-  } else {
-    // Without this route, GET /metrics would reach the path-form command route as a command named METRICS.
-    app.get(
-      '/metrics',
-      { schema: { ...schema, summary: 'Not here: see CACHEGATE_METRICS_PORT' } },
-      async () => {
-        throw gatewayError(
-          'CG_ERR_ROUTE_NOT_FOUND',
-          `Metrics are served on port ${app.config.metricsPort} (CACHEGATE_METRICS_PORT)`,
-        );
-      },
-    );
-  }
-}
-
-export default fp(metricsPlugin, { name: 'metrics', dependencies: ['load'] });

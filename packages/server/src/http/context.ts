@@ -1,0 +1,124 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../auth/principal.js';
+import { type GatewayError, gatewayError } from '../errors.js';
+import type { Operation, Route } from './router.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The adapter that admitted a request: it feeds the request its body and settles it. */
+export interface RequestOwner {
+  received(ctx: RequestContext, chunk: Buffer): void;
+  ended(ctx: RequestContext): void;
+  settle(ctx: RequestContext): void;
+}
+
+/**
+ * One request on its way through the adapter: what the steps found out about it (route, principal, body)
+ * and the headers they want on the response. Handlers answer through it, with one `writeHead` and one
+ * `end`; nothing else is allocated per request but the header list and, when there is one, the body.
+ */
+export class RequestContext {
+  readonly owner: RequestOwner;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  /** `performance.now()` when the request arrived. */
+  readonly started: number;
+  /** The path, without the query string (raw, not percent-decoded). */
+  readonly path: string;
+  /** The raw query string after `?`, or '' . */
+  readonly query: string;
+  route: Route | undefined;
+  operation: Operation | undefined;
+  /** Who sent it, set by the auth step on every non-public route. */
+  principal: Principal | undefined;
+  /** The raw body, when the request had one. */
+  body: Buffer | undefined;
+  /** Headers every answer to this request carries (rate limits, CORS, sync token), as `[name, value, ...]`. */
+  readonly headers: string[] = [];
+  /** The request sent `Expect: 100-continue`: the body step sends the 100 once the request is admitted. */
+  expectsContinue = false;
+  /** The status answered, for metrics and the log line. */
+  status = 0;
+  /** True once accounting (in flight, metrics, log) was done: exactly once, however the request ended. */
+  isSettled = false;
+  /** Body bytes collected so far. */
+  chunks: Buffer[] | undefined;
+  received = 0;
+
+  constructor(owner: RequestOwner, req: IncomingMessage, res: ServerResponse, id: string, started: number) {
+    this.owner = owner;
+    this.req = req;
+    this.res = res;
+    this.id = id;
+    this.started = started;
+    const url = req.url ?? '/';
+    const queryStart = url.indexOf('?');
+    this.path = queryStart === -1 ? url : url.slice(0, queryStart);
+    this.query = queryStart === -1 ? '' : url.slice(queryStart + 1);
+  }
+
+  /** The principal of an authenticated route (the auth step guarantees it). */
+  get caller(): Principal {
+    if (this.principal === undefined)
+      throw gatewayError('CG_ERR_INTERNAL', 'no principal on an authenticated route');
+    return this.principal;
+  }
+
+  /** True for the cache API, whose errors carry a code and the request id. */
+  get isCacheApi(): boolean {
+    return this.path.startsWith('/v1/');
+  }
+
+  /** Answers with a body already serialized (JSON unless `contentType` says otherwise). */
+  send(status: number, body: string | Buffer, contentType: string = JSON_TYPE): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    this.status = status;
+    const headers = this.headers;
+    headers.push(
+      'content-type',
+      contentType,
+      'content-length',
+      String(typeof body === 'string' ? Buffer.byteLength(body) : body.length),
+      'x-request-id',
+      this.id,
+    );
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /** Starts a streamed answer (server-sent events) and returns the response to write to. */
+  stream(contentType: string): ServerResponse {
+    this.status = 200;
+    this.headers.push(
+      'content-type',
+      contentType,
+      'cache-control',
+      'no-cache',
+      'x-accel-buffering',
+      'no',
+      'x-request-id',
+      this.id,
+    );
+    this.res.writeHead(200, this.headers);
+    this.res.flushHeaders();
+    return this.res;
+  }
+
+  /**
+   * Answers with a catalog error in the format of the route family: `{"error": "<message>"}` for the
+   * Upstash routes, `{"error": {"code", "message", "requestId"}}` for the cache API.
+   */
+  sendError(error: GatewayError): void {
+    const headers = this.headers;
+    if (error.retryAfterSeconds !== undefined) headers.push('retry-after', String(error.retryAfterSeconds));
+    if (error.statusCode === 401) headers.push('www-authenticate', 'Bearer');
+    if (!error.mayHaveRun) headers.push('cachegate-executed', 'no');
+    if (error.allow !== undefined) headers.push('allow', error.allow);
+    const body = this.isCacheApi
+      ? `{"error":{"code":"${error.code}","message":${JSON.stringify(error.message)},"requestId":${JSON.stringify(this.id)}}}`
+      : `{"error":${JSON.stringify(error.message)}}`;
+    this.send(error.statusCode, body);
+  }
+}

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server, STATUS_CODES } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Config } from '../config.js';
+import type { HttpAdapter } from './adapter.js';
+
+/** How often Node checks header and request deadlines (its default, 30 s, made the 10 s limit 10-40 s). */
+const DEADLINE_CHECK_INTERVAL_MS = 1000;
+/** Headers must arrive within this (slow-loris guard), however long idle keep-alive connections live. */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/**
+ * The gateway's listening socket: `node:http`, or `node:https` with CACHEGATE_TLS_CERT/KEY, with every
+ * request going to the adapter. Node enforces the timeouts: headers within 10 s, the whole request within
+ * CACHEGATE_REQUEST_TIMEOUT_MS (408), idle keep-alive connections closed after
+ * CACHEGATE_KEEP_ALIVE_TIMEOUT_MS. Malformed HTTP gets a JSON error before the connection closes.
+ */
+export function createListener(config: Config, adapter: HttpAdapter): Server {
+  const options = {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.requestTimeoutMs),
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+    noDelay: true,
+  };
+  const server =
+    config.tlsCert && config.tlsKey
+      ? createHttpsServer(
+          { ...options, cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) },
+          adapter.onRequest,
+        )
+      : createHttpServer(options, adapter.onRequest);
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.on(config.tlsCert ? 'secureConnection' : 'connection', adapter.onConnection);
+  server.on('checkContinue', adapter.onCheckContinue);
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+/** Malformed requests, oversized headers (431) and requests too slow to arrive (408), in JSON. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket) {
+  const inProgress = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request did not arrive in time (CACHEGATE_REQUEST_TIMEOUT_MS)']
+        : [400, 'Malformed HTTP request'];
+  const body = `{"error":"${message}"}`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

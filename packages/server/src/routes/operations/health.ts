@@ -1,0 +1,117 @@
+import type { Route } from '../../http/router.js';
+import { VERSION } from '../../version.js';
+import type { Services } from '../services.js';
+
+/** Readiness probes wait at most this long for Redis's PING, so a probe never outlives its caller's timeout. */
+const PROBE_TIMEOUT_MS = 1000;
+
+type RedisStatus = { status: 'up'; latencyMs: number } | { status: 'down'; reason: string };
+
+const statusSchema = (values: string[]) => ({
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string', enum: values }, reason: { type: 'string' } },
+});
+
+const healthSchema = {
+  type: 'object',
+  required: ['status', 'version', 'uptimeSeconds', 'redis'],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'unavailable'] },
+    version: { type: 'string' },
+    uptimeSeconds: { type: 'integer' },
+    redis: {
+      type: 'object',
+      required: ['status'],
+      properties: {
+        status: { type: 'string', enum: ['up', 'down'] },
+        latencyMs: { type: 'number' },
+        reason: { type: 'string' },
+      },
+    },
+  },
+};
+
+/**
+ * Health endpoints, public and free of secrets:
+ * - `GET /livez`: the process runs (no Redis call);
+ * - `GET /readyz`: Redis answers PING; 503 + Retry-After when it does not or while shutting down;
+ * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check).
+ */
+export function healthRoutes({ backend, config, drain }: Services): Route[] {
+  const probe = async (): Promise<RedisStatus> => {
+    if (drain.isDraining) return { status: 'down', reason: 'shutting down' };
+    if (!backend.isReady) return { status: 'down', reason: 'not connected' };
+    const started = performance.now();
+    try {
+      await backend.ping(Date.now() + Math.min(PROBE_TIMEOUT_MS, config.commandTimeoutMs));
+      return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+    } catch (error) {
+      return { status: 'down', reason: (error as Error).message };
+    }
+  };
+  const tags = ['operations'];
+  return [
+    {
+      path: '/livez',
+      isPublic: true,
+      operations: {
+        GET: {
+          handle: (ctx) => ctx.send(200, '{"status":"ok"}'),
+          doc: {
+            summary: 'Liveness: the process serves',
+            tags,
+            responses: { 200: { schema: statusSchema(['ok']) } },
+          },
+        },
+      },
+    },
+    {
+      path: '/readyz',
+      isPublic: true,
+      operations: {
+        GET: {
+          handle: async (ctx) => {
+            const redis = await probe();
+            if (redis.status === 'up') return ctx.send(200, '{"status":"ready"}');
+            ctx.headers.push('retry-after', '1');
+            ctx.send(503, JSON.stringify({ status: 'unavailable', reason: redis.reason }));
+          },
+          doc: {
+            summary: 'Readiness: Redis answers PING and the gateway is not draining',
+            tags,
+            responses: {
+              200: { schema: statusSchema(['ready']) },
+              503: { schema: statusSchema(['unavailable']) },
+            },
+          },
+        },
+      },
+    },
+    {
+      path: '/health',
+      isPublic: true,
+      operations: {
+        GET: {
+          handle: async (ctx) => {
+            const redis = await probe();
+            const body = JSON.stringify({
+              status: redis.status === 'up' ? 'ok' : 'unavailable',
+              version: VERSION,
+              uptimeSeconds: Math.round(process.uptime()),
+              redis,
+            });
+            if (redis.status === 'up') return ctx.send(200, body);
+            ctx.headers.push('retry-after', '1');
+            ctx.send(503, body);
+          },
+          doc: {
+            summary: 'Readiness with details (probed by the SDK)',
+            tags,
+            responses: { 200: { schema: healthSchema }, 503: { schema: healthSchema } },
+          },
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,17 @@
+import type { Config } from '../config.js';
+import type { DrainState } from '../http/adapter.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { RedisBackend } from '../redis/backend.js';
+import type { CommandExecutor } from '../redis/executor.js';
+import type { SyncToken } from './upstash/sync-token.js';
+
+/** What route handlers work with; built once by `buildApp`. */
+export interface Services {
+  readonly config: Config;
+  readonly executor: CommandExecutor;
+  readonly backend: RedisBackend;
+  readonly metrics: GatewayMetrics;
+  readonly syncToken: SyncToken;
+  /** Whether the gateway is shutting down, and the streams it ends when it does. */
+  readonly drain: DrainState;
+}
