@@ -135,11 +135,7 @@ export class HttpAdapter implements RequestOwner {
       socket[CONNECTION] = connection;
       socket.once('close', onSocketClose);
     }
-    if (
-      connection.active.length < MAX_ACTIVE_PER_CONNECTION &&
-      connection.waiting.length === 0 &&
-      socket.writableLength < MAX_UNSENT_BYTES
-    ) {
+    if (connection.waiting.length === 0 && mayStart(connection, req, socket)) {
       this.#start(req, res, connection, expectsContinue);
       return;
     }
@@ -343,8 +339,9 @@ export class HttpAdapter implements RequestOwner {
 
   /** Starts waiting requests of a connection while it has room, and reads again once none wait. */
   #next(connection: Connection, socket: Socket) {
-    while (connection.waiting.length > 0 && connection.active.length < MAX_ACTIVE_PER_CONNECTION) {
-      if (socket.writableLength >= MAX_UNSENT_BYTES) {
+    for (let next = connection.waiting[0]; next !== undefined; next = connection.waiting[0]) {
+      if (!mayStart(connection, next.req, socket)) {
+        if (socket.writableLength < MAX_UNSENT_BYTES) return;
         if (!connection.isWaitingForDrain) {
           connection.isWaitingForDrain = true;
           socket.once('drain', () => {
@@ -354,8 +351,8 @@ export class HttpAdapter implements RequestOwner {
         }
         return;
       }
-      const next = connection.waiting.shift();
-      if (next !== undefined) this.#start(next.req, next.res, connection, next.expectsContinue);
+      connection.waiting.shift();
+      this.#start(next.req, next.res, connection, next.expectsContinue);
     }
     if (connection.waiting.length === 0 && connection.isPaused && !socket.destroyed) {
       connection.isPaused = false;
@@ -372,6 +369,24 @@ export class HttpAdapter implements RequestOwner {
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i;
+
+/**
+ * Whether a connection may start `req` now. Answers go out in order whatever happens, but execution order
+ * matters too: requests run side by side only while they are all safe (GET, HEAD), as RFC 9112 allows
+ * for pipelining; a write runs alone, after those before it and before those after it. And no more
+ * than MAX_ACTIVE_PER_CONNECTION at once, nor while MAX_UNSENT_BYTES of answers wait to be sent.
+ */
+function mayStart(connection: Connection, req: IncomingMessage, socket: Socket): boolean {
+  const { active } = connection;
+  if (socket.writableLength >= MAX_UNSENT_BYTES) return false;
+  if (active.length === 0) return true;
+  if (active.length >= MAX_ACTIVE_PER_CONNECTION) return false;
+  return isSafe(req) && active.every((ctx) => isSafe(ctx.req));
+}
+
+function isSafe(req: IncomingMessage): boolean {
+  return req.method === 'GET' || req.method === 'HEAD';
+}
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 // Listeners shared by every request, so that none is a new closure: each finds its context on `this`.

@@ -160,6 +160,11 @@ export class RedisConnection extends EventEmitter {
 
   /** {@link send} with a callback. */
   enqueue(commands: readonly Command[], deadline: number, done: Done): void {
+    // An empty batch expects no reply: queued, it would take the next batch's first one.
+    if (commands.length === 0) {
+      done(undefined, []);
+      return;
+    }
     const entry: Pending = { commands, replies: [], deadline, done };
     if (this.#state === 'ready') {
       if (this.#queuedCommands + commands.length > this.#maxQueued) {

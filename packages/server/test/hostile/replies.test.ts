@@ -63,6 +63,26 @@ describe('deeply nested replies', () => {
   });
 });
 
+describe('batches that expect no reply', () => {
+  // Found by the fuzzer: an empty batch queued on a connection took the next batch's reply, shifting every
+  // later answer by one.
+  it('answers an empty pipeline or transaction at once, and every later reply stays with its command', async () => {
+    for (const path of ['/pipeline', '/multi-exec']) {
+      const empty = await run(path, [], TOKENS.write);
+      expect(await empty.json()).toEqual([]);
+    }
+    const [a, empty, b] = await Promise.all([
+      run('/', ['ECHO', 'a']),
+      run('/pipeline', []),
+      run('/', ['ECHO', 'b']),
+    ]);
+    expect(await a.json()).toEqual({ result: 'a' });
+    expect(await empty.json()).toEqual([]);
+    expect(await b.json()).toEqual({ result: 'b' });
+    expect(await (await run('/', ['GET', 'canary'])).json()).toEqual({ result: 'still here' });
+  });
+});
+
 describe('a reply the parser cannot read', () => {
   let proxy: FaultProxy;
   let proxied: TestGateway;

@@ -1,0 +1,234 @@
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type GatewayProcess,
+  spawnReadyGateway,
+  startGateway,
+  type TestGateway,
+  TOKENS,
+  waitFor,
+} from '../helpers/gateway.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// Issue 11, classes 1 and 8, and the HTTP behaviours the own adapter must keep (issue 12): no client, with
+// or without a token, can leak in-flight accounting, hold unbounded memory, or outstay the timeouts.
+let redis: TestRedis;
+let gateway: TestGateway;
+let port: number;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  // A small in-flight limit: a single leaked request would soon turn every request into a 503.
+  gateway = await startGateway(redis.url, {
+    CACHEGATE_MAX_IN_FLIGHT: '20',
+    CACHEGATE_REQUEST_TIMEOUT_MS: '2000',
+  });
+  port = Number(new URL(gateway.url).port);
+});
+afterAll(async () => {
+  await gateway?.close();
+  await redis?.stop();
+});
+beforeEach(async () => {
+  await redis.command('FLUSHALL');
+  await redis.command('SET', 'canary', 'still here');
+});
+
+const auth = `Authorization: Bearer ${TOKENS.write}\r\n`;
+const getLivez = 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n';
+const getCanary = `GET /get/canary HTTP/1.1\r\nHost: x\r\n${auth}\r\n`;
+
+/** Opens a raw connection to the gateway. */
+function open(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+  });
+}
+
+/** Everything the gateway sends on `socket` until it closes, or until `until` is seen. */
+function readUntil(socket: Socket, until?: string): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (until !== undefined && text.includes(until)) resolve(text);
+    });
+    socket.on('close', () => resolve(text));
+  });
+}
+
+const tick = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** After any abuse: nothing counts as in flight, and an ordinary request is served. */
+async function expectUnharmed() {
+  await waitFor(() => gateway.app.inFlight() === 0, 5000, `in flight stayed at ${gateway.app.inFlight()}`);
+  const response = await gateway.request('/get/canary');
+  expect(await response.json()).toEqual({ result: 'still here' });
+  expect((await gateway.request('/readyz', { token: null })).status).toBe(200);
+}
+
+describe('connections that end badly', () => {
+  it.each([2, 10, 50])(
+    'settles every request of %i pipelined ones reset before their answers',
+    async (depth) => {
+      for (let round = 0; round < 40; round++) {
+        const socket = await open();
+        socket.write((round % 2 === 0 ? getLivez : getCanary).repeat(depth));
+        if (round % 3 === 1) await tick(1);
+        socket.resetAndDestroy();
+      }
+      await expectUnharmed();
+    },
+  );
+
+  it('settles requests reset mid-body, mid-headers and mid-response', async () => {
+    await redis.command('SET', 'big', 'x'.repeat(4 * 1024 * 1024));
+    const abuses = [
+      `POST / HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 100\r\n\r\n["SET","k",`,
+      'GET /livez HTTP/1.1\r\nHost: x\r\nX-Half:',
+      `GET /get/big HTTP/1.1\r\nHost: x\r\n${auth}\r\n`.repeat(3),
+      `POST /pipeline HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: chunked\r\n\r\n5\r\n[["GE`,
+    ];
+    for (const abuse of abuses) {
+      for (let round = 0; round < 10; round++) {
+        const socket = await open();
+        socket.write(abuse);
+        await tick(round % 2 === 0 ? 1 : 20);
+        socket.resetAndDestroy();
+      }
+    }
+    await expectUnharmed();
+    // The half-sent command never ran.
+    expect(await redis.command('EXISTS', 'k')).toBe(0);
+  });
+
+  it('answers pipelined requests on one connection in order', async () => {
+    const socket = await open();
+    const answers = readUntil(socket, 'third');
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 20\r\n\r\n["SET","k","second"]` +
+        getCanary +
+        `GET /get/k HTTP/1.1\r\nHost: x\r\n${auth}\r\n` +
+        `GET /echo/third HTTP/1.1\r\nHost: x\r\n${auth}\r\n`,
+    );
+    const text = await answers;
+    socket.destroy();
+    const results = [...text.matchAll(/\{"result":"?([^"}]*)"?\}/g)].map((match) => match[1]);
+    expect(results).toEqual(['OK', 'still here', 'second', 'third']);
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  const expectContinue = (headers: string, length: number) =>
+    `PUT /v1/cache/k HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+
+  it('sends 100 Continue to an admitted request and stores the body that follows', async () => {
+    const socket = await open();
+    const seen = readUntil(socket, '100 Continue');
+    socket.write(expectContinue(auth, 11));
+    expect(await seen).toContain('HTTP/1.1 100 Continue');
+    const answer = readUntil(socket, '"ttl"');
+    socket.write('{"value":1}');
+    expect(await answer).toContain('HTTP/1.1 200 OK');
+    socket.destroy();
+    expect(await redis.command('GET', 'k')).toBe('1');
+  });
+
+  it('answers 401 or 413 without asking for the body', async () => {
+    for (const [headers, length, status] of [
+      ['', 11, '401'],
+      [auth, 64 * 1024 * 1024, '413'],
+    ] as const) {
+      const socket = await open();
+      const text = readUntil(socket, '}');
+      socket.write(expectContinue(headers, length));
+      const answer = await text;
+      socket.destroy();
+      expect(answer).not.toContain('100 Continue');
+      expect(answer).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    }
+    await expectUnharmed();
+  });
+});
+
+describe('timeouts', () => {
+  it('closes a connection whose headers do not arrive within the header timeout', async () => {
+    // CACHEGATE_REQUEST_TIMEOUT_MS=2000 here: headers get min(10 s, that) = 2 s, checked every second.
+    const socket = await open();
+    const started = Date.now();
+    const answer = readUntil(socket);
+    socket.write('GET /livez HTTP/1.1\r\nHost: x\r\n');
+    const text = await answer;
+    const waited = Date.now() - started;
+    expect(text).toMatch(/^HTTP\/1.1 408 /);
+    expect(text).toContain('CACHEGATE_REQUEST_TIMEOUT_MS');
+    expect(waited).toBeGreaterThan(1900);
+    expect(waited).toBeLessThan(3500);
+    await expectUnharmed();
+  });
+
+  it('answers 408 when the body does not arrive within CACHEGATE_REQUEST_TIMEOUT_MS, and runs nothing', async () => {
+    const socket = await open();
+    const answer = readUntil(socket);
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 30\r\n\r\n["SET","k"`);
+    expect(await answer).toMatch(/^HTTP\/1.1 408 /);
+    expect(await redis.command('EXISTS', 'k')).toBe(0);
+    await expectUnharmed();
+  });
+
+  it('answers oversized headers with a JSON 431', async () => {
+    const socket = await open();
+    const answer = readUntil(socket);
+    socket.write(`GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1.1 431 /);
+    expect(text).toContain('{"error":');
+  });
+});
+
+describe('memory under a client that pipelines and never reads', () => {
+  let process: (GatewayProcess & { base: string }) | undefined;
+  afterAll(() => {
+    process?.child.kill('SIGKILL');
+  });
+
+  /** Resident memory of the gateway process, in MB. */
+  const rssMb = () => {
+    const status = readFileSync(`/proc/${process?.child.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+  };
+
+  it('holds a bounded amount: 300 GETs of a 1 MB value stay within a few MB of replies', async () => {
+    await redis.command('SET', 'mb', 'v'.repeat(1024 * 1024));
+    process = await spawnReadyGateway({ CACHEGATE_REDIS_URL: redis.url, CACHEGATE_TOKEN: TOKENS.write });
+    const spawnedPort = Number(new URL(process.base).port);
+    // Warm up, so that the baseline holds what any served request leaves behind.
+    for (let i = 0; i < 20; i++)
+      await fetch(`${process.base}/get/mb`, { headers: { authorization: `Bearer ${TOKENS.write}` } });
+    const baseline = rssMb();
+    const socket = await new Promise<Socket>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: spawnedPort }, () => resolve(s));
+    });
+    socket.pause();
+    socket.write(`GET /get/mb HTTP/1.1\r\nHost: x\r\n${auth}\r\n`.repeat(300));
+    let peak = baseline;
+    for (let i = 0; i < 40; i++) {
+      await tick(50);
+      peak = Math.max(peak, rssMb());
+    }
+    socket.destroy();
+    // Before: +391 MB (issue 11). Now: the connection's active replies (8 x 1 MB, twice over as JSON) and
+    // what the kernel's socket buffer holds.
+    expect(peak - baseline).toBeLessThan(100);
+    const served = await fetch(`${process.base}/get/canary`, {
+      headers: { authorization: `Bearer ${TOKENS.write}` },
+    });
+    expect(await served.json()).toEqual({ result: 'still here' });
+    console.log(
+      `RSS: baseline ${baseline.toFixed(0)} MB, peak ${peak.toFixed(0)} MB under 300 pipelined 1 MB GETs`,
+    );
+  });
+});
