@@ -1,275 +1,307 @@
 import { availableParallelism } from 'node:os';
-import { z } from 'zod';
 import { parseRateLimit } from './rate-limit-rule.js';
 
 /**
- * Every setting the gateway reads, in one table: the variable, the seed's aliases, the default, the schema
+ * Every setting the gateway reads, in one table: the variable, the seed's aliases, the default, the parser
  * and the description that `cachegate --help` prints. `main.ts` is the only caller of {@link loadConfig}.
  */
 const VARIABLES = {
   port: {
     env: 'PORT',
     default: '8080',
-    schema: z.coerce.number().int().min(0).max(65535),
+    parse: integer(0, 65535),
     help: 'TCP port for HTTP(S).',
   },
   host: {
     env: 'HOST',
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'Interface to listen on. Unset: 127.0.0.1 for a development setup (embedded Redis or generated token), else 0.0.0.0.',
   },
   redisUrl: {
     env: 'CACHEGATE_REDIS_URL',
     aliases: ['REDIS_URL'],
-    schema: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+    parse: redisUrl,
     help: 'Standalone Redis, redis[s]://[user[:password]@]host[:port][/db]. Unset: run an embedded redis-server (development).',
   },
   redisPassword: {
     env: 'CACHEGATE_REDIS_PASSWORD',
     aliases: ['REDIS_PASSWORD'],
     secret: true,
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'Redis password, when it is not in the URL.',
   },
   redisSentinels: {
     env: 'CACHEGATE_REDIS_SENTINELS',
     default: '',
-    schema: addressList(),
+    parse: addressList,
     help: 'Redis behind Sentinel: host:port,host:port of the Sentinels (with CACHEGATE_REDIS_SENTINEL_MASTER).',
   },
   redisSentinelMaster: {
     env: 'CACHEGATE_REDIS_SENTINEL_MASTER',
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'The master name the Sentinels monitor.',
   },
   redisSentinelPassword: {
     env: 'CACHEGATE_REDIS_SENTINEL_PASSWORD',
     secret: true,
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'Password of the Sentinels themselves (data nodes use CACHEGATE_REDIS_PASSWORD).',
   },
   redisClusterNodes: {
     env: 'CACHEGATE_REDIS_CLUSTER_NODES',
     default: '',
-    schema: addressList(),
+    parse: addressList,
     help: 'Redis Cluster: host:port,host:port of some nodes; the rest is discovered.',
   },
   redisTls: {
     env: 'CACHEGATE_REDIS_TLS',
     default: 'false',
-    schema: booleanFlag(),
+    parse: booleanFlag,
     help: 'Use TLS to Sentinel and Cluster nodes (a standalone URL says so with rediss://).',
   },
   redisTlsCa: {
     env: 'CACHEGATE_REDIS_TLS_CA',
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: "PEM file of the CA that signs Redis's certificate, for rediss:// (default: the system CAs).",
   },
   tlsCert: {
     env: 'CACHEGATE_TLS_CERT',
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'PEM certificate (chain) file: serve HTTPS instead of HTTP. Needs CACHEGATE_TLS_KEY.',
   },
   tlsKey: {
     env: 'CACHEGATE_TLS_KEY',
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'PEM private key file for CACHEGATE_TLS_CERT.',
   },
   writeReplicas: {
     env: 'CACHEGATE_WRITE_REPLICAS',
     default: '0',
-    schema: z.coerce.number().int().min(0).max(32),
+    parse: integer(0, 32),
     help: "Replicas that must confirm each write (Redis WAIT) before the gateway answers; 0: answer on the primary's reply. Standalone and Sentinel modes.",
   },
   token: {
     env: 'CACHEGATE_TOKEN',
     aliases: ['REDIS_SERVICE_API_KEY'],
     secret: true,
-    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    parse: token,
     help: 'Read-write token (scope "write"). Generated and printed in development when unset.',
   },
   readonlyToken: {
     env: 'CACHEGATE_READONLY_TOKEN',
     secret: true,
-    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    parse: token,
     help: 'Read-only token (scope "read").',
   },
   adminToken: {
     env: 'CACHEGATE_ADMIN_TOKEN',
     secret: true,
-    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    parse: token,
     help: 'Admin token (scope "admin"): may also run @admin and @dangerous commands such as FLUSHALL and KEYS.',
   },
   tokensFile: {
     env: 'CACHEGATE_TOKENS_FILE',
-    schema: z.string().min(1).optional(),
+    parse: text,
     help: 'JSON file of named tokens [{name, token|sha256, scope, redisUser?, redisPassword?}]; reloaded on SIGHUP.',
   },
   scopeUsers: {
     env: 'CACHEGATE_SCOPE_USERS',
     default: 'auto',
-    schema: z.enum(['auto', 'off']),
+    parse: oneOf(['auto', 'off']),
     help: '"auto": read and write tokens run as Redis ACL users cachegate-read/-write that the gateway creates, so Redis holds scripts to their scope; "off" (or no ACL rights): scripting commands need an admin token.',
   },
   commandTimeoutMs: {
     env: 'CACHEGATE_COMMAND_TIMEOUT_MS',
     default: '2000',
-    schema: z.coerce.number().int().min(10).max(600_000),
+    parse: integer(10, 600_000),
     help: 'Longest wait for Redis to answer a request before it fails with 503.',
   },
   maxBodyBytes: {
     env: 'CACHEGATE_MAX_BODY_BYTES',
     default: '1048576',
-    schema: z.coerce.number().int().min(1024),
+    parse: integer(1024),
     help: 'Largest request body; larger ones get 413.',
   },
   maxKeyBytes: {
     env: 'CACHEGATE_MAX_KEY_BYTES',
     default: '1024',
-    schema: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(512 * 1024 * 1024),
+    parse: integer(1, 512 * 1024 * 1024),
     help: 'Longest key accepted by the cache API, in UTF-8 bytes.',
   },
   maxJsonDepth: {
     env: 'CACHEGATE_MAX_JSON_DEPTH',
     default: '512',
-    schema: z.coerce.number().int().min(8).max(2000),
+    parse: integer(8, 2000),
     help: 'Deepest nesting of a cache API value, and of a Redis reply passed on (deeper ones get a clear error).',
   },
   maxPipeline: {
     env: 'CACHEGATE_MAX_PIPELINE',
     default: '1000',
-    schema: z.coerce.number().int().min(1),
+    parse: integer(1),
     help: 'Most commands in one /pipeline or /multi-exec request.',
   },
   shutdownGraceMs: {
     env: 'CACHEGATE_SHUTDOWN_GRACE_MS',
     default: '10000',
-    schema: z.coerce.number().int().min(0),
+    parse: integer(0),
     help: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish.',
   },
   rateLimit: {
     env: 'CACHEGATE_RATE_LIMIT',
     default: '',
-    schema: z.string().transform((text, context) => {
+    parse: (text: string) => {
       if (text === '' || text === 'off') return undefined;
       const rule = parseRateLimit(text);
-      if (typeof rule !== 'string') return rule;
-      context.addIssue({ code: 'custom', message: rule });
-      return z.NEVER;
-    }),
+      if (typeof rule === 'string') throw new Error(rule);
+      return rule;
+    },
     help: 'Requests per token, <count>/<window> (100/1s, 6000/1m). Tokens-file entries may override. Empty: off.',
   },
   rateLimitStore: {
     env: 'CACHEGATE_RATE_LIMIT_STORE',
     default: 'memory',
-    schema: z.enum(['memory', 'redis']),
+    parse: oneOf(['memory', 'redis']),
     help: '"memory" counts per process; "redis" shares the limit across gateway replicas through Redis.',
   },
   maxInFlight: {
     env: 'CACHEGATE_MAX_IN_FLIGHT',
     default: '5000',
-    schema: z.coerce.number().int().min(1),
+    parse: integer(1),
     help: 'Requests in flight per process; past it, new requests get 503 + Retry-After at once.',
   },
   maxEventLoopDelayMs: {
     env: 'CACHEGATE_MAX_EVENT_LOOP_DELAY_MS',
     default: '500',
-    schema: z.coerce.number().int().min(0),
+    parse: integer(0),
     help: 'Event-loop delay (p99 over 0.5 s) past which new requests get 503 + Retry-After. 0: off.',
   },
   requestTimeoutMs: {
     env: 'CACHEGATE_REQUEST_TIMEOUT_MS',
     default: '30000',
-    schema: z.coerce.number().int().min(1000),
+    parse: integer(1000),
     help: 'Longest time to receive a whole request (headers and body) before 408.',
   },
   keepAliveTimeoutMs: {
     env: 'CACHEGATE_KEEP_ALIVE_TIMEOUT_MS',
     default: '650000',
-    schema: z.coerce.number().int().min(1000),
+    parse: integer(1000),
     help: "Idle keep-alive connections close after this; longer than load balancers' idle timeouts (GCP 600 s, AWS 60 s).",
   },
   metricsPort: {
     env: 'CACHEGATE_METRICS_PORT',
-    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    parse: integer(0, 65535),
     help: 'Serve /metrics on this port, without a token, instead of on the main port with one.',
   },
   workers: {
     env: 'CACHEGATE_WORKERS',
     default: '1',
-    schema: z
-      .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
-      .transform((value) => (value === 'auto' ? availableParallelism() : value)),
+    parse: (text: string) => (text === 'auto' ? availableParallelism() : integer(1, 256)(text)),
     help: 'Gateway processes sharing the port (node:cluster); "auto" = one per available core.',
   },
   corsOrigins: {
     env: 'CACHEGATE_CORS_ORIGINS',
     default: '',
-    schema: z.string().transform(splitList),
+    parse: splitList,
     help: 'Comma-separated browser origins allowed by CORS, or "*". Empty: CORS off.',
   },
   logLevel: {
     env: 'CACHEGATE_LOG_LEVEL',
     default: 'info',
-    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     help: 'Log level.',
   },
   dataDir: {
     env: 'CACHEGATE_DATA_DIR',
     default: '.cachegate',
-    schema: z.string().min(1),
+    parse: text,
     help: 'Where the embedded development Redis keeps its data (redis/ below it).',
   },
   nodeEnv: {
     env: 'NODE_ENV',
     default: 'development',
-    schema: z.string(),
+    parse: String,
     help: '"production" refuses to start without a token.',
   },
 } satisfies Record<string, Variable>;
 
-/** `host:port,host:port` (IPv6 hosts in brackets) -> addresses. */
-function addressList() {
-  return z.string().transform((text, context) => {
-    const addresses: { host: string; port: number }[] = [];
-    for (const item of splitList(text)) {
-      const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(item);
-      const port = Number(match?.[2]);
-      if (match === null || port < 1 || port > 65535) {
-        context.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
-        return z.NEVER;
-      }
-      addresses.push({ host: match[1] as string, port });
+// Parsers: each reads the text of one variable and throws an Error whose message says what is expected.
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
+  return (text) => {
+    const value = Number(text.trim());
+    if (!/^\s*-?\d+\s*$/.test(text)) throw new Error('must be a whole number');
+    if (value < min || value > max) {
+      throw new Error(
+        max === Number.MAX_SAFE_INTEGER ? `must be at least ${min}` : `must be between ${min} and ${max}`,
+      );
     }
-    return addresses;
+    return value;
+  };
+}
+
+function oneOf<const T extends string>(values: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!(values as readonly string[]).includes(text)) throw new Error(`must be one of ${values.join(', ')}`);
+    return text as T;
+  };
+}
+
+function text(value: string): string {
+  if (value.trim() === '') throw new Error('must not be blank');
+  return value;
+}
+
+function token(value: string): string {
+  if (value.length < 16) throw new Error('must be at least 16 characters');
+  return value;
+}
+
+function redisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('must be a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new Error('must be a redis:// or rediss:// URL');
+  return value;
+}
+
+/** `host:port,host:port` (IPv6 hosts in brackets) -> addresses. */
+function addressList(value: string): { host: string; port: number }[] {
+  return splitList(value).map((item) => {
+    const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(item);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65535) throw new Error(`"${item}" is not host:port`);
+    return { host: match[1] as string, port };
   });
 }
 
-function booleanFlag() {
-  return z
-    .string()
-    .toLowerCase()
-    .refine((text) => ['true', 'false', '1', '0', 'yes', 'no'].includes(text), 'must be true or false')
-    .transform((text) => ['true', '1', 'yes'].includes(text));
+function booleanFlag(value: string): boolean {
+  const lower = value.toLowerCase();
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(lower)) throw new Error('must be true or false');
+  return ['true', '1', 'yes'].includes(lower);
 }
 
 interface Variable {
   env: string;
   aliases?: string[];
+  /** Parsed when the variable is unset; without one, unset means undefined. */
   default?: string;
   secret?: boolean;
-  schema: z.ZodType;
+  parse: (text: string) => unknown;
   help: string;
 }
 
 type Variables = typeof VARIABLES;
 
 /** The gateway's settings, validated. Each field is documented in `cachegate --help` and the README. */
-export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> };
+export type Config = {
+  [K in keyof Variables]: Variables[K] extends { default: string }
+    ? ReturnType<Variables[K]['parse']>
+    : ReturnType<Variables[K]['parse']> | undefined;
+};
 
 /** Thrown by {@link loadConfig} with every problem found, each naming its variable. */
 export class ConfigError extends Error {
@@ -292,12 +324,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const config: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(VARIABLES) as [string, Variable][]) {
     const raw = readVariable(env, variable, problems);
-    const parsed = variable.schema.safeParse(raw ?? variable.default);
-    if (parsed.success) {
-      config[key] = parsed.data;
-    } else {
+    const given = raw ?? variable.default;
+    try {
+      config[key] = given === undefined ? undefined : variable.parse(given);
+    } catch (error) {
       const shown = variable.secret ? '(hidden)' : JSON.stringify(raw);
-      problems.push(`${variable.env}=${shown}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      problems.push(`${variable.env}=${shown}: ${(error as Error).message}`);
     }
   }
   if (problems.length === 0) problems.push(...combinationProblems(config as Config));

@@ -1,7 +1,6 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { parseRateLimit } from '../rate-limit-rule.js';
+import { parseRateLimit, type RateLimitRule } from '../rate-limit-rule.js';
 import type { Principal, Scope } from './principal.js';
 
 /** One configured token, as the store keeps it: never the token, only its SHA-256 (base64). */
@@ -17,37 +16,57 @@ export interface SingleTokens {
   adminToken?: string | undefined;
 }
 
-const scopeSchema = z.enum(['read', 'write', 'admin']);
+/** One entry of a tokens file, as written. */
+interface FileEntry {
+  name: string;
+  token?: string;
+  sha256?: string;
+  scope: Scope;
+  redisUser?: string;
+  redisPassword?: string;
+  rateLimit?: RateLimitRule | 'off';
+}
 
-const fileEntrySchema = z
-  .object({
-    name: z.string().min(1).max(64),
-    token: z.string().min(16, 'must be at least 16 characters').optional(),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits')
-      .optional(),
-    scope: scopeSchema,
-    redisUser: z.string().min(1).optional(),
-    redisPassword: z.string().optional(),
-    rateLimit: z
-      .string()
-      .transform((text, context) => {
-        if (text === 'off') return 'off' as const;
-        const rule = parseRateLimit(text);
-        if (typeof rule !== 'string') return rule;
-        context.addIssue({ code: 'custom', message: `must be "off" or ${rule.replace('must ', '')}` });
-        return z.NEVER;
-      })
-      .optional(),
-  })
-  .strict()
-  .refine((entry) => (entry.token === undefined) !== (entry.sha256 === undefined), {
-    message: 'give exactly one of "token" and "sha256"',
-  })
-  .refine((entry) => entry.redisPassword === undefined || entry.redisUser !== undefined, {
-    message: '"redisPassword" needs "redisUser"',
-  });
+const FIELDS = ['name', 'token', 'sha256', 'scope', 'redisUser', 'redisPassword', 'rateLimit'];
+const SCOPES: readonly string[] = ['read', 'write', 'admin'];
+
+/** Checks one entry, adding a problem per wrong field (`<index>.<field>: ...`); undefined if any. */
+function checkEntry(raw: unknown, index: number, problems: string[]): FileEntry | undefined {
+  const before = problems.length;
+  const problem = (field: string, message: string) =>
+    problems.push(`${index}${field ? `.${field}` : ''}: ${message}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problem('', 'must be an object {name, token|sha256, scope, ...}');
+    return undefined;
+  }
+  const entry = raw as Record<string, unknown>;
+  for (const key of Object.keys(entry)) if (!FIELDS.includes(key)) problem('', `unrecognized key "${key}"`);
+  const isText = (value: unknown) => typeof value === 'string';
+  if (!isText(entry.name) || entry.name === '' || String(entry.name).length > 64)
+    problem('name', 'must be 1 to 64 characters');
+  if (entry.token !== undefined && (!isText(entry.token) || String(entry.token).length < 16))
+    problem('token', 'must be at least 16 characters');
+  if (entry.sha256 !== undefined && !(isText(entry.sha256) && /^[0-9a-f]{64}$/i.test(String(entry.sha256))))
+    problem('sha256', 'must be 64 hex digits');
+  if ((entry.token === undefined) === (entry.sha256 === undefined))
+    problem('', 'give exactly one of "token" and "sha256"');
+  if (!SCOPES.includes(String(entry.scope))) problem('scope', 'must be one of read, write, admin');
+  if (entry.redisUser !== undefined && (!isText(entry.redisUser) || entry.redisUser === ''))
+    problem('redisUser', 'must be a user name');
+  if (entry.redisPassword !== undefined && !isText(entry.redisPassword))
+    problem('redisPassword', 'must be a string');
+  if (entry.redisPassword !== undefined && entry.redisUser === undefined)
+    problem('', '"redisPassword" needs "redisUser"');
+  let rateLimit: RateLimitRule | 'off' | undefined;
+  if (entry.rateLimit !== undefined) {
+    const rule = entry.rateLimit === 'off' ? 'off' : parseRateLimit(String(entry.rateLimit));
+    if (typeof rule === 'string' && rule !== 'off')
+      problem('rateLimit', `must be "off" or ${rule.replace('must ', '')}`);
+    else rateLimit = rule;
+  }
+  if (problems.length > before) return undefined;
+  return { ...(entry as unknown as FileEntry), ...(rateLimit === undefined ? {} : { rateLimit }) };
+}
 
 /** Thrown when the tokens (a tokens file, or the token variables) are unusable; lists every problem. */
 export class TokensFileError extends Error {
@@ -126,16 +145,12 @@ function readTokensFile(path: string): TokenEntry[] {
   } catch (error) {
     throw new TokensFileError(path, [(error as Error).message]);
   }
-  const result = z.array(fileEntrySchema).safeParse(parsed);
-  if (!result.success) {
-    throw new TokensFileError(
-      path,
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    );
-  }
-  const names = new Set<string>();
+  if (!Array.isArray(parsed)) throw new TokensFileError(path, ['(root): must be a JSON array of tokens']);
   const problems: string[] = [];
-  const entries = result.data.map((entry, index): TokenEntry => {
+  const checked = parsed.map((raw, index) => checkEntry(raw, index, problems));
+  if (problems.length > 0) throw new TokensFileError(path, problems);
+  const names = new Set<string>();
+  const entries = (checked as FileEntry[]).map((entry, index): TokenEntry => {
     if (names.has(entry.name)) problems.push(`${index}.name: "${entry.name}" is used twice`);
     names.add(entry.name);
     const digest =

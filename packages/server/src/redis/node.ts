@@ -5,7 +5,7 @@ import { type ConnectionOptions, RedisConnection } from './connection.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import { Subscriber } from './subscriber.js';
-import { userKey } from './types.js';
+import { type RedisUser, userKey } from './types.js';
 
 /** Options for {@link RedisNode}. */
 export interface NodeOptions extends Omit<ConnectionOptions, 'user' | 'startAfter'> {
@@ -32,6 +32,8 @@ export class RedisNode extends EventEmitter {
   readonly own: RedisConnection;
   readonly #options: NodeOptions;
   readonly #connections = new Map<string, RedisConnection>();
+  /** The same, by the user object itself: the hot path finds its connection without building a key. */
+  readonly #byUser = new WeakMap<RedisUser, RedisConnection>();
   readonly #subscribers = new Map<string, Subscriber>();
   #control: RedisConnection | undefined;
   #isPrepared = false;

@@ -46,6 +46,7 @@ export class ScopeUsers {
   /** Tokens-file users, by userKey, with the scope their tokens have; and those whose derived user exists. */
   #tokenUsers = new Map<string, { user: RedisUser; scope: Limited }>();
   readonly #derived = new Map<string, RedisUser>();
+  readonly #users = new Map<string, RedisUser>();
 
   constructor(options: ScopeUsersOptions) {
     this.#options = options;
@@ -159,8 +160,14 @@ export class ScopeUsers {
     return ['reset', 'on', `#${hash}`];
   }
 
+  /** The credentials of a user the gateway manages, derived once: this is on every request's path. */
   #user(name: string): RedisUser {
-    return { username: name, password: this.#password(name) };
+    let user = this.#users.get(name);
+    if (user === undefined) {
+      user = { username: name, password: this.#password(name) };
+      this.#users.set(name, user);
+    }
+    return user;
   }
 
   #password(name: string): string {

@@ -1,4 +1,4 @@
-import { createClient, ErrorReply as DriverErrorReply } from '@redis/client';
+import type { createClient } from '@redis/client';
 import type { ConnectionOptions } from './connection.js';
 import { ErrorReply } from './resp.js';
 
@@ -18,20 +18,30 @@ type Client = ReturnType<typeof createClient>;
  * so subscriptions never touch the shared command connection; one subscriber connection serves every
  * subscription of the process, each with its own listener, and node-redis subscribes again after a
  * reconnect. While it is disconnected, new subscriptions fail at once (503). (Pub/sub is off the hot path,
- * so it keeps node-redis, which handles resubscription; commands use RedisConnection, see decision 0007.)
+ * so it keeps node-redis, which handles resubscription; commands use RedisConnection, see decision 0007.
+ * node-redis is loaded on the first subscription: a gateway that serves none does not hold it in memory.)
  */
 export class Subscriber {
-  readonly #client: Client;
-  readonly #connected: Promise<unknown>;
+  readonly #client: Promise<Client>;
+  #opened: Client | undefined;
+  /** node-redis's error reply class, once loaded. */
+  #DriverErrorReply: (new (message: string) => Error) | undefined;
+  #isClosed = false;
   /** Called when the subscriber closes for good (its server was replaced), ending the subscriptions. */
   readonly #onClose = new Set<() => void>();
 
   constructor(options: ConnectionOptions) {
-    this.#client = createClient(clientOptions(options)) as unknown as Client;
-    this.#client.on('error', () => {
-      // Reported by the command connection to the same server; node-redis reconnects and resubscribes.
+    this.#client = import('@redis/client').then(async ({ createClient, ErrorReply: DriverErrorReply }) => {
+      this.#DriverErrorReply = DriverErrorReply;
+      const client = createClient(clientOptions(options)) as unknown as Client;
+      client.on('error', () => {
+        // Reported by the command connection to the same server; node-redis reconnects and resubscribes.
+      });
+      this.#opened = client;
+      if (this.#isClosed) return client;
+      await client.connect().catch(() => undefined);
+      return client;
     });
-    this.#connected = this.#client.connect().catch(() => undefined);
   }
 
   /**
@@ -45,13 +55,14 @@ export class Subscriber {
     listener: MessageListener,
     onEnd: () => void,
   ): Promise<Unsubscribe> {
-    await this.#connected;
-    const client = this.#client;
+    const client = await this.#client;
     try {
       if (kind === 'subscribe') await client.subscribe(name, listener, true);
       else await client.pSubscribe(name, listener, true);
     } catch (error) {
-      throw error instanceof DriverErrorReply ? new ErrorReply(error.message) : error;
+      // node-redis's own error reply: the gateway answers Redis's refusals (NOPERM) as Redis errors.
+      const refused = this.#DriverErrorReply !== undefined && error instanceof this.#DriverErrorReply;
+      throw refused ? new ErrorReply(error.message) : error;
     }
     this.#onClose.add(onEnd);
     return async () => {
@@ -63,9 +74,10 @@ export class Subscriber {
   }
 
   close(): void {
+    this.#isClosed = true;
     for (const end of this.#onClose) end();
     this.#onClose.clear();
-    if (this.#client.isOpen) this.#client.destroy();
+    if (this.#opened?.isOpen) this.#opened.destroy();
   }
 }
 
