@@ -4,12 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runRedisBenchmark, runWrk } from './lib/load.mjs';
 import {
   cpuSeconds,
+  httpRequest,
   killAll,
   LOAD_CPU,
   machineBusySeconds,
@@ -35,6 +36,10 @@ const GATEWAY_MAIN = join(ROOT, 'packages/server/dist/main.js');
 const SNAPSHOT = join(WORK, 'server');
 const EMBEDDED = join(ROOT, 'packages/server/dist/redis/embedded.js');
 
+const COMPARED = SCENARIOS.filter((s) => s.compare)
+  .map((s) => s.id)
+  .join(', ');
+
 const HELP = `Usage: npm run bench -- [options]
 
   --runs N          runs of every scenario, medians reported (default 3)
@@ -49,6 +54,8 @@ const HELP = `Usage: npm run bench -- [options]
   --unpinned        do not pin anything with taskset
   --quick           1 run of 2 s, 1 s warm-up; writes bench/results/quick.* (gitignored)
   --profile         profile GET via POST / (or the --only scenario) under node --cpu-prof; writes bench/profiles/
+  --baseline PATH   main.js of another gateway build (e.g. the previous release's packages/server/dist/main.js);
+                    ${COMPARED} also run against it as <id>-before, in the same rounds
   --out DIR         results folder (default bench/results)
 `;
 
@@ -67,6 +74,7 @@ const { values: flags } = parseArgs({
     'max-others': { type: 'string', default: '30' },
     retries: { type: 'string', default: '2' },
     out: { type: 'string', default: join(BENCH, 'results') },
+    baseline: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -86,6 +94,7 @@ const options = {
   only: flags.only?.split(',').map((s) => s.trim()),
   maxOthers: Number(flags['max-others']),
   retries: Number(flags.retries),
+  baseline: flags.baseline && resolve(flags.baseline),
 };
 for (const [name, value] of Object.entries({
   runs: options.runs,
@@ -101,6 +110,9 @@ if (!Number.isInteger(options.retries) || options.retries < 0) fail('--retries m
 if (!(options.maxOthers >= 0)) fail('--max-others must be a percentage');
 if (options.connections.some((c) => !Number.isInteger(c) || c < 1))
   fail('--connections must list positive integers');
+if (options.baseline !== undefined && !existsSync(options.baseline))
+  fail(`--baseline ${options.baseline} does not exist (the main.js of a built gateway)`);
+if (options.baseline !== undefined && flags.profile) fail('--baseline is for benchmarks, not --profile');
 
 const cpus = (unpinned) => (options.pinned && !unpinned ? { load: LOAD_CPU, server: SERVER_CPU } : {});
 const token = randomBytes(24).toString('base64url');
@@ -117,6 +129,8 @@ const { startRedisServer, freePort } = await import(EMBEDDED);
 const build = describeBuild();
 // The profile is short and keeps the real paths in its stack frames; a benchmark runs a frozen copy.
 const gatewayMain = flags.profile ? GATEWAY_MAIN : snapshotGateway();
+// Certificate and key of the HTTPS scenarios, made when a selected scenario needs them.
+let certificate;
 if (flags.profile) await profile();
 else await benchmark();
 process.exit(0);
@@ -125,9 +139,16 @@ async function benchmark() {
   const started = Date.now();
   const loadStart = os.loadavg()[0].toFixed(2);
   const wanted = (s) => options.only === undefined || options.only.includes(s.id);
-  const pinnedScenarios = SCENARIOS.filter(wanted);
+  // With --baseline, each compared scenario is followed by its clone on the baseline build, so both
+  // run in every round, next to each other.
+  const withBaseline = (s) =>
+    options.baseline && s.compare
+      ? [s, { ...s, id: `${s.id}-before`, label: `${s.label} (before)`, main: options.baseline }]
+      : [s];
+  const pinnedScenarios = SCENARIOS.filter(wanted).flatMap(withBaseline);
   const workerScenarios = options.workers ? WORKER_SCENARIOS.filter(wanted) : [];
   if (pinnedScenarios.length + workerScenarios.length === 0) fail(`--only matched no scenario`);
+  if (pinnedScenarios.some((s) => s.tls)) certificate = makeCertificate();
   const phases = [
     { scenarios: pinnedScenarios, unpinned: false },
     { scenarios: workerScenarios, unpinned: true },
@@ -320,24 +341,28 @@ async function measureScenario(scenario, redis, cpu, redisBenchmarkSize) {
   return out;
 }
 
-/** The gateway (`kind: gateway`) or the bare node:http responder, on a free port, ready. */
+/**
+ * The gateway (`kind: gateway`; the baseline build for a `-before` clone) or a reference server, on a free
+ * port, ready.
+ */
 async function startServer(scenario, redis, cpu, { nodeFlags = [] } = {}) {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   if (scenario.kind === 'responder') {
     const proc = startProcess({
       command: process.execPath,
       args: [join(BENCH, scenario.file ?? 'reference/http-responder.mjs')],
-      env: { PORT: String(port) },
+      // The minimal gateway serves the bench's Redis behind the bench's token.
+      env: { PORT: String(port), ...(scenario.redis && { REDIS_URL: redis.url, TOKEN: token }) },
       cpu: cpu.server,
       logFile: join(WORK, 'responder.log'),
     });
-    await waitForHttp(url, proc);
+    await waitForHttp(`${url}${scenario.ready ?? ''}`, proc);
     return { proc, url };
   }
   const proc = startProcess({
     command: process.execPath,
-    args: [...nodeFlags, gatewayMain],
+    args: [...nodeFlags, scenario.main ?? gatewayMain],
     cpu: cpu.server,
     logFile: join(WORK, `gateway-${scenario.id}.log`),
     env: {
@@ -348,6 +373,7 @@ async function startServer(scenario, redis, cpu, { nodeFlags = [] } = {}) {
       CACHEGATE_LOG_LEVEL: 'warn',
       CACHEGATE_WORKERS: String(scenario.workers ?? 1),
       NODE_ENV: 'production',
+      ...(scenario.tls && { CACHEGATE_TLS_CERT: certificate.cert, CACHEGATE_TLS_KEY: certificate.key }),
     },
     // Settings of the shell that runs the bench (a rate limit, a metrics port) must not leak in.
     dropEnv: /^(CACHEGATE_|REDIS_)/,
@@ -358,15 +384,25 @@ async function startServer(scenario, redis, cpu, { nodeFlags = [] } = {}) {
 
 /** One request of the scenario, checked: a 200 whose body holds the expected value. */
 async function probe(baseUrl, { method, path, body, expect }) {
-  const response = await fetch(`${baseUrl}${path}`, {
+  const { status, text } = await httpRequest(`${baseUrl}${path}`, {
     method,
     body,
     headers: { ...authHeaders, 'content-type': 'application/json' },
   });
-  const text = await response.text();
-  if (response.status !== 200 || !text.includes(expect)) {
-    throw new Error(`probe ${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`);
+  if (status !== 200 || !text.includes(expect)) {
+    throw new Error(`probe ${method} ${path} answered ${status}: ${text.slice(0, 300)}`);
   }
+}
+
+/** A self-signed certificate for 127.0.0.1 in bench/.work/tls/, valid for a day: one per run. */
+function makeCertificate() {
+  const dir = join(WORK, 'tls');
+  mkdirSync(dir, { recursive: true });
+  const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'];
+  const r = spawnSync('openssl', [...args, '-keyout', files.key, '-out', files.cert], { encoding: 'utf8' });
+  if (r.status !== 0) fail(`openssl could not make the HTTPS scenarios' certificate: ${r.error ?? r.stderr}`);
+  return files;
 }
 
 async function startBenchRedis() {
@@ -393,6 +429,7 @@ async function profile() {
   const scenario = SCENARIOS.find((s) => s.id === id && s.kind === 'gateway');
   if (scenario === undefined) fail(`--profile needs a single-process gateway scenario, not ${id}`);
   const conns = Math.min(...options.connections);
+  if (scenario.tls) certificate = makeCertificate();
   const redis = await startBenchRedis();
   const cpu = cpus(false);
   let proc;
@@ -471,6 +508,7 @@ function describeRun(started, loadStart) {
     connections: options.connections,
     maxOthersCpuPercent: options.maxOthers,
     retries: options.retries,
+    baseline: options.baseline,
     loadAverage: { start: loadStart, end: os.loadavg()[0].toFixed(2) },
     machine: {
       cpus: os.cpus().length,

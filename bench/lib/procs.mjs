@@ -1,6 +1,8 @@
 // Child processes of a run: pinning, readiness, CPU time and RSS from /proc, and cleanup.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
 
 /** CPU for the load generator and CPU for what is measured (gateway, Redis, reference servers). */
@@ -93,14 +95,35 @@ export function killAll() {
   for (const child of running) child.kill('SIGKILL');
 }
 
+/**
+ * One request on a connection of its own (none stays open into a measurement); resolves to its status
+ * and body. HTTPS accepts any certificate, for this request only: the one TLS server here is the bench's
+ * own gateway, with the self-signed certificate the run made.
+ */
+export function httpRequest(url, { method = 'GET', headers, body } = {}) {
+  const tls = url.startsWith('https:');
+  const options = { method, headers, agent: false, ...(tls && { rejectUnauthorized: false }) };
+  return new Promise((resolve, reject) => {
+    const request = (tls ? https : http).request(url, options, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => {
+        text += chunk;
+      });
+      response.once('error', reject);
+      response.once('end', () => resolve({ status: response.statusCode, text }));
+    });
+    request.once('error', reject);
+    request.end(body);
+  });
+}
+
 /** Polls `url` until it answers 200, or throws after `timeoutMs` with the tail of the process log. */
 export async function waitForHttp(url, proc, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      if (response.status === 200) return;
+      if ((await httpRequest(url)).status === 200) return;
     } catch {
       // Not listening yet.
     }

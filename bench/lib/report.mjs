@@ -37,12 +37,14 @@ export function renderMarkdown(results, { chartFile } = {}) {
   lines.push(
     '- Gateway: default configuration except `CACHEGATE_LOG_LEVEL=warn` (info logs one line per request), no rate limit, one Bearer token, Redis without persistence',
   );
+  if (meta.baseline)
+    lines.push(`- Baseline: the rows marked _(before)_ ran \`${meta.baseline}\` in the same rounds`);
   lines.push(
     `- Total time ${Math.round(meta.elapsedSeconds)} s${meta.quick ? '; **--quick run: a smoke test, not a measurement**' : ''}`,
   );
   lines.push('');
 
-  lines.push('## Targets (issue 7)', '');
+  lines.push('## Targets (issue 12)', '');
   lines.push('| Target | Measured | Rounds | Goal | Status |', '| --- | ---: | --- | --- | --- |');
   for (const t of evaluateTargets(results, connections)) {
     const rounds = t.rounds?.length ? t.rounds.map((r) => r.toFixed(2)).join(', ') : '';

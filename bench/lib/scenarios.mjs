@@ -15,12 +15,16 @@ export const SEED = {
  * redis-benchmark, client-loop (bench/reference/redis-client-loop.mjs).
  * probe: one request checked before the load, so a misconfigured scenario fails loudly instead of
  * measuring error responses.
+ * compare: with --baseline, also run against the baseline build as `<id>-before`.
+ * tls: the gateway serves HTTPS with a self-signed certificate made at bench start.
+ * redis: a responder that gets REDIS_URL and TOKEN (the bench's Redis and token); ready: its readiness path.
  */
 export const SCENARIOS = [
   {
     id: 'get-post',
     label: 'GET 100 B via POST /',
     kind: 'gateway',
+    compare: true,
     script: 'command-post.lua',
     env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
     probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
@@ -29,9 +33,28 @@ export const SCENARIOS = [
     id: 'get-path',
     label: 'GET 100 B via path /get/k',
     kind: 'gateway',
+    compare: true,
     script: 'get-path.lua',
     env: { BENCH_KEY: 'bench:v100' },
     probe: { method: 'GET', path: '/get/bench:v100', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'get-close',
+    label: 'GET 100 B via POST /, Connection: close',
+    kind: 'gateway',
+    script: 'command-post.lua',
+    // A new TCP connection per request, as a cold serverless instance opens.
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100', BENCH_CLOSE: '1' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'get-https',
+    label: 'GET 100 B via POST /, HTTPS',
+    kind: 'gateway',
+    tls: true,
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
   },
   {
     id: 'set',
@@ -69,9 +92,21 @@ export const SCENARIOS = [
     id: 'pipeline',
     label: '/pipeline of 100 GETs',
     kind: 'gateway',
+    compare: true,
     script: 'pipeline.lua',
     env: { BENCH_PIPELINE: '100', BENCH_KEY: 'bench:v100' },
     commandsPerRequest: 100,
+    probe: { method: 'POST', path: '/pipeline', body: '[["GET","bench:v100"]]', expect: SEED['bench:v100'] },
+  },
+  {
+    // What @upstash/redis auto-pipelining sends from a typical function: a few commands per request.
+    id: 'pipeline-3',
+    label: '/pipeline of 3 GETs',
+    kind: 'gateway',
+    compare: true,
+    script: 'pipeline.lua',
+    env: { BENCH_PIPELINE: '3', BENCH_KEY: 'bench:v100' },
+    commandsPerRequest: 3,
     probe: { method: 'POST', path: '/pipeline', body: '[["GET","bench:v100"]]', expect: SEED['bench:v100'] },
   },
   {
@@ -91,6 +126,14 @@ export const SCENARIOS = [
     env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
   },
   {
+    id: 'http-responder-close',
+    label: 'ref: bare node:http, Connection: close',
+    kind: 'responder',
+    reference: true,
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100', BENCH_CLOSE: '1' },
+  },
+  {
     id: 'fastify-responder',
     label: 'ref: empty Fastify app',
     kind: 'responder',
@@ -98,6 +141,18 @@ export const SCENARIOS = [
     reference: true,
     script: 'command-post.lua',
     env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+  },
+  {
+    id: 'minimal-gateway',
+    label: 'ref: minimal honest gateway',
+    kind: 'responder',
+    file: 'reference/minimal-gateway.mjs',
+    reference: true,
+    redis: true,
+    ready: '/readyz',
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
   },
   {
     id: 'redis-p1',

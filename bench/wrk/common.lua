@@ -1,6 +1,8 @@
 -- Shared by every scenario script. The runner sets:
 --   BENCH_TOKEN   bearer token of the gateway
 --   BENCH_WRK_DIR this folder (scripts load this file with dofile)
+--   BENCH_CLOSE   1: "Connection: close" on every request, so each one opens a new TCP (and TLS)
+--                 connection, as the first request of a cold serverless instance does
 -- done() prints one machine-readable line, "BENCH_RESULT {json}", that bench/lib/wrk.mjs parses.
 local M = {}
 
@@ -8,10 +10,16 @@ M.token = os.getenv("BENCH_TOKEN") or "none"
 
 -- Headers of every request: the same a serverless caller of the Upstash SDK sends.
 function M.headers()
-  return {
+  local headers = {
     ["Authorization"] = "Bearer " .. M.token,
     ["Content-Type"] = "application/json",
   }
+  -- wrk reconnects after a response that closes the connection. Its latency clock starts when a request
+  -- is written, so connect and TLS handshake count in requests/s but not in p50/p99.
+  if os.getenv("BENCH_CLOSE") == "1" then
+    headers["Connection"] = "close"
+  end
+  return headers
 end
 
 -- A JSON array of strings, for command bodies: ["GET","k"].

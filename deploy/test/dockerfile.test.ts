@@ -114,7 +114,7 @@ describe('deploy/Dockerfile', () => {
 
   it('ships only production dependencies and compiled code', () => {
     const modules = readdirSync(join(runtime.root, 'node_modules'));
-    expect(modules).toEqual(expect.arrayContaining(['pino', 'zod', '@redis', '@cachegate']));
+    expect(modules).toEqual(expect.arrayContaining(['pino', 'prom-client', '@redis', '@cachegate']));
     for (const devOnly of ['typescript', 'vitest', 'tsx', '@biomejs', '@upstash', 'esbuild']) {
       expect(modules).not.toContain(devOnly);
     }
@@ -169,6 +169,8 @@ describe('deploy/Dockerfile', () => {
       gateway.stderr?.on('data', (chunk) => (logs += chunk));
       exited = new Promise((resolve) => gateway.once('exit', (code) => resolve(code)));
       await waitForHttp(`http://127.0.0.1:${port}/livez`);
+      // Listening comes first; ready once Redis is connected and the scope users are in place.
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`);
     }, 30_000);
 
     afterAll(() => {

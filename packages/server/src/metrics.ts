@@ -1,9 +1,116 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValueWithName,
+  Registry,
+} from 'prom-client';
 import type { ErrorCode } from './errors.js';
 import type { RedisBackend } from './redis/backend.js';
 import type { ExecutorObserver } from './redis/executor.js';
 
-type HttpLabel = 'route' | 'method' | 'status';
+/** One series of a {@link FastHistogram}: its labels, and counts per bucket (the last is +Inf). */
+interface Series {
+  readonly labels: Record<string, string>;
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * A prom-client histogram whose series are plain arrays held by the caller, so that an observation is an
+ * array increment rather than prom-client's label validation and hashing on every call (8 % of the CPU
+ * of a 100-command pipeline), and N observations of one value cost one. It exports exactly what a
+ * prom-client histogram does: `_bucket` (cumulative, with `le`), `_sum` and `_count`.
+ */
+class FastHistogram<T extends string> extends Histogram<T> {
+  readonly #bounds: readonly number[];
+  readonly #series = new Map<string, Series>();
+  readonly #name: string;
+  readonly #help: string;
+
+  constructor(options: {
+    name: string;
+    help: string;
+    labelNames: T[];
+    buckets: number[];
+    registers: Registry[];
+  }) {
+    super(options);
+    this.#bounds = options.buckets;
+    this.#name = options.name;
+    this.#help = options.help;
+  }
+
+  /** The series of these label values, created on first use; keep it, and observe through it. */
+  series(labels: Record<T, string>): Series {
+    const id = JSON.stringify(labels);
+    let series = this.#series.get(id);
+    if (series === undefined) {
+      series = { labels, counts: new Array(this.#bounds.length + 1).fill(0), sum: 0, count: 0 };
+      this.#series.set(id, series);
+    }
+    return series;
+  }
+
+  /** Records `times` observations of `value`. */
+  observeInto(series: Series, value: number, times = 1): void {
+    const bounds = this.#bounds;
+    let bucket = 0;
+    while (bucket < bounds.length && value > (bounds[bucket] as number)) bucket++;
+    series.counts[bucket] = (series.counts[bucket] as number) + times;
+    series.sum += value * times;
+    series.count += times;
+  }
+
+  /** Every series' count, for a counter that reports the same events. */
+  counts(): { labels: Record<string, string>; value: number }[] {
+    return [...this.#series.values()].map((series) => ({ labels: series.labels, value: series.count }));
+  }
+
+  /**
+   * The metric as prom-client exports it. The registry's text output reads `getForPromString()` and its
+   * JSON (worker aggregation) reads `get()`; both are answered from these series.
+   */
+  async getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<T>>> {
+    type Labels = MetricValueWithName<T>['labels'];
+    const values: MetricValueWithName<T>[] = [];
+    for (const series of this.#series.values()) {
+      const labels = series.labels as Labels;
+      let cumulative = 0;
+      series.counts.forEach((count, i) => {
+        cumulative += count;
+        const le = i < this.#bounds.length ? (this.#bounds[i] as number) : '+Inf';
+        values.push({
+          labels: { ...labels, le } as Labels,
+          value: cumulative,
+          metricName: `${this.#name}_bucket`,
+        });
+      });
+      values.push({ labels, value: series.sum, metricName: `${this.#name}_sum` });
+      values.push({ labels, value: series.count, metricName: `${this.#name}_count` });
+    }
+    // prom-client's typings call `type` an enum; at run time it is the Prometheus type name.
+    const metric = { name: this.#name, help: this.#help, type: 'histogram', aggregator: 'sum', values };
+    return metric as unknown as MetricObjectWithValues<MetricValueWithName<T>>;
+  }
+
+  override get(): Promise<MetricObjectWithValues<MetricValueWithName<T>>> {
+    return this.getForPromString();
+  }
+
+  override reset(): void {
+    // prom-client's constructor resets the metric before this class's fields exist.
+    if (!(#series in this)) return super.reset();
+    for (const series of this.#series.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
+  }
+}
 
 /** Why a request was turned away, for `cachegate_requests_rejected_total{reason}`. */
 export type RejectionReason = 'auth' | 'policy' | 'rate_limit' | 'overload';
@@ -22,20 +129,14 @@ const REJECTIONS: Partial<Record<ErrorCode, RejectionReason>> = {
  */
 export class GatewayMetrics implements ExecutorObserver {
   readonly registry = new Registry();
-  readonly #httpRequests = new Counter({
-    name: 'cachegate_http_requests_total',
-    help: 'HTTP requests answered, by route pattern, method and status',
-    labelNames: ['route', 'method', 'status'],
-    registers: [this.registry],
-  });
-  readonly #httpDuration = new Histogram({
+  readonly #httpDuration = new FastHistogram({
     name: 'cachegate_http_request_duration_seconds',
     help: 'Time from request to response, by route pattern, method and status',
     labelNames: ['route', 'method', 'status'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-  readonly #commandDuration = new Histogram({
+  readonly #commandDuration = new FastHistogram({
     name: 'cachegate_redis_command_duration_seconds',
     help: 'Time from sending a command to Redis to its reply, by command (pipelined commands: their batch round trip; MULTI/EXEC blocks as "multi")',
     labelNames: ['command'],
@@ -70,13 +171,10 @@ export class GatewayMetrics implements ExecutorObserver {
     help: 'Attempts to reconnect to Redis after losing the connection',
     registers: [this.registry],
   });
-  /** Children of the command histogram, cached so the hot path does no label lookups. */
-  readonly #commandTimers = new Map<string, Histogram.Internal<'command'>>();
-  /** The same for the HTTP metrics, keyed by route, method and status. */
-  readonly #requestSeries = new Map<
-    string,
-    { count: Counter.Internal; duration: Histogram.Internal<HttpLabel> }
-  >();
+  /** Series of the command histogram, by command name, so the hot path does no label lookups. */
+  readonly #commandSeries = new Map<string, Series>();
+  /** Series of the HTTP histogram, by route, then `method status`. */
+  readonly #requestSeries = new Map<string, Map<string, Series>>();
 
   /** Watches `backend` for `cachegate_redis_up` and reconnects; `inFlight` feeds the in-flight gauge. */
   constructor(backend: RedisBackend, inFlight: () => number) {
@@ -89,6 +187,18 @@ export class GatewayMetrics implements ExecutorObserver {
         this.set(inFlight());
       },
     });
+    const requests = this.#httpDuration;
+    // The same events as the duration histogram's _count, so it reads them from there.
+    new Counter({
+      name: 'cachegate_http_requests_total',
+      help: 'HTTP requests answered, by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of requests.counts()) this.inc(labels, value);
+      },
+    });
     for (const reason of Object.values(REJECTIONS)) this.#rejected.inc({ reason }, 0);
     backend.on('up', () => this.redisUp.set(1));
     backend.on('down', () => this.redisUp.set(0));
@@ -96,13 +206,13 @@ export class GatewayMetrics implements ExecutorObserver {
     this.redisUp.set(backend.isReady ? 1 : 0);
   }
 
-  commandCompleted(command: string, seconds: number): void {
-    let timer = this.#commandTimers.get(command);
-    if (timer === undefined) {
-      timer = this.#commandDuration.labels(command);
-      this.#commandTimers.set(command, timer);
+  commandCompleted(command: string, seconds: number, count: number): void {
+    let series = this.#commandSeries.get(command);
+    if (series === undefined) {
+      series = this.#commandDuration.series({ command });
+      this.#commandSeries.set(command, series);
     }
-    timer.observe(seconds);
+    this.#commandDuration.observeInto(series, seconds, count);
   }
 
   cacheLookups(hits: number, misses: number): void {
@@ -111,15 +221,19 @@ export class GatewayMetrics implements ExecutorObserver {
   }
 
   requestCompleted(route: string, method: string, status: number, seconds: number): void {
-    const id = `${route} ${method} ${status}`;
-    let series = this.#requestSeries.get(id);
-    if (series === undefined) {
-      const labels = { route, method, status: String(status) };
-      series = { count: this.#httpRequests.labels(labels), duration: this.#httpDuration.labels(labels) };
-      this.#requestSeries.set(id, series);
+    let byRoute = this.#requestSeries.get(route);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.#requestSeries.set(route, byRoute);
     }
-    series.count.inc();
-    series.duration.observe(seconds);
+    // Method and status are few: one short key per request, no object.
+    const id = method + status;
+    let series = byRoute.get(id);
+    if (series === undefined) {
+      series = this.#httpDuration.series({ route, method, status: String(status) });
+      byRoute.set(id, series);
+    }
+    this.#httpDuration.observeInto(series, seconds);
   }
 
   /** Counts a request answered with a catalog error, when that error is a rejection. */

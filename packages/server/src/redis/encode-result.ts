@@ -16,9 +16,9 @@ export function resultJson(reply: Reply, base64: boolean): string {
     case 'bigint':
       return String(reply);
     case 'string':
-      return JSON.stringify(base64 ? Buffer.from(reply).toString('base64') : reply);
+      return jsonString(base64 ? Buffer.from(reply).toString('base64') : reply);
   }
-  if (Buffer.isBuffer(reply)) return JSON.stringify(reply.toString(base64 ? 'base64' : 'utf8'));
+  if (Buffer.isBuffer(reply)) return jsonString(reply.toString(base64 ? 'base64' : 'utf8'));
   if (reply instanceof ErrorReply) return resultJson(reply.message, base64);
   let text = '[';
   for (let i = 0; i < reply.length; i++) {
@@ -26,6 +26,15 @@ export function resultJson(reply: Reply, base64: boolean): string {
     text += resultJson(reply[i] ?? null, base64);
   }
   return `${text}]`;
+}
+
+/** Characters a JSON string must escape. Decoded UTF-8 holds no lone surrogate, the one other case. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+
+/** A string as JSON: most values need no escaping, and quoting them is cheaper than JSON.stringify. */
+function jsonString(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** One entry of a `/pipeline` or `/multi-exec` response: `{"error"}` for a Redis error (never base64), else `{"result"}`. */

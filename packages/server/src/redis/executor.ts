@@ -9,8 +9,8 @@ import type { Command, Reply } from './types.js';
 
 /** Receives what the executor measures; the metrics plugin implements it. */
 export interface ExecutorObserver {
-  /** A command got its reply after `seconds`; `command` is a name from the command table (bounded). */
-  commandCompleted(command: string, seconds: number): void;
+  /** `count` commands named `command` (from the command table: bounded) got their replies after `seconds`. */
+  commandCompleted(command: string, seconds: number, count: number): void;
   /** GET and MGET found `hits` keys and missed `misses`. */
   cacheLookups(hits: number, misses: number): void;
 }
@@ -159,12 +159,18 @@ export class CommandExecutor {
   #observe(mode: ExecutionMode, planned: PlannedCommand[], replies: Reply[], seconds: number) {
     const observer = this.options.observer;
     if (observer === undefined) return;
-    if (mode === 'transaction') observer.commandCompleted('multi', seconds);
+    if (mode === 'transaction') observer.commandCompleted('multi', seconds, 1);
     let hits = 0;
     let misses = 0;
+    // Runs of one command (a pipeline of GETs) are reported at once.
+    let run = 0;
     for (let i = 0; i < planned.length; i++) {
       const name = planned[i]?.info?.name ?? 'unknown';
-      if (mode !== 'transaction') observer.commandCompleted(name, seconds);
+      run++;
+      if (mode !== 'transaction' && (planned[i + 1]?.info?.name ?? 'unknown') !== name) {
+        observer.commandCompleted(name, seconds, run);
+        run = 0;
+      }
       if (name !== 'get' && name !== 'mget') continue;
       const reply = replies[i];
       for (const value of name === 'mget' && Array.isArray(reply) ? reply : [reply]) {

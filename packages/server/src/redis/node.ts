@@ -32,8 +32,9 @@ export class RedisNode extends EventEmitter {
   readonly own: RedisConnection;
   readonly #options: NodeOptions;
   readonly #connections = new Map<string, RedisConnection>();
-  /** The same, by the user object itself: the hot path finds its connection without building a key. */
-  readonly #byUser = new WeakMap<RedisUser, RedisConnection>();
+  /** The same by principal, for the hot path; rebuilt when the scope users change. */
+  #byPrincipal = new WeakMap<Principal, RedisConnection>();
+  #generation = -1;
   readonly #subscribers = new Map<string, Subscriber>();
   #control: RedisConnection | undefined;
   #isPrepared = false;

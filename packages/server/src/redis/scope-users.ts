@@ -47,6 +47,7 @@ export class ScopeUsers {
   #tokenUsers = new Map<string, { user: RedisUser; scope: Limited }>();
   readonly #derived = new Map<string, RedisUser>();
   readonly #users = new Map<string, RedisUser>();
+  #generation = 0;
 
   constructor(options: ScopeUsersOptions) {
     this.#options = options;
@@ -60,6 +61,11 @@ export class ScopeUsers {
         this.#tokenUsers.set(derivedKey(redisUser, scope), { user: redisUser, scope });
       }
     }
+  }
+
+  /** Changes whenever {@link userFor} may answer differently: caches keyed by principal start over. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** The Redis user `principal`'s commands run as; undefined means the gateway's own connection. */
@@ -84,6 +90,14 @@ export class ScopeUsers {
    * in (later nodes: fail closed), and says so in the log.
    */
   async provision(own: RedisConnection, table: CommandTable): Promise<void> {
+    try {
+      await this.#provision(own, table);
+    } finally {
+      this.#generation++;
+    }
+  }
+
+  async #provision(own: RedisConnection, table: CommandTable): Promise<void> {
     if (this.#options.mode === 'off') return this.#report(false, 'CACHEGATE_SCOPE_USERS=off');
     const deadline = () => Date.now() + this.#options.commandTimeoutMs;
     const scopeUsers = (['read', 'write'] as const).map((scope) => [
