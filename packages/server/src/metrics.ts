@@ -103,7 +103,10 @@ class FastHistogram<T extends string> extends Histogram<T> {
 
   override reset(): void {
     // prom-client's constructor resets the metric before this class's fields exist.
-    if (!(#series in this)) return super.reset();
+    if (!(#series in this)) {
+      super.reset();
+      return;
+    }
     for (const series of this.#series.values()) {
       series.counts.fill(0);
       series.sum = 0;

@@ -67,16 +67,28 @@ export class RedisNode extends EventEmitter {
 
   /** The connection `principal`'s commands run on: the gateway's own, or its Redis user's. */
   connectionFor(principal: Principal): RedisConnection {
-    const user = this.#options.scopeUsers.userFor(principal);
-    if (user === undefined) return this.own;
-    const id = userKey(user);
-    let connection = this.#connections.get(id);
-    if (connection === undefined) {
-      connection = this.#watch(
-        new RedisConnection({ ...this.#options, user, startAfter: this.#firstPrepared }),
-      );
-      this.#connections.set(id, connection);
+    const { scopeUsers } = this.#options;
+    if (scopeUsers.generation !== this.#generation) {
+      this.#generation = scopeUsers.generation;
+      this.#byPrincipal = new WeakMap();
     }
+    const known = this.#byPrincipal.get(principal);
+    if (known !== undefined) return known;
+    const user = scopeUsers.userFor(principal);
+    let connection = this.own;
+    if (user !== undefined) {
+      const id = userKey(user);
+      connection = this.#connections.get(id) ?? this.#open(id, user);
+    }
+    this.#byPrincipal.set(principal, connection);
+    return connection;
+  }
+
+  #open(id: string, user: RedisUser): RedisConnection {
+    const connection = this.#watch(
+      new RedisConnection({ ...this.#options, user, startAfter: this.#firstPrepared }),
+    );
+    this.#connections.set(id, connection);
     return connection;
   }
 
