@@ -187,7 +187,14 @@ describe('the cachegate process', () => {
     });
     const base = `http://127.0.0.1:${port}`;
     await waitFor(() => gateway.output().includes('all workers listening'), 15_000, 'workers never listened');
-    await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 5_000, 'never ready');
+    // Each worker connects to Redis on its own: ready once new connections (spread over both) all say so.
+    const allReady = async () => {
+      for (let i = 0; i < 6; i++) {
+        if (!(await fetch(`${base}/readyz`, { headers: { connection: 'close' } })).ok) return false;
+      }
+      return true;
+    };
+    await waitFor(allReady, 5_000, 'never ready');
     const pids = new Set<string>();
     for (let i = 0; i < 20; i++) {
       // A new connection each time, so the primary hands them to different workers.

@@ -83,5 +83,10 @@ describe('Sentinel mode', () => {
       5_000,
       'not ready',
     );
+    // ACLs are not replicated: the gateway created its scope users on the promoted master too.
+    const script = await run(['EVAL', "return redis.call('FLUSHALL')", '0']);
+    expect(script.status).toBe(400);
+    expect(script.body.error).toMatch(/can't run this command/);
+    expect(await nodeCommand(newMaster, 'DBSIZE')).toBeGreaterThanOrEqual(acknowledged.length);
   });
 });

@@ -21,6 +21,8 @@ export interface Batch {
   readonly commands: readonly PlannedCommand[];
   /** Absolute `Date.now()` time by which every reply must be in. */
   readonly deadline: number;
+  /** Bulk strings may come back as UTF-8 text (the replies only become JSON text). @default false */
+  readonly text?: boolean;
 }
 
 /**

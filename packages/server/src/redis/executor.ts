@@ -54,8 +54,15 @@ export class CommandExecutor {
    * everything that fails the whole batch throws a {@link GatewayError}:
    * 403 when the policy denies any command (nothing runs), 503 when Redis is down or too slow,
    * 400 when Redis discards a transaction.
+   * @param text bulk strings in the replies may be UTF-8 text instead of Buffers: the caller only turns
+   *   them into JSON text (not base64).
    */
-  async run(principal: Principal, mode: ExecutionMode, commands: Command[]): Promise<BatchResult> {
+  async run(
+    principal: Principal,
+    mode: ExecutionMode,
+    commands: Command[],
+    text = false,
+  ): Promise<BatchResult> {
     const backend = this.backend;
     const table = backend.commandTable;
     if (table === undefined || !backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));

@@ -37,6 +37,16 @@ describe('ReplyParser', () => {
     expect(parse(wire, 1000)).toEqual([value, 1]);
   });
 
+  it('reads bulk strings as text when asked, small and large alike', () => {
+    const large = 'é'.repeat(20_000);
+    const wire = `$3\r\nabc\r\n*1\r\n$${Buffer.byteLength(large)}\r\n${large}\r\n`;
+    const replies: Reply[] = [];
+    const parser = new ReplyParser((reply) => replies.push(reply), 10, () => true);
+    const bytes = Buffer.from(wire);
+    for (let i = 0; i < bytes.length; i += 4096) parser.feed(bytes.subarray(i, i + 4096));
+    expect(replies).toEqual(['abc', [large]]);
+  });
+
   it('keeps integers past 2^53 exact', () => {
     expect(parse(':9223372036854775807\r\n:-9223372036854775808\r\n:123456789012345\r\n')).toEqual([
       9223372036854775807n,

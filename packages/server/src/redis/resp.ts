@@ -58,12 +58,13 @@ interface Frame {
  * An incremental RESP2 reply parser. It keeps no recursion (an explicit stack of open arrays), so a reply
  * nested any number of levels deep is read without exhausting the call stack and the stream stays in step;
  * a reply nested deeper than `maxDepth` is delivered as an {@link ErrorReply} instead, so that no later
- * stage (the JSON encoders) has to walk it. Bulk strings come out as Buffers (byte-exact), status replies
- * as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
+ * stage (the JSON encoders) has to walk it. Bulk strings come out as Buffers (byte-exact) or, when asked,
+ * as UTF-8 text; status replies as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
  */
 export class ReplyParser {
   readonly #onReply: (reply: Reply) => void;
   readonly #maxDepth: number;
+  readonly #wantsText: () => boolean;
   /** Unparsed bytes left over from the previous chunk (an incomplete header or small bulk string). */
   #rest: Buffer | undefined;
   /** A large bulk string being filled across chunks, and how much of it has arrived. */
@@ -74,9 +75,14 @@ export class ReplyParser {
   readonly #stack: Frame[] = [];
   #tooDeep = false;
 
-  constructor(onReply: (reply: Reply) => void, maxDepth: number) {
+  /**
+   * @param wantsText asked at each bulk string: true to read it as UTF-8 text instead of bytes (the reply
+   *   goes straight to JSON, so no Buffer is made for it).
+   */
+  constructor(onReply: (reply: Reply) => void, maxDepth: number, wantsText: () => boolean = () => false) {
     this.#onReply = onReply;
     this.#maxDepth = maxDepth;
+    this.#wantsText = wantsText;
   }
 
   /** Parses a chunk from the socket, delivering each complete reply in order. @throws {ProtocolError} */
@@ -91,7 +97,7 @@ export class ReplyParser {
       this.#bulk = undefined;
       this.#skip = 2;
       data = data.subarray(taken);
-      this.#deliver(bulk);
+      this.#deliver(this.#wantsText() ? bulk.toString('utf8') : bulk);
     }
     if (this.#skip > 0) {
       const skipped = Math.min(this.#skip, data.length);
@@ -137,7 +143,7 @@ export class ReplyParser {
           if (length < 0) throw new ProtocolError(`invalid bulk string length ${length}`);
           const end = next + length;
           if (end + 2 <= data.length) {
-            this.#deliver(data.subarray(next, end));
+            this.#deliver(this.#wantsText() ? data.toString('utf8', next, end) : data.subarray(next, end));
             offset = end + 2;
             break;
           }

@@ -218,6 +218,14 @@ export function describeUpstashCompat(name: string, start: () => Promise<CompatT
       expect(await script.exec([], [])).toBe('from script');
     });
 
+    it("holds scripts to the token's scope: a write token's script cannot flush or list keys", async () => {
+      await sdk.set('kept', 'yes');
+      for (const call of ["redis.call('FLUSHALL')", "redis.call('KEYS', '*')"]) {
+        await expect(sdk.eval(`return ${call}`, [], [])).rejects.toThrow(/can't run this command/);
+      }
+      expect(await sdk.get('kept')).toBe('yes');
+    });
+
     it('explicit pipelines keep going past a failing command in the middle', async () => {
       await sdk.set('str', 'v');
       const results = await sdk

@@ -27,10 +27,15 @@ export function entryRoute({ config, executor }: Services): Route {
 
   async function read(ctx: RequestContext) {
     const key = keyOf(ctx);
-    const { replies } = await executor.run(ctx.caller, 'pipeline', [
-      ['GET', key],
-      ['TTL', key],
-    ]);
+    const { replies } = await executor.run(
+      ctx.caller,
+      'pipeline',
+      [
+        ['GET', key],
+        ['TTL', key],
+      ],
+      true,
+    );
     const stored = expectReply(replies[0]);
     const ttl = expectReply(replies[1]);
     // TTL -2: the key expired between the two commands.

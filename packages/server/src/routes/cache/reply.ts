@@ -14,8 +14,7 @@ export function expectReply(reply: Reply | undefined): Exclude<Reply, ErrorReply
  */
 export function storedJson(reply: Reply | undefined): string {
   const value = expectReply(reply);
-  if (!Buffer.isBuffer(value)) return JSON.stringify(value === null ? null : String(value));
-  const text = value.toString('utf8');
+  const text = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   return isJson(text) ? text.trim() : JSON.stringify(text);
 }
 

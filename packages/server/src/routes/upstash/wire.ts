@@ -69,7 +69,7 @@ function toCommand(value: unknown, where: string, seen: { number: boolean }): Co
 }
 
 /** True when the caller asked for base64-encoded results (`Upstash-Encoding: base64`). */
-function wantsBase64(ctx: RequestContext): boolean {
+export function wantsBase64(ctx: RequestContext): boolean {
   const encoding = ctx.req.headers['upstash-encoding'];
   return typeof encoding === 'string' && encoding.toLowerCase() === 'base64';
 }
