@@ -41,7 +41,11 @@ describe('ReplyParser', () => {
     const large = 'é'.repeat(20_000);
     const wire = `$3\r\nabc\r\n*1\r\n$${Buffer.byteLength(large)}\r\n${large}\r\n`;
     const replies: Reply[] = [];
-    const parser = new ReplyParser((reply) => replies.push(reply), 10, () => true);
+    const parser = new ReplyParser(
+      (reply) => replies.push(reply),
+      10,
+      () => true,
+    );
     const bytes = Buffer.from(wire);
     for (let i = 0; i < bytes.length; i += 4096) parser.feed(bytes.subarray(i, i + 4096));
     expect(replies).toEqual(['abc', [large]]);
