@@ -18,6 +18,9 @@ import { generateSecret, type RedisServer, startRedisServer } from './redis/embe
 import { VERSION } from './version.js';
 import { runWorkers } from './workers.js';
 
+/** How long a worker waits for Redis before it takes connections anyway (and answers 503 until ready). */
+const WORKER_READY_WAIT_MS = 5000;
+
 /**
  * The `cachegate` command: the only place that reads process.env, argv and signals.
  * loadConfig -> (embedded Redis when no REDIS_URL) -> buildApp -> listen, in this process or in
@@ -92,6 +95,17 @@ async function serve(
 ) {
   const app = await buildApp(config);
   const host = config.host ?? '0.0.0.0';
+  // Workers share one port: a worker that takes connections before its Redis is ready answers 503 while
+  // its siblings are ready. It waits for Redis, for a bounded time, so that an outage still lets it start.
+  if (context.isWorker && !app.backend.isReady) {
+    await new Promise<void>((ready) => {
+      const timer = setTimeout(ready, WORKER_READY_WAIT_MS);
+      app.backend.on('up', () => {
+        clearTimeout(timer);
+        ready();
+      });
+    });
+  }
   await app.listen({ port: config.port, host });
   // Workers report to the primary's aggregated metrics listener; a single process serves its own.
   if (context.isWorker) {
