@@ -70,8 +70,10 @@ describe('Sentinel mode', () => {
     }
     expect(slowest).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
     expect(statuses.get(503)).toBeGreaterThan(0);
+    // Normally the replica; on a starved machine Sentinel may fail over once more, back to the restarted
+    // original (a replica by then, holding every write): either way the gateway must follow and lose nothing.
     const newMaster = await sentinel.masterPort();
-    expect(newMaster).toBe(sentinel.replica.port);
+    expect([sentinel.replica.port, oldMaster]).toContain(newMaster);
 
     const keys = acknowledged.map((i) => `write:${i}`);
     const values = (await run(['MGET', ...keys])).body.result as (string | null)[];

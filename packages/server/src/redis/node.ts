@@ -23,8 +23,8 @@ const KILL_TIMEOUT_MS = 60_000;
  *   (command table, scope users) every time it comes up;
  * - a connection per Redis user that traffic runs as (the scope users, tokens-file users), opened on first
  *   use once the node is prepared;
- * - a control connection, opened when first needed, that kills a script or function which outlived the
- *   command timeout: the connection it runs on is stuck behind it;
+ * - a control connection, idle and logged in ahead of need, that kills a script or function which outlived
+ *   the command timeout: the connection it runs on is stuck behind it;
  * - a pub/sub connection per user.
  * Emits `up` once prepared, `down` when its own connection is lost, `reconnecting` before each attempt.
  */
@@ -123,6 +123,9 @@ export class RedisNode extends EventEmitter {
       await this.#options.scopeUsers.provision(this.own, table);
       if (!this.own.isReady) return;
       await this.#checkBusyThreshold();
+      // Logged in ahead of need: while a script runs, Redis reads nothing from a new connection (not even
+      // its AUTH) until busy-reply-threshold, by when a kill sent through it would have timed out.
+      this.#control ??= new RedisConnection(this.#options);
       this.#isPrepared = true;
       this.#markPrepared();
       // Connections that could not log in while the users were missing (a restarted Redis) retry now.
