@@ -75,17 +75,31 @@ export class RequestContext {
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
     this.status = status;
-    const headers = this.headers;
-    headers.push(
-      'content-type',
-      contentType,
-      'content-length',
-      String(typeof body === 'string' ? Buffer.byteLength(body) : body.length),
-      'x-request-id',
-      this.id,
+    res.writeHead(
+      status,
+      this.#headerObject(contentType, typeof body === 'string' ? Buffer.byteLength(body) : body.length),
     );
-    res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /**
+   * The answer's headers as an object: `writeHead` takes an object as it is, while an array goes through
+   * `removeHeader`/`appendHeader` for every entry. Built in one order, so it keeps one shape.
+   */
+  #headerObject(contentType: string, length: number): Record<string, string> {
+    const object: Record<string, string> = {
+      'content-type': contentType,
+      'content-length': String(length),
+      'x-request-id': this.id,
+    };
+    const extra = this.headers;
+    for (let i = 0; i < extra.length; i += 2) {
+      const name = extra[i] as string;
+      // A header given twice (Vary from CORS and from a route) keeps both values.
+      const previous = object[name];
+      object[name] = previous === undefined ? (extra[i + 1] as string) : `${previous}, ${extra[i + 1]}`;
+    }
+    return object;
   }
 
   /** Starts a streamed answer (server-sent events) and returns the response to write to. */
