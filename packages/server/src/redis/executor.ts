@@ -81,6 +81,7 @@ export class CommandExecutor {
       principal,
       commands: planned,
       deadline: Date.now() + this.options.commandTimeoutMs,
+      text,
     };
     const started = performance.now();
     const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
