@@ -6,6 +6,7 @@ import { denialReason } from './policy.js';
 import { ErrorReply } from './resp.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply } from './types.js';
+import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
 /** Receives what the executor measures; the metrics plugin implements it. */
 export interface ExecutorObserver {
@@ -44,6 +45,8 @@ export interface BatchResult {
  * runs, then hands it to the backend with a deadline.
  */
 export class CommandExecutor {
+  readonly #scripts = new UpstashScripts();
+
   constructor(
     private readonly backend: RedisBackend,
     private readonly options: ExecutorOptions,
@@ -69,12 +72,19 @@ export class CommandExecutor {
     const scriptsNeedAdmin = backend.scriptsNeedAdmin(principal);
     let wrote = false;
     const planned: PlannedCommand[] = new Array(commands.length);
+    // SCRIPT LOAD answers to give in place of Redis's, by position (see UpstashScripts).
+    let answers: string[] | undefined;
     for (let i = 0; i < commands.length; i++) {
-      const args = commands[i] as Command;
+      let args = commands[i] as Command;
       const info = table.lookup(args);
       const denial = denialReason(info, principal, args, scriptsNeedAdmin);
       if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
       wrote ||= info?.isMutating ?? true;
+      if (info !== undefined && SCRIPT_COMMANDS.has(info.name)) {
+        const rewritten = this.#scripts.rewrite(info.name, args);
+        if (rewritten !== undefined) args = rewritten.args;
+        if (rewritten?.answer !== undefined) (answers ??= [])[i] = rewritten.answer;
+      }
       planned[i] = { args, info };
     }
     const batch: Batch = {
@@ -98,6 +108,7 @@ export class CommandExecutor {
       throw toGatewayError(error);
     }
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000);
+    if (answers !== undefined) answerWithSentDigests(replies, answers, text);
     return { replies, wrote };
   }
 
@@ -188,6 +199,13 @@ export class CommandExecutor {
     }
     if (hits + misses > 0) observer.cacheLookups(hits, misses);
   }
+}
+
+/** Puts the digests clients computed in place of Redis's in the successful SCRIPT LOAD replies. */
+function answerWithSentDigests(replies: Reply[], answers: string[], text: boolean): void {
+  answers.forEach((digest, i) => {
+    if (!(replies[i] instanceof ErrorReply)) replies[i] = text ? digest : Buffer.from(digest);
+  });
 }
 
 function notRun(error: GatewayError): GatewayError {

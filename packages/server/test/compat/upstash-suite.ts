@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
+import { describeRatelimitCompat } from './ratelimit-suite.js';
 
 /** A Redis deployment the suite runs against: standalone, Cluster or Sentinel. */
 export interface CompatTarget {
@@ -36,6 +38,8 @@ export function describeUpstashCompat(name: string, start: () => Promise<CompatT
   beforeEach(async () => {
     await target?.flush();
   });
+
+  describeRatelimitCompat(() => sdk);
 
   describe(`@upstash/redis against cachegate (${name})`, () => {
     it('strings: set, get, options, getdel, append, strlen, mset/mget', async () => {
@@ -216,6 +220,26 @@ export function describeUpstashCompat(name: string, start: () => Promise<CompatT
       expect(await sdk.evalRo("return redis.call('GET', KEYS[1])", ['ctr'], [])).toBe(5);
       const script = sdk.createScript<string>("return 'from script'");
       expect(await script.exec([], [])).toBe('from script');
+    });
+
+    it('scripts written for Upstash: the allow-key-locking flag, by EVAL, SCRIPT LOAD and EVALSHA', async () => {
+      const source = "#!lua flags=allow-key-locking,no-writes\nreturn redis.call('GET', KEYS[1])";
+      await sdk.set('flagged', 'v');
+      expect(await sdk.eval(source, ['flagged'], [])).toBe('v');
+      expect(await sdk.evalRo(source, ['flagged'], [])).toBe('v');
+      // The digest the client computed, of the text it sent, is the one that works.
+      const sha = await sdk.scriptLoad(source);
+      expect(sha).toBe(createHash('sha1').update(source).digest('hex'));
+      expect(await sdk.scriptExists(sha)).toEqual([1]);
+      expect(await sdk.evalsha(sha, ['flagged'], [])).toBe('v');
+      expect(await sdk.evalshaRo(sha, ['flagged'], [])).toBe('v');
+      // no-writes is kept: the script still may not write.
+      const writer = '#!lua flags=no-writes,allow-key-locking\nreturn redis.call("SET", KEYS[1], "x")';
+      await expect(sdk.eval(writer, ['flagged'], [])).rejects.toThrow(/Write commands are not allowed/);
+      // The SDK's scripts (EVALSHA first, EVAL on NOSCRIPT), inside auto-pipelined batches.
+      const script = sdk.createScript<string>(`#!lua flags=allow-key-locking\nreturn 'flagged ' .. ARGV[1]`);
+      const results = await Promise.all([script.exec([], ['a']), script.exec([], ['b']), sdk.get('flagged')]);
+      expect(results).toEqual(['flagged a', 'flagged b', 'v']);
     });
 
     it("holds scripts to the token's scope: a write token's script cannot flush or list keys", async () => {
