@@ -37,7 +37,10 @@ describe('scripts written for Upstash (shebang flags upstream Redis does not kno
       expect(stripUpstashFlags(untouched)).toBeUndefined();
     }
     // Raw bytes (a path-form body): the bytes after the first line are kept as they are.
-    const bytes = Buffer.concat([Buffer.from('#!lua flags=allow-key-locking\nreturn "'), Buffer.from([0xff, 0x22])]);
+    const bytes = Buffer.concat([
+      Buffer.from('#!lua flags=allow-key-locking\nreturn "'),
+      Buffer.from([0xff, 0x22]),
+    ]);
     expect(stripUpstashFlags(bytes)).toEqual(
       Buffer.concat([Buffer.from('#!lua flags=\nreturn "'), Buffer.from([0xff, 0x22])]),
     );
@@ -48,11 +51,17 @@ describe('scripts written for Upstash (shebang flags upstream Redis does not kno
     expect(await post('/', ['SCRIPT', 'LOAD', SCRIPT])).toEqual({ result: sha1(SCRIPT) });
     expect(await post('/', ['SCRIPT', 'EXISTS', sha1(SCRIPT), sha1('unknown')])).toEqual({ result: [1, 0] });
     expect(await post('/', ['EVALSHA', sha1(SCRIPT), '1', 'k'])).toEqual({ result: 'before' });
-    expect(await post('/', ['EVALSHA_RO', sha1(SCRIPT), '1', 'k'], TOKENS.read)).toEqual({ result: 'before' });
+    expect(await post('/', ['EVALSHA_RO', sha1(SCRIPT), '1', 'k'], TOKENS.read)).toEqual({
+      result: 'before',
+    });
 
     await redis.stop();
     redis = await redis.restart();
-    await waitFor(async () => (await post('/', ['SET', 'k', 'after'])).result === 'OK', 10_000, 'no reconnect');
+    await waitFor(
+      async () => (await post('/', ['SET', 'k', 'after'])).result === 'OK',
+      10_000,
+      'no reconnect',
+    );
     // Redis forgot its scripts: a plain miss, which clients answer with EVAL (or SCRIPT LOAD).
     const miss = await post('/', ['EVALSHA', sha1(SCRIPT), '1', 'k']);
     expect(miss.error).toMatch(/^NOSCRIPT/);

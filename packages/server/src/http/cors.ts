@@ -4,6 +4,7 @@ const ALLOWED_HEADERS = [
   'Content-Type',
   'X-API-Key',
   'Upstash-Encoding',
+  'Upstash-Response-Format',
   'upstash-sync-token',
   'Upstash-Telemetry-Runtime',
   'Upstash-Telemetry-Platform',

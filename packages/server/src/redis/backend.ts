@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from './command-table.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
-import type { Command, Reply } from './types.js';
+import type { Command, Reply, ReplyForm } from './types.js';
 
 /** A `host:port` pair of a Sentinel or Cluster node. */
 export interface NodeAddress {
@@ -21,8 +21,8 @@ export interface Batch {
   readonly commands: readonly PlannedCommand[];
   /** Absolute `Date.now()` time by which every reply must be in. */
   readonly deadline: number;
-  /** Bulk strings may come back as UTF-8 text (the replies only become JSON text). @default false */
-  readonly text?: boolean;
+  /** How the replies come back. @default 'bytes' */
+  readonly form?: ReplyForm;
 }
 
 /**

@@ -88,7 +88,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   }
 
   async pipeline(batch: Batch): Promise<Reply[]> {
-    const { commands, principal, deadline, text = false } = batch;
+    const { commands, principal, deadline, form = 'bytes' } = batch;
     // Every route first: a slot without a known master fails the batch before any of it is sent.
     const routes = commands.map((command) => this.#route(command));
     const owners = routes.map((route) => (route === 'fan-out' ? undefined : this.#ownerOf(route)));
@@ -113,7 +113,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       const connection = this.#node(address).connectionFor(principal);
       const part = indexes.map((i) => (commands[i] as PlannedCommand).args);
       sent.push(
-        connection.send(part, deadline, text).then((partReplies) => {
+        connection.send(part, deadline, form).then((partReplies) => {
           indexes.forEach((i, j) => {
             replies[i] = partReplies[j] ?? null;
           });
@@ -157,7 +157,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     return connection.transaction(
       batch.commands.map((command) => command.args),
       batch.deadline,
-      batch.text,
+      batch.form,
     );
   }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ErrorReply, encodeCommand, ProtocolError, ReplyParser } from './resp.js';
-import type { Command, Logger, RedisUser, Reply } from './types.js';
+import type { Command, Logger, RedisUser, Reply, ReplyForm } from './types.js';
 
 /** How to reach one Redis server. */
 export interface ConnectionOptions {
@@ -69,8 +69,7 @@ interface Pending {
   readonly replies: Reply[];
   /** Absolute `Date.now()` time after which the caller gets a timeout. */
   readonly deadline: number;
-  /** Bulk strings as UTF-8 text rather than Buffers (see ReplyParser). */
-  readonly text: boolean;
+  readonly form: ReplyForm;
   /** Cleared once the caller was answered; later replies are read and dropped, keeping the stream in step. */
   done: Done | undefined;
 }
@@ -153,22 +152,22 @@ export class RedisConnection extends EventEmitter {
    * Sends commands back to back, pipelined with everything else sent in this tick, and resolves with one
    * reply per command (Redis errors as ErrorReply entries). Rejects when the batch failed as a whole.
    * @param deadline absolute `Date.now()` time by which the replies must be in.
-   * @param text bulk strings as UTF-8 text instead of Buffers: for replies that only become JSON text.
+   * @param form how the replies come back (see ReplyForm).
    */
-  send(commands: readonly Command[], deadline: number, text = false): Promise<Reply[]> {
+  send(commands: readonly Command[], deadline: number, form: ReplyForm = 'bytes'): Promise<Reply[]> {
     return new Promise((resolve, reject) =>
-      this.enqueue(commands, deadline, (error, replies) => (error ? reject(error) : resolve(replies)), text),
+      this.enqueue(commands, deadline, (error, replies) => (error ? reject(error) : resolve(replies)), form),
     );
   }
 
   /** {@link send} with a callback. */
-  enqueue(commands: readonly Command[], deadline: number, done: Done, text = false): void {
+  enqueue(commands: readonly Command[], deadline: number, done: Done, form: ReplyForm = 'bytes'): void {
     // An empty batch expects no reply: queued, it would take the next batch's first one.
     if (commands.length === 0) {
       done(undefined, []);
       return;
     }
-    const entry: Pending = { commands, replies: [], deadline, done, text };
+    const entry: Pending = { commands, replies: [], deadline, done, form };
     if (this.#state === 'ready') {
       if (this.#queuedCommands + commands.length > this.#maxQueued) {
         done(new NotSentError('The Redis connection has too many commands waiting'), []);
@@ -189,8 +188,12 @@ export class RedisConnection extends EventEmitter {
    * interleave or nest. Resolves with EXEC's replies (failed commands as ErrorReply entries).
    * @throws {TransactionAbortedError} when Redis discarded the transaction (EXECABORT).
    */
-  async transaction(commands: readonly Command[], deadline: number, text = false): Promise<Reply[]> {
-    const replies = await this.send([['MULTI'], ...commands, ['EXEC']], deadline, text);
+  async transaction(
+    commands: readonly Command[],
+    deadline: number,
+    form: ReplyForm = 'bytes',
+  ): Promise<Reply[]> {
+    const replies = await this.send([['MULTI'], ...commands, ['EXEC']], deadline, form);
     const exec = replies[replies.length - 1];
     if (Array.isArray(exec)) return exec;
     const refused = replies.slice(1, -1).find((reply) => reply instanceof ErrorReply);
@@ -244,7 +247,7 @@ export class RedisConnection extends EventEmitter {
     socket.setTimeout(this.#options.commandTimeoutMs, () =>
       socket.destroy(new Error(`connecting to Redis at ${this.address} timed out`)),
     );
-    const parser = new ReplyParser(this.#onReply, this.#options.maxReplyDepth ?? 1000, this.#headWantsText);
+    const parser = new ReplyParser(this.#onReply, this.#options.maxReplyDepth ?? 1000, this.#headForm);
     socket.once(tls ? 'secureConnect' : 'connect', () => this.#handshake(socket));
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
@@ -285,7 +288,7 @@ export class RedisConnection extends EventEmitter {
       commands,
       replies: [],
       deadline: Date.now() + this.#options.commandTimeoutMs,
-      text: false,
+      form: 'bytes',
       done: (error, replies) => {
         const refused = replies.find((reply) => reply instanceof ErrorReply);
         if (error === undefined && refused === undefined) return ready();
@@ -327,7 +330,7 @@ export class RedisConnection extends EventEmitter {
     }
   };
 
-  readonly #headWantsText = () => this.#queue[this.#head]?.text === true;
+  readonly #headForm = (): ReplyForm => this.#queue[this.#head]?.form ?? 'bytes';
 
   readonly #onReply = (reply: Reply) => {
     const entry = this.#queue[this.#head];

@@ -5,7 +5,7 @@ import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from './conn
 import { denialReason } from './policy.js';
 import { ErrorReply } from './resp.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
-import type { Command, Reply } from './types.js';
+import type { Command, Reply, ReplyForm } from './types.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
 /** Receives what the executor measures; the metrics plugin implements it. */
@@ -57,14 +57,13 @@ export class CommandExecutor {
    * everything that fails the whole batch throws a {@link GatewayError}:
    * 403 when the policy denies any command (nothing runs), 503 when Redis is down or too slow,
    * 400 when Redis discards a transaction.
-   * @param text bulk strings in the replies may be UTF-8 text instead of Buffers: the caller only turns
-   *   them into JSON text (not base64).
+   * @param form how the replies come back: `text` when they only become JSON text (not base64).
    */
   async run(
     principal: Principal,
     mode: ExecutionMode,
     commands: Command[],
-    text = false,
+    form: ReplyForm = 'bytes',
   ): Promise<BatchResult> {
     const backend = this.backend;
     const table = backend.commandTable;
@@ -83,7 +82,10 @@ export class CommandExecutor {
       if (info !== undefined && SCRIPT_COMMANDS.has(info.name)) {
         const rewritten = this.#scripts.rewrite(info.name, args);
         if (rewritten !== undefined) args = rewritten.args;
-        if (rewritten?.answer !== undefined) (answers ??= [])[i] = rewritten.answer;
+        if (rewritten?.answer !== undefined) {
+          answers ??= [];
+          answers[i] = rewritten.answer;
+        }
       }
       planned[i] = { args, info };
     }
@@ -91,7 +93,7 @@ export class CommandExecutor {
       principal,
       commands: planned,
       deadline: Date.now() + this.options.commandTimeoutMs,
-      text,
+      form,
     };
     const started = performance.now();
     const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
@@ -108,7 +110,7 @@ export class CommandExecutor {
       throw toGatewayError(error);
     }
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000);
-    if (answers !== undefined) answerWithSentDigests(replies, answers, text);
+    if (answers !== undefined) answerWithSentDigests(replies, answers, form);
     return { replies, wrote };
   }
 
@@ -202,9 +204,9 @@ export class CommandExecutor {
 }
 
 /** Puts the digests clients computed in place of Redis's in the successful SCRIPT LOAD replies. */
-function answerWithSentDigests(replies: Reply[], answers: string[], text: boolean): void {
+function answerWithSentDigests(replies: Reply[], answers: string[], form: ReplyForm): void {
   answers.forEach((digest, i) => {
-    if (!(replies[i] instanceof ErrorReply)) replies[i] = text ? digest : Buffer.from(digest);
+    if (!(replies[i] instanceof ErrorReply)) replies[i] = form === 'text' ? digest : Buffer.from(digest);
   });
 }
 

@@ -44,7 +44,7 @@ describe('ReplyParser', () => {
     const parser = new ReplyParser(
       (reply) => replies.push(reply),
       10,
-      () => true,
+      () => 'text',
     );
     const bytes = Buffer.from(wire);
     for (let i = 0; i < bytes.length; i += 4096) parser.feed(bytes.subarray(i, i + 4096));

@@ -1,4 +1,4 @@
-import type { Command, Reply } from './types.js';
+import type { Command, Reply, ReplyForm } from './types.js';
 
 /**
  * An error reply from Redis (`-ERR ...`, `-WRONGTYPE ...`): a result of its command, not a failure of the
@@ -49,6 +49,13 @@ export function encodeCommand(command: Command): string | Buffer {
 
 const CRLF = Buffer.from('\r\n');
 
+/**
+ * A nil array (`*-1`, as `GEOPOS` answers for a missing member) in replies read in the `resp2` form; every
+ * other form reads it as null, like a nil bulk string (`$-1`). Frozen and empty: code that does not look for
+ * it sees an empty array.
+ */
+export const NIL_ARRAY: Reply[] = Object.freeze([]) as unknown as Reply[];
+
 interface Frame {
   readonly items: Reply[];
   filled: number;
@@ -59,12 +66,12 @@ interface Frame {
  * nested any number of levels deep is read without exhausting the call stack and the stream stays in step;
  * a reply nested deeper than `maxDepth` is delivered as an {@link ErrorReply} instead, so that no later
  * stage (the JSON encoders) has to walk it. Bulk strings come out as Buffers (byte-exact) or, when asked,
- * as UTF-8 text; status replies as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
+ * as UTF-8 text (see ReplyForm); status replies as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
  */
 export class ReplyParser {
   readonly #onReply: (reply: Reply) => void;
   readonly #maxDepth: number;
-  readonly #wantsText: () => boolean;
+  readonly #form: () => ReplyForm;
   /** Unparsed bytes left over from the previous chunk (an incomplete header or small bulk string). */
   #rest: Buffer | undefined;
   /** A large bulk string being filled across chunks, and how much of it has arrived. */
@@ -75,14 +82,11 @@ export class ReplyParser {
   readonly #stack: Frame[] = [];
   #tooDeep = false;
 
-  /**
-   * @param wantsText asked at each bulk string: true to read it as UTF-8 text instead of bytes (the reply
-   *   goes straight to JSON, so no Buffer is made for it).
-   */
-  constructor(onReply: (reply: Reply) => void, maxDepth: number, wantsText: () => boolean = () => false) {
+  /** @param form asked at each bulk string and nil array: how the reply being read is wanted. */
+  constructor(onReply: (reply: Reply) => void, maxDepth: number, form: () => ReplyForm = () => 'bytes') {
     this.#onReply = onReply;
     this.#maxDepth = maxDepth;
-    this.#wantsText = wantsText;
+    this.#form = form;
   }
 
   /** Parses a chunk from the socket, delivering each complete reply in order. @throws {ProtocolError} */
@@ -97,7 +101,7 @@ export class ReplyParser {
       this.#bulk = undefined;
       this.#skip = 2;
       data = data.subarray(taken);
-      this.#deliver(this.#wantsText() ? bulk.toString('utf8') : bulk);
+      this.#deliver(this.#form() === 'text' ? bulk.toString('utf8') : bulk);
     }
     if (this.#skip > 0) {
       const skipped = Math.min(this.#skip, data.length);
@@ -143,7 +147,9 @@ export class ReplyParser {
           if (length < 0) throw new ProtocolError(`invalid bulk string length ${length}`);
           const end = next + length;
           if (end + 2 <= data.length) {
-            this.#deliver(this.#wantsText() ? data.toString('utf8', next, end) : data.subarray(next, end));
+            this.#deliver(
+              this.#form() === 'text' ? data.toString('utf8', next, end) : data.subarray(next, end),
+            );
             offset = end + 2;
             break;
           }
@@ -161,7 +167,7 @@ export class ReplyParser {
           // '*'
           const length = Number(parseInteger(data, offset + 1, lineEnd));
           offset = next;
-          if (length === -1) this.#deliver(null);
+          if (length === -1) this.#deliver(this.#form() === 'resp2' ? NIL_ARRAY : null);
           else if (length === 0) this.#deliver([]);
           else if (length < 0) throw new ProtocolError(`invalid array length ${length}`);
           else {
@@ -219,6 +225,30 @@ function parseInteger(data: Buffer, start: number, end: number): number | bigint
     value = value * 10 + digit;
   }
   return negative ? -value : value;
+}
+
+/**
+ * A reply as RESP2 bytes, the way Redis writes it: for replies read in the `resp2` form, exactly the bytes
+ * Redis sent (status and error lines are UTF-8 text, as Redis writes them).
+ */
+export function encodeReply(reply: Reply): Buffer {
+  const parts: (string | Buffer)[] = [];
+  appendReply(parts, reply);
+  return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+}
+
+function appendReply(parts: (string | Buffer)[], reply: Reply): void {
+  if (reply === null) parts.push('$-1\r\n');
+  else if (reply === NIL_ARRAY) parts.push('*-1\r\n');
+  else if (Buffer.isBuffer(reply)) parts.push(`$${reply.length}\r\n`, reply, '\r\n');
+  else if (typeof reply === 'string') parts.push(`+${reply}\r\n`);
+  else if (typeof reply === 'number' || typeof reply === 'bigint') parts.push(`:${reply}\r\n`);
+  else if (reply instanceof ErrorReply) parts.push(`-${reply.message}\r\n`);
+  else {
+    // The parser bounds the depth (CACHEGATE_MAX_JSON_DEPTH), so this recursion is bounded too.
+    parts.push(`*${reply.length}\r\n`);
+    for (const item of reply) appendReply(parts, item);
+  }
 }
 
 /** A reply with every bulk string read as UTF-8 text: for replies the gateway itself interprets (COMMAND). */

@@ -46,11 +46,11 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
   }
 
   pipeline(batch: Batch): Promise<Reply[]> {
-    return this.#node.connectionFor(batch.principal).send(argsOf(batch), batch.deadline, batch.text);
+    return this.#node.connectionFor(batch.principal).send(argsOf(batch), batch.deadline, batch.form);
   }
 
   transaction(batch: Batch): Promise<Reply[]> {
-    return this.#node.connectionFor(batch.principal).transaction(argsOf(batch), batch.deadline, batch.text);
+    return this.#node.connectionFor(batch.principal).transaction(argsOf(batch), batch.deadline, batch.form);
   }
 
   subscribe(

@@ -14,6 +14,13 @@ export type Command = Arg[];
  */
 export type Reply = string | number | bigint | Buffer | null | ErrorReply | Reply[];
 
+/**
+ * How a batch wants its replies: `bytes`, bulk strings as Buffers; `text`, as UTF-8 strings (the replies
+ * only become JSON text, so no Buffer is made per value); `resp2`, as Buffers with a nil array kept apart
+ * from a nil string ({@link NIL_ARRAY}), so the reply re-encodes to the bytes Redis sent.
+ */
+export type ReplyForm = 'bytes' | 'text' | 'resp2';
+
 /** Credentials of a Redis ACL user that a token's commands run as. */
 export interface RedisUser {
   readonly username: string;

@@ -84,7 +84,9 @@ export function describeRatelimitCompat(sdk: () => Redis) {
     it('analytics records allowed and blocked calls', async () => {
       const ratelimit = limiter(Ratelimit.fixedWindow(1, '30 s'), { analytics: true, ephemeralCache: false });
       await limitTimes(ratelimit, 'counted', 3);
-      const usage = await new Analytics({ redis: sdk(), prefix: '{rl}' }).getUsage(Date.now() - 3_600_000);
+      // The package types its Redis from @upstash/redis's CommonJS build; the suite imports the ES one.
+      const redis = sdk() as unknown as ConstructorParameters<typeof Analytics>[0]['redis'];
+      const usage = await new Analytics({ redis, prefix: '{rl}' }).getUsage(Date.now() - 3_600_000);
       expect(usage.counted).toEqual({ success: 1, blocked: 2 });
     });
   });

@@ -28,7 +28,7 @@ export function batchRoutes({ config, executor }: Services): Route[] {
         POST: {
           handle: async (ctx) => {
             const keys = mgetBody(ctx.body, limits);
-            const { replies } = await executor.run(ctx.caller, 'pipeline', [['MGET', ...keys]], true);
+            const { replies } = await executor.run(ctx.caller, 'pipeline', [['MGET', ...keys]], 'text');
             const values = expectReply(replies[0]);
             if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
             let body = '{"entries":[';

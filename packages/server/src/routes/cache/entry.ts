@@ -34,7 +34,7 @@ export function entryRoute({ config, executor }: Services): Route {
         ['GET', key],
         ['TTL', key],
       ],
-      true,
+      'text',
     );
     const stored = expectReply(replies[0]);
     const ttl = expectReply(replies[1]);

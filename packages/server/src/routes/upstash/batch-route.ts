@@ -2,7 +2,7 @@ import type { Route } from '../../http/router.js';
 import type { ExecutionMode } from '../../redis/executor.js';
 import type { Services } from '../services.js';
 import { commandListSchema, commonResponses, encodingHeader, itemsResponseSchema } from './schemas.js';
-import { commandsFromBody, sendItems, wantsBase64 } from './wire.js';
+import { commandsFromBody, replyFormOf, sendItems } from './wire.js';
 
 /**
  * The routes that take a JSON array of commands and answer one item per command:
@@ -19,7 +19,8 @@ export function batchRoutes({ config, executor, syncToken }: Services): Route[] 
       POST: {
         handle: async (ctx) => {
           const commands = commandsFromBody(ctx.body, config.maxPipeline, path);
-          sendItems(ctx, syncToken, await executor.run(ctx.caller, mode, commands, !wantsBase64(ctx)));
+          const form = replyFormOf(ctx, mode === 'pipeline');
+          sendItems(ctx, syncToken, await executor.run(ctx.caller, mode, commands, form), form);
         },
         doc: {
           summary,

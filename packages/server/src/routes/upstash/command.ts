@@ -4,7 +4,7 @@ import type { Route } from '../../http/router.js';
 import type { Command } from '../../redis/types.js';
 import type { Services } from '../services.js';
 import { commandSchema, commonResponses, encodingHeader, singleResponseSchema } from './schemas.js';
-import { commandFromBody, sendSingle, wantsBase64 } from './wire.js';
+import { commandFromBody, replyFormOf, sendSingle } from './wire.js';
 
 /**
  * One command per request, in the two forms of the Upstash REST API:
@@ -15,8 +15,10 @@ import { commandFromBody, sendSingle, wantsBase64 } from './wire.js';
  */
 export function commandRoutes({ executor, syncToken }: Services): Route[] {
   const responses = { 200: { description: 'The reply', schema: singleResponseSchema }, ...commonResponses };
-  const run = async (ctx: RequestContext, command: Command) =>
-    sendSingle(ctx, syncToken, await executor.run(ctx.caller, 'pipeline', [command], !wantsBase64(ctx)));
+  const run = async (ctx: RequestContext, command: Command) => {
+    const form = replyFormOf(ctx, true);
+    sendSingle(ctx, syncToken, await executor.run(ctx.caller, 'pipeline', [command], form), form);
+  };
   const pathForm = {
     handle: (ctx: RequestContext) => run(ctx, commandFromUrl(ctx.path, ctx.query, ctx.body)),
     doc: {

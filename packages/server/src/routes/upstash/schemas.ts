@@ -75,5 +75,12 @@ export const encodingHeader = {
       enum: ['base64'],
       description: 'Encode every string of the result as base64 of its exact bytes.',
     },
+    'upstash-response-format': {
+      type: 'string',
+      enum: ['json', 'resp2'],
+      description:
+        'resp2: the raw RESP2 reply bytes (application/octet-stream), back to back for /pipeline; ' +
+        'not with Upstash-Encoding: base64. /multi-exec always answers JSON.',
+    },
   },
 };

@@ -2,8 +2,8 @@ import { gatewayError } from '../../errors.js';
 import type { RequestContext } from '../../http/context.js';
 import { pipelineItemJson, resultJson } from '../../redis/encode-result.js';
 import type { BatchResult } from '../../redis/executor.js';
-import { ErrorReply } from '../../redis/resp.js';
-import type { Command } from '../../redis/types.js';
+import { ErrorReply, encodeReply } from '../../redis/resp.js';
+import type { Command, ReplyForm } from '../../redis/types.js';
 import { checkJsonText, parseJsonBody } from '../json-body.js';
 import type { SyncToken } from './sync-token.js';
 
@@ -68,24 +68,68 @@ function toCommand(value: unknown, where: string, seen: { number: boolean }): Co
   return command;
 }
 
-/** True when the caller asked for base64-encoded results (`Upstash-Encoding: base64`). */
-export function wantsBase64(ctx: RequestContext): boolean {
-  const encoding = ctx.req.headers['upstash-encoding'];
-  return typeof encoding === 'string' && encoding.toLowerCase() === 'base64';
+const RESP2_TYPE = 'application/octet-stream';
+
+/**
+ * The reply form a request asks for, from its headers: `resp2` for `Upstash-Response-Format: resp2` (raw
+ * RESP2 bytes), `bytes` for `Upstash-Encoding: base64` (JSON with base64 strings), else `text` (JSON).
+ * @param resp2 whether the route answers in RESP2; `/multi-exec` answers JSON only, as on Upstash.
+ * @throws {GatewayError} 400 for a format other than `json` and `resp2`, or `resp2` with base64.
+ */
+export function replyFormOf(ctx: RequestContext, resp2: boolean): ReplyForm {
+  const headers = ctx.req.headers;
+  const encoding = headers['upstash-encoding'];
+  const base64 = typeof encoding === 'string' && encoding.toLowerCase() === 'base64';
+  const format = headers['upstash-response-format'];
+  if (format === undefined) return base64 ? 'bytes' : 'text';
+  const name = String(format).toLowerCase();
+  if (name !== 'json' && name !== 'resp2') {
+    throw gatewayError('CG_ERR_REQUEST_INVALID', 'Upstash-Response-Format must be "json" or "resp2"');
+  }
+  if (name === 'json') return base64 ? 'bytes' : 'text';
+  if (base64) {
+    throw gatewayError(
+      'CG_ERR_REQUEST_INVALID',
+      'Upstash-Encoding: base64 cannot be combined with Upstash-Response-Format: resp2 (RESP2 is binary already)',
+    );
+  }
+  return resp2 ? 'resp2' : 'text';
 }
 
-/** Answers a single command: `200 {"result"}`, or `400 {"error"}` when Redis refused it. */
-export function sendSingle(ctx: RequestContext, syncToken: SyncToken, batch: BatchResult): void {
+/**
+ * Answers a single command: `200 {"result"}`, or `400 {"error"}` when Redis refused it. In the `resp2` form
+ * the body is the reply's RESP2 bytes, with the same status codes.
+ */
+export function sendSingle(
+  ctx: RequestContext,
+  syncToken: SyncToken,
+  batch: BatchResult,
+  form: ReplyForm,
+): void {
   const result = batch.replies[0] ?? null;
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
-  if (result instanceof ErrorReply) ctx.send(400, `{"error":${JSON.stringify(result.message)}}`);
-  else ctx.send(200, `{"result":${resultJson(result, wantsBase64(ctx))}}`);
+  const refused = result instanceof ErrorReply;
+  if (form === 'resp2') ctx.send(refused ? 400 : 200, encodeReply(result), RESP2_TYPE);
+  else if (refused) ctx.send(400, `{"error":${JSON.stringify(result.message)}}`);
+  else ctx.send(200, `{"result":${resultJson(result, form === 'bytes')}}`);
 }
 
-/** Answers a pipeline or transaction: `200` with one `{"result"}` or `{"error"}` per command, in order. */
-export function sendItems(ctx: RequestContext, syncToken: SyncToken, batch: BatchResult): void {
-  const base64 = wantsBase64(ctx);
+/**
+ * Answers a pipeline or transaction: `200` with one `{"result"}` or `{"error"}` per command, in order. In
+ * the `resp2` form the body is every reply's RESP2 bytes back to back, as a Redis client reads a pipeline.
+ */
+export function sendItems(
+  ctx: RequestContext,
+  syncToken: SyncToken,
+  batch: BatchResult,
+  form: ReplyForm,
+): void {
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  if (form === 'resp2') {
+    ctx.send(200, Buffer.concat(batch.replies.map(encodeReply)), RESP2_TYPE);
+    return;
+  }
+  const base64 = form === 'bytes';
   let body = '[';
   for (let i = 0; i < batch.replies.length; i++) {
     if (i > 0) body += ',';
