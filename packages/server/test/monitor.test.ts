@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATEWAY_PRINCIPAL } from '../src/auth/principal.js';
 import { startGateway, type TestGateway, type TestResponse, TOKENS, waitFor } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
-import { nodeCommand, startTestCluster } from './helpers/topologies.js';
+import { nodeCommand, startTestCluster, startTestSentinel } from './helpers/topologies.js';
 
 let redis: TestRedis;
 let gateway: TestGateway;
@@ -184,6 +185,26 @@ describe('POST /monitor', () => {
   });
 });
 
+describe('RedisBackend.monitor', () => {
+  it('ends its streams when the backend closes (as when Sentinel names another master)', async () => {
+    const own = await startGateway(redis.url);
+    let ended = 0;
+    const stop = await own.app.backend.monitor(
+      GATEWAY_PRINCIPAL,
+      () => undefined,
+      () => ended++,
+      Date.now() + 2_000,
+    );
+    expect(await monitorConnections(redis.url)).toBe(1);
+    await own.app.backend.close();
+    expect(ended).toBe(1);
+    await waitFor(async () => (await monitorConnections(redis.url)) === 0, 5_000, 'monitor left open');
+    stop();
+    expect(ended).toBe(1);
+    await own.close();
+  });
+});
+
 describe('POST /monitor in Cluster mode', () => {
   it('merges every master into one stream', async () => {
     const cluster = await startTestCluster(3, 0);
@@ -215,3 +236,57 @@ describe('POST /monitor in Cluster mode', () => {
     }
   }, 60_000);
 });
+
+describe('POST /monitor in Sentinel mode', () => {
+  it('monitors the master, and a failover ends the stream and closes its connection', async () => {
+    const sentinel = await startTestSentinel();
+    const own = await startGateway('redis://unused', {
+      CACHEGATE_REDIS_URL: '',
+      CACHEGATE_REDIS_SENTINELS: sentinel.seeds,
+      CACHEGATE_REDIS_SENTINEL_MASTER: sentinel.masterName,
+    });
+    try {
+      const oldMaster = await sentinel.masterPort();
+      const monitor = await openMonitor(own);
+      expect(monitor.response.status).toBe(200);
+      await post(own, ['SET', 'before', 'failover']);
+      await monitor.waitFor('"SET" "before" "failover"');
+      const oldMasterUrl = `redis://127.0.0.1:${oldMaster}`;
+      expect(await monitorConnections(oldMasterUrl)).toBe(1);
+
+      // A failover without killing anything: the old master lives on as a replica (Sentinel also kills
+      // its normal clients as it demotes it), and the gateway switches to the new master.
+      await nodeCommand(sentinel.sentinels[0]?.port as number, 'SENTINEL', 'FAILOVER', sentinel.masterName);
+      await monitor.ended;
+      await waitFor(
+        async () => (await monitorConnections(oldMasterUrl)) === 0,
+        5_000,
+        "the old master's monitor connection is still open",
+      );
+
+      const newMaster = await sentinel.masterPort();
+      expect(newMaster).not.toBe(oldMaster);
+      await waitFor(
+        async () => (await openMonitorStatus(own)) === 200,
+        20_000,
+        'no monitor on the new master',
+      );
+      const again = await openMonitor(own);
+      await post(own, ['SET', 'after', 'failover']);
+      await again.waitFor('"SET" "after" "failover"');
+      expect(await monitorConnections(`redis://127.0.0.1:${newMaster}`)).toBe(1);
+      again.abort();
+    } finally {
+      await own.close();
+      await sentinel.stop();
+    }
+  }, 90_000);
+});
+
+/** Opens a monitor and closes it at once, for its status. */
+async function openMonitorStatus(target: TestGateway): Promise<number> {
+  const monitor = await openMonitor(target);
+  monitor.abort();
+  await monitor.ended;
+  return monitor.response.status;
+}
