@@ -20,6 +20,7 @@ import { metricsRoute } from './routes/operations/metrics.js';
 import type { Services } from './routes/services.js';
 import { batchRoutes as commandBatchRoutes } from './routes/upstash/batch-route.js';
 import { commandRoutes } from './routes/upstash/command.js';
+import { monitorRoute } from './routes/upstash/monitor.js';
 import { subscribeRoutes } from './routes/upstash/subscribe.js';
 import { SyncToken } from './routes/upstash/sync-token.js';
 
@@ -74,7 +75,9 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     commandTimeoutMs: config.commandTimeoutMs,
     observer: metrics,
     writeReplicas: config.writeReplicas,
+    maxMonitors: config.maxMonitors,
   });
+  metrics.observeMonitors(() => executor.openMonitors);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
   const services: Services = { config, executor, backend, metrics, syncToken: new SyncToken(), drain };
@@ -85,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     ...commandRoutes(services),
     ...commandBatchRoutes(services),
     ...subscribeRoutes(services),
+    monitorRoute(services),
     entryRoute(services),
     ...batchRoutes(services),
   ];

@@ -140,6 +140,12 @@ const VARIABLES = {
     parse: integer(1),
     help: 'Most commands in one /pipeline or /multi-exec request.',
   },
+  maxMonitors: {
+    env: 'CACHEGATE_MAX_MONITORS',
+    default: '2',
+    parse: integer(0, 1000),
+    help: 'Most POST /monitor streams open at once per process (each is a Redis MONITOR, which costs Redis throughput); past it, 503. 0: off.',
+  },
   shutdownGraceMs: {
     env: 'CACHEGATE_SHUTDOWN_GRACE_MS',
     default: '10000',

@@ -14,6 +14,7 @@ export const ERRORS = {
   CG_ERR_KEY_NOT_FOUND: { status: 404, message: 'Key not found' },
   CG_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'Route not found' },
   CG_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  CG_ERR_NOT_ACCEPTABLE: { status: 406, message: 'This route answers only with text/event-stream' },
   CG_ERR_REDIS_ERROR: { status: 400, message: 'Redis returned an error' },
   CG_ERR_TRANSACTION_ABORTED: { status: 400, message: 'Transaction discarded' },
   CG_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'Redis is unavailable' },
@@ -21,6 +22,7 @@ export const ERRORS = {
   CG_ERR_REPLICATION_INCOMPLETE: { status: 503, message: 'Too few replicas confirmed the write' },
   CG_ERR_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded' },
   CG_ERR_OVERLOADED: { status: 503, message: 'The gateway is overloaded' },
+  CG_ERR_MONITOR_LIMIT_REACHED: { status: 503, message: 'Too many MONITOR streams are open' },
   CG_ERR_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another connection' },
   CG_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const;

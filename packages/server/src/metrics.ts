@@ -124,6 +124,7 @@ const REJECTIONS: Partial<Record<ErrorCode, RejectionReason>> = {
   CG_ERR_COMMAND_DENIED: 'policy',
   CG_ERR_RATE_LIMITED: 'rate_limit',
   CG_ERR_OVERLOADED: 'overload',
+  CG_ERR_MONITOR_LIMIT_REACHED: 'overload',
 };
 
 /**
@@ -207,6 +208,18 @@ export class GatewayMetrics implements ExecutorObserver {
     backend.on('down', () => this.redisUp.set(0));
     backend.on('reconnecting', () => this.redisReconnects.inc());
     this.redisUp.set(backend.isReady ? 1 : 0);
+  }
+
+  /** Exports `open()`, the MONITOR streams open now, as `cachegate_monitor_streams`. */
+  observeMonitors(open: () => number): void {
+    new Gauge({
+      name: 'cachegate_monitor_streams',
+      help: 'POST /monitor streams open (each holds a Redis connection in MONITOR mode)',
+      registers: [this.registry],
+      collect() {
+        this.set(open());
+      },
+    });
   }
 
   commandCompleted(command: string, seconds: number, count: number): void {

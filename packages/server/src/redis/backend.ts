@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from './command-table.js';
+import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply, ReplyForm } from './types.js';
 
@@ -58,6 +59,19 @@ export interface RedisBackend {
     listener: MessageListener,
     onEnd: () => void,
   ): Promise<Unsubscribe>;
+  /**
+   * Streams MONITOR output on a connection of its own per stream (never a shared one), logged in as
+   * `principal`'s Redis user; resolves once Redis confirmed by `deadline`. Standalone and Sentinel monitor
+   * the (current) master; Cluster monitors every master, merged into one stream. `onEnd` runs when the
+   * stream ends on the server side (a lost connection, a failover, the backend closing).
+   * @throws {ErrorReply} when Redis refused MONITOR (NOPERM for an ACL user).
+   */
+  monitor(
+    principal: Principal,
+    listener: MonitorListener,
+    onEnd: () => void,
+    deadline: number,
+  ): Promise<StopMonitor>;
   /** Round-trips a PING by `deadline`. */
   ping(deadline: number): Promise<void>;
   /** True when Redis cannot hold `principal`'s scripts to its scope (see ScopeUsers): they need admin. */

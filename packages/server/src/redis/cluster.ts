@@ -10,6 +10,7 @@ import {
   TransactionAbortedError,
 } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
+import { type MonitorListener, openMonitors, type StopMonitor } from './monitor.js';
 import { RedisNode } from './node.js';
 import { ErrorReply, replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
@@ -170,6 +171,26 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     onEnd: () => void,
   ): Promise<Unsubscribe> {
     return this.#node(this.#ownerOf(undefined)).subscriber(principal).subscribe(kind, name, listener, onEnd);
+  }
+
+  /**
+   * Every master's MONITOR merged into one stream: a command shows up whichever shard ran it. The stream
+   * covers the masters known when it opened and ends when any of their connections is lost (a failover,
+   * a removed master), so the client reopens it on the new topology instead of silently missing a shard.
+   */
+  async monitor(
+    principal: Principal,
+    listener: MonitorListener,
+    onEnd: () => void,
+    deadline: number,
+  ): Promise<StopMonitor> {
+    if (this.#masters.length === 0) throw new NotSentError('No cluster master is known');
+    return openMonitors(
+      this.#masters.map(
+        (address) => (end) => this.#node(address).monitor(principal, listener, end, deadline),
+      ),
+      onEnd,
+    );
   }
 
   async ping(deadline: number): Promise<void> {

@@ -25,6 +25,16 @@ export interface ConnectionOptions {
   maxReplyDepth?: number;
   /** Connect only once this settles; a rejection fails what was sent meanwhile. @default connect at once */
   startAfter?: Promise<void> | undefined;
+  /**
+   * Receives replies that no command asked for: the lines of a connection in MONITOR mode. Unset, such a
+   * reply is a protocol error. @default none
+   */
+  onPush?: ((reply: Reply) => void) | undefined;
+  /**
+   * Reconnect after the connection is lost. A dedicated connection (MONITOR) does not: it emits `end` and
+   * stays closed, since the state it held is gone with it. @default true
+   */
+  reconnects?: boolean | undefined;
   logger: Logger;
 }
 
@@ -91,7 +101,8 @@ const SCRIPT_COMMAND = /^(eval|evalsha|fcall)(_ro)?$/i;
  *   reported (`busy-script`) so that the node can kill it from another connection;
  * - a protocol error (anything the parser cannot read) destroys the socket: pending batches get
  *   {@link ConnectionLostError} ("may have run") and a fresh connection replaces it at once.
- * Events: `up`, `down`, `reconnecting`, `busy-script` (`'script' | 'function'`).
+ * Events: `up`, `down`, `reconnecting`, `busy-script` (`'script' | 'function'`), and `end` for good
+ * when `reconnects` is false.
  */
 export class RedisConnection extends EventEmitter {
   readonly #options: ConnectionOptions;
@@ -334,7 +345,11 @@ export class RedisConnection extends EventEmitter {
 
   readonly #onReply = (reply: Reply) => {
     const entry = this.#queue[this.#head];
-    if (entry === undefined) throw new ProtocolError('a reply arrived that no command asked for');
+    if (entry === undefined) {
+      const onPush = this.#options.onPush;
+      if (onPush === undefined) throw new ProtocolError('a reply arrived that no command asked for');
+      return onPush(reply);
+    }
     entry.replies.push(reply);
     if (entry.replies.length < entry.commands.length) return;
     this.#queue[this.#head++] = undefined;
@@ -368,6 +383,11 @@ export class RedisConnection extends EventEmitter {
     if (this.#state === 'closed') return;
     if (this.#state === 'connecting') {
       this.#failUnsent(new NotSentError(`Redis at ${this.address} is unreachable`));
+    }
+    if (this.#options.reconnects === false) {
+      this.#state = 'closed';
+      this.emit('end');
+      return;
     }
     this.#state = 'down';
     if (wasReady) this.emit('down');

@@ -2,7 +2,8 @@ import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { Batch, PlannedCommand, RedisBackend } from './backend.js';
 import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from './connection.js';
-import { denialReason } from './policy.js';
+import type { MonitorListener, StopMonitor } from './monitor.js';
+import { denialReason, scopeDenial } from './policy.js';
 import { ErrorReply } from './resp.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply, ReplyForm } from './types.js';
@@ -27,6 +28,11 @@ export interface ExecutorOptions {
    * so a failover cannot lose an acknowledged write. @default 0
    */
   writeReplicas?: number;
+  /**
+   * Most MONITOR streams open at once in this process: each costs Redis a share of its throughput.
+   * @default 2
+   */
+  maxMonitors?: number;
 }
 
 /** How a batch of commands runs: pipelined (a single command is a pipeline of one), or inside MULTI/EXEC. */
@@ -46,6 +52,7 @@ export interface BatchResult {
  */
 export class CommandExecutor {
   readonly #scripts = new UpstashScripts();
+  #openMonitors = 0;
 
   constructor(
     private readonly backend: RedisBackend,
@@ -156,6 +163,66 @@ export class CommandExecutor {
       throw toGatewayError(error);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** MONITOR streams open now (for the metrics gauge). */
+  get openMonitors(): number {
+    return this.#openMonitors;
+  }
+
+  /**
+   * Opens a MONITOR stream on a dedicated connection: admin scope only (403 for other tokens, as the
+   * policy words it), at most `maxMonitors` at once (503). The returned function ends it; `onEnd` runs when
+   * Redis ends it first. Either way the stream's slot is given back exactly once.
+   */
+  async monitor(principal: Principal, listener: MonitorListener, onEnd: () => void): Promise<StopMonitor> {
+    const backend = this.backend;
+    const table = backend.commandTable;
+    if (table === undefined || !backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));
+    const info = table.lookup(['MONITOR']);
+    const denial =
+      info === undefined
+        ? principal.scope === 'admin'
+          ? undefined
+          : 'MONITOR needs a token with scope "admin"'
+        : scopeDenial(info, principal.scope, 'MONITOR');
+    if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
+    const max = this.options.maxMonitors ?? 2;
+    if (this.#openMonitors >= max) {
+      throw gatewayError(
+        'CG_ERR_MONITOR_LIMIT_REACHED',
+        max === 0
+          ? 'MONITOR streams are turned off on this gateway (CACHEGATE_MAX_MONITORS=0)'
+          : `${max} MONITOR streams are open, the most this gateway allows (CACHEGATE_MAX_MONITORS); close one and retry`,
+      );
+    }
+    this.#openMonitors++;
+    let isCounted = true;
+    const release = () => {
+      if (!isCounted) return;
+      isCounted = false;
+      this.#openMonitors--;
+    };
+    const deadline = Date.now() + this.options.commandTimeoutMs;
+    try {
+      const stop = await backend.monitor(
+        principal,
+        listener,
+        () => {
+          release();
+          onEnd();
+        },
+        deadline,
+      );
+      return () => {
+        release();
+        stop();
+      };
+    } catch (error) {
+      release();
+      if (error instanceof ErrorReply) throw gatewayError('CG_ERR_REDIS_ERROR', error.message);
+      throw toGatewayError(error);
     }
   }
 

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
 import type { CommandTable } from './command-table.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
+import { type MonitorListener, openMonitor, type StopMonitor } from './monitor.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import { Subscriber } from './subscriber.js';
@@ -25,7 +26,8 @@ const KILL_TIMEOUT_MS = 60_000;
  *   use once the node is prepared;
  * - a control connection, idle and logged in ahead of need, that kills a script or function which outlived
  *   the command timeout: the connection it runs on is stuck behind it;
- * - a pub/sub connection per user.
+ * - a pub/sub connection per user;
+ * - a MONITOR connection per monitor stream, opened for it and closed with it.
  * Emits `up` once prepared, `down` when its own connection is lost, `reconnecting` before each attempt.
  */
 export class RedisNode extends EventEmitter {
@@ -36,6 +38,8 @@ export class RedisNode extends EventEmitter {
   #byPrincipal = new WeakMap<Principal, RedisConnection>();
   #generation = -1;
   readonly #subscribers = new Map<string, Subscriber>();
+  /** Open monitor streams, each as the function that ends it and tells its reader. */
+  readonly #monitors = new Set<() => void>();
   #control: RedisConnection | undefined;
   #isPrepared = false;
   #warnedBusyThreshold = false;
@@ -104,6 +108,31 @@ export class RedisNode extends EventEmitter {
     return subscriber;
   }
 
+  /**
+   * Opens a MONITOR stream on a connection of its own, as `principal`'s Redis user (so Redis's ACLs
+   * apply), never a shared one. `onEnd` runs when the connection is lost or the node closes.
+   */
+  async monitor(
+    principal: Principal,
+    listener: MonitorListener,
+    onEnd: () => void,
+    deadline: number,
+  ): Promise<StopMonitor> {
+    const user = this.#options.scopeUsers.userFor(principal);
+    let end: () => void = () => undefined;
+    const stop = await openMonitor({ ...this.#options, user }, listener, () => end(), deadline);
+    end = () => {
+      this.#monitors.delete(end);
+      stop();
+      onEnd();
+    };
+    this.#monitors.add(end);
+    return () => {
+      this.#monitors.delete(end);
+      stop();
+    };
+  }
+
   /** Re-applies the users (new tokens-file users after SIGHUP) on a node that is up. */
   async refreshUsers(): Promise<void> {
     if (!this.isReady) return;
@@ -112,6 +141,7 @@ export class RedisNode extends EventEmitter {
 
   async close(): Promise<void> {
     for (const subscriber of this.#subscribers.values()) subscriber.close();
+    for (const end of [...this.#monitors]) end();
     const connections = [this.own, ...this.#connections.values(), ...(this.#control ? [this.#control] : [])];
     await Promise.all(connections.map((connection) => connection.close()));
   }

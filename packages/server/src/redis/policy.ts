@@ -71,6 +71,9 @@ export function denialReason(
     if (name === 'subscribe' || name === 'psubscribe') {
       return `${shown} is not allowed here: stream messages from /${name}/<channel> (server-sent events)`;
     }
+    if (name === 'monitor') {
+      return 'MONITOR is not allowed here: stream it from POST /monitor (server-sent events, admin token)';
+    }
     return `${shown} is not allowed: it changes or holds the state of a connection the gateway shares between callers`;
   }
   if (info === undefined) return undefined;
@@ -115,7 +118,12 @@ function isBlockingCall(info: CommandInfo, name: string, command: readonly Arg[]
   return false;
 }
 
-function scopeDenial(info: CommandInfo, scope: Scope, shown: string): string | undefined {
+/**
+ * Why a token of `scope` may not run the command `info` describes (`shown`: its name as the message shows
+ * it), judged by its scope alone; undefined when it may. For commands the gateway runs on a dedicated
+ * connection (MONITOR), where the rules for shared connections do not apply.
+ */
+export function scopeDenial(info: CommandInfo, scope: Scope, shown: string): string | undefined {
   if (scopeAllows(info, scope)) return undefined;
   if (info.isAdminOnly) {
     const kind = info.categories.has('@admin') || info.flags.has('admin') ? '@admin' : '@dangerous';

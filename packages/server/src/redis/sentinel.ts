@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Batch, NodeAddress, RedisBackend } from './backend.js';
 import type { CommandTable } from './command-table.js';
 import { NotSentError, RedisConnection } from './connection.js';
+import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
@@ -91,6 +92,16 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     onEnd: () => void,
   ): Promise<Unsubscribe> {
     return this.#master().subscribe(principal, kind, name, listener, onEnd);
+  }
+
+  /** On the current master; a failover ends the stream (the old master's connections close). */
+  async monitor(
+    principal: Principal,
+    listener: MonitorListener,
+    onEnd: () => void,
+    deadline: number,
+  ): Promise<StopMonitor> {
+    return this.#master().monitor(principal, listener, onEnd, deadline);
   }
 
   scriptsNeedAdmin(principal: Principal): boolean {

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import { argsOf, type Batch, type RedisBackend } from './backend.js';
 import { CommandTable } from './command-table.js';
 import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
+import type { MonitorListener, StopMonitor } from './monitor.js';
 import { RedisNode } from './node.js';
 import { replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
@@ -61,6 +62,15 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     onEnd: () => void,
   ): Promise<Unsubscribe> {
     return this.#node.subscriber(principal).subscribe(kind, name, listener, onEnd);
+  }
+
+  monitor(
+    principal: Principal,
+    listener: MonitorListener,
+    onEnd: () => void,
+    deadline: number,
+  ): Promise<StopMonitor> {
+    return this.#node.monitor(principal, listener, onEnd, deadline);
   }
 
   async ping(deadline: number): Promise<void> {

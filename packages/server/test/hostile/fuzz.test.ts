@@ -143,7 +143,7 @@ describe('fuzzing every route', () => {
         fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'),
         fc.oneof(
           name.map(encodeURIComponent),
-          fc.constantFrom('subscribe', 'psubscribe', 'pipeline', 'docs'),
+          fc.constantFrom('subscribe', 'psubscribe', 'monitor', 'pipeline', 'docs'),
         ),
         fc.array(segment, { maxLength: 4 }),
         fc.array(fc.tuple(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })), { maxLength: 3 }),
@@ -152,7 +152,7 @@ describe('fuzzing every route', () => {
           const search = new URLSearchParams(query).toString();
           const path = `/${[first, ...rest].join('/')}${search ? `?${search}` : ''}`;
           // A stream that really starts is not a "case" that ends: only probe streams without a token.
-          const isStream = /^\/p?subscribe\//.test(path) && token !== undefined;
+          const isStream = /^\/(p?subscribe\/|monitor(\?|$))/.test(path) && token !== undefined;
           await check({ method, path, headers: authHeaders(isStream ? 'not-a-token-0123456789' : token) });
         },
       ),

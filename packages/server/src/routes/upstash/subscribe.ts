@@ -4,20 +4,8 @@ import type { Route } from '../../http/router.js';
 import type { SubscriptionKind, Unsubscribe } from '../../redis/subscriber.js';
 import type { Services } from '../services.js';
 import { commandFromUrl } from './command.js';
+import { event, HEARTBEAT_MS } from './event-stream.js';
 import { commonResponses } from './schemas.js';
-
-/** A comment line now and then keeps idle proxies and load balancers from closing a quiet stream. */
-const HEARTBEAT_MS = 25_000;
-
-/** One server-sent event carrying `fields` joined by commas, as the Upstash SDK parses them. */
-function event(...fields: string[]): string {
-  // A newline inside a message starts a new data line; SSE readers join them with "\n".
-  return `${fields
-    .join(',')
-    .split('\n')
-    .map((line) => `data: ${line}`)
-    .join('\n')}\n\n`;
-}
 
 /**
  * `GET|POST /subscribe/<channel>...` and `/psubscribe/<pattern>...`: Redis pub/sub as a stream of

@@ -1,0 +1,25 @@
+/** A comment line now and then keeps idle proxies and load balancers from closing a quiet stream. */
+export const HEARTBEAT_MS = 25_000;
+
+/** One server-sent event carrying `fields` joined by commas, as the Upstash SDK parses them. */
+export function event(...fields: string[]): string {
+  // A newline inside a message starts a new data line; SSE readers join them with "\n".
+  return `${fields
+    .join(',')
+    .split('\n')
+    .map((line) => `data: ${line}`)
+    .join('\n')}\n\n`;
+}
+
+/**
+ * Whether an `Accept` header lets the answer be `text/event-stream`. No header accepts anything
+ * (RFC 9110, 12.5.1); parameters and weights other than `q=0` are not weighed.
+ */
+export function acceptsEventStream(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    if (params.some((param) => /^q=0(\.0*)?$/.test(param))) return false;
+    return type === 'text/event-stream' || type === 'text/*' || type === '*/*';
+  });
+}
