@@ -10,7 +10,8 @@ import { RateLimiter } from './http/rate-limiter.js';
 import { type Route, Router } from './http/router.js';
 import { GatewayMetrics } from './metrics.js';
 import type { RedisBackend } from './redis/backend.js';
-import { connectRedis } from './redis/connect.js';
+import { connectDatabase, connectRedis } from './redis/connect.js';
+import { Databases } from './redis/databases.js';
 import { CommandExecutor } from './redis/executor.js';
 import { batchRoutes } from './routes/cache/batch.js';
 import { entryRoute } from './routes/cache/entry.js';
@@ -40,7 +41,10 @@ export interface Gateway {
   readonly config: Config;
   /** The HTTP(S) listener; not listening until {@link Gateway.listen}. */
   readonly server: Server;
+  /** The main Redis (the default database). */
   readonly backend: RedisBackend;
+  /** The main Redis and the tokens-file databases. */
+  readonly databases: Databases;
   readonly metrics: GatewayMetrics;
   /** Configured tokens; replaced in place on SIGHUP. */
   readonly tokens: TokenStore;
@@ -49,6 +53,11 @@ export interface Gateway {
   readonly routes: readonly Route[];
   /** Requests received and not yet answered. */
   inFlight(): number;
+  /**
+   * Swaps in reloaded tokens (SIGHUP) and their databases: new ones are registered, removed or changed
+   * ones closed after their in-flight requests.
+   */
+  reloadTokens(next: TokenStore): void;
   listen(options: { port: number; host: string }): Promise<void>;
   /** Drains (see HttpAdapter.drain), then closes Redis: nothing acknowledged is lost. */
   close(): Promise<void>;
@@ -68,10 +77,18 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const log = deps.logger ?? pino({ level: config.logLevel });
   const tokens = deps.tokens ?? TokenStore.load(config, config.tokensFile);
   const backend = connectRedis(config, log.child({ component: 'redis' }));
-  backend.setTokenUsers(tokens.principals());
+  const databases = new Databases({
+    main: backend,
+    open: (database) =>
+      connectDatabase(config, database, log.child({ component: 'redis', database: database.name })),
+    idleMs: config.backendIdleMs,
+    commandTimeoutMs: config.commandTimeoutMs,
+    logger: log.child({ component: 'databases' }),
+  });
+  databases.setTokens(tokens.principals());
   let inFlight = () => 0;
   const metrics = new GatewayMetrics(backend, () => inFlight());
-  const executor = new CommandExecutor(backend, {
+  const executor = new CommandExecutor(databases, {
     commandTimeoutMs: config.commandTimeoutMs,
     observer: metrics,
     writeReplicas: config.writeReplicas,
@@ -80,7 +97,15 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   metrics.observeMonitors(() => executor.openMonitors);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
-  const services: Services = { config, executor, backend, metrics, syncToken: new SyncToken(), drain };
+  const services: Services = {
+    config,
+    executor,
+    backend,
+    databases,
+    metrics,
+    syncToken: new SyncToken(),
+    drain,
+  };
   const routes: Route[] = [
     ...healthRoutes(services),
     metricsRoute(services),
@@ -109,11 +134,16 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     config,
     server,
     backend,
+    databases,
     metrics,
     tokens,
     log,
     routes,
     inFlight: () => adapter.inFlight,
+    reloadTokens: (next) => {
+      tokens.replaceWith(next);
+      databases.setTokens(tokens.principals());
+    },
     listen: ({ port, host }) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -126,7 +156,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     close: async () => {
       if (server.listening) await adapter.drain(server);
       shedder.close();
-      await backend.close();
+      await databases.close();
     },
   };
 }

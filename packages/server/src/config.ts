@@ -102,7 +102,13 @@ const VARIABLES = {
   tokensFile: {
     env: 'CACHEGATE_TOKENS_FILE',
     parse: text,
-    help: 'JSON file of named tokens [{name, token|sha256, scope, redisUser?, redisPassword?}]; reloaded on SIGHUP.',
+    help: 'JSON file of named tokens [{name, token|sha256, scope, redisUser?, redisPassword?, rateLimit?, database?, redisUrl?, redisUrlPassword?, redisTlsCa?}]; an entry with redisUrl sends its requests to that Redis. Reloaded on SIGHUP.',
+  },
+  backendIdleMs: {
+    env: 'CACHEGATE_BACKEND_IDLE_MS',
+    default: '300000',
+    parse: integer(0),
+    help: 'A tokens-file database (redisUrl) is connected on first use and closed after this long without traffic; 0: never closed. The main Redis stays connected.',
   },
   scopeUsers: {
     env: 'CACHEGATE_SCOPE_USERS',

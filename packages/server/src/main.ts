@@ -142,8 +142,7 @@ async function serve(
   process.on('SIGINT', shutdown);
   process.on('SIGHUP', () => {
     try {
-      app.tokens.replaceWith(TokenStore.load(config, config.tokensFile));
-      app.backend.setTokenUsers(app.tokens.principals());
+      app.reloadTokens(TokenStore.load(config, config.tokensFile));
       app.log.info({ tokens: app.tokens.size }, 'tokens reloaded');
     } catch (error) {
       app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');

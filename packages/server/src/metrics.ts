@@ -142,8 +142,8 @@ export class GatewayMetrics implements ExecutorObserver {
   });
   readonly #commandDuration = new FastHistogram({
     name: 'cachegate_redis_command_duration_seconds',
-    help: 'Time from sending a command to Redis to its reply, by command (pipelined commands: their batch round trip; MULTI/EXEC blocks as "multi")',
-    labelNames: ['command'],
+    help: 'Time from sending a command to Redis to its reply, by command (pipelined commands: their batch round trip; MULTI/EXEC blocks as "multi") and database ("default" for the main Redis, else the tokens-file database name)',
+    labelNames: ['command', 'database'],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
@@ -175,8 +175,8 @@ export class GatewayMetrics implements ExecutorObserver {
     help: 'Attempts to reconnect to Redis after losing the connection',
     registers: [this.registry],
   });
-  /** Series of the command histogram, by command name, so the hot path does no label lookups. */
-  readonly #commandSeries = new Map<string, Series>();
+  /** Series of the command histogram, by database then command name, so the hot path does no label lookups. */
+  readonly #commandSeries = new Map<string, Map<string, Series>>();
   /** Series of the HTTP histogram, by route, then `method status`. */
   readonly #requestSeries = new Map<string, Map<string, Series>>();
 
@@ -222,11 +222,16 @@ export class GatewayMetrics implements ExecutorObserver {
     });
   }
 
-  commandCompleted(command: string, seconds: number, count: number): void {
-    let series = this.#commandSeries.get(command);
+  commandCompleted(command: string, seconds: number, count: number, database: string): void {
+    let byCommand = this.#commandSeries.get(database);
+    if (byCommand === undefined) {
+      byCommand = new Map();
+      this.#commandSeries.set(database, byCommand);
+    }
+    let series = byCommand.get(command);
     if (series === undefined) {
-      series = this.#commandDuration.series({ command });
-      this.#commandSeries.set(command, series);
+      series = this.#commandDuration.series({ command, database });
+      byCommand.set(command, series);
     }
     this.#commandDuration.observeInto(series, seconds, count);
   }

@@ -1,5 +1,5 @@
 import type { RateLimitRule } from '../rate-limit-rule.js';
-import type { RedisUser } from '../redis/types.js';
+import type { DatabaseSettings, RedisUser } from '../redis/types.js';
 
 /** What a token may do: `read` < `write` < `admin`. */
 export type Scope = 'read' | 'write' | 'admin';
@@ -13,6 +13,8 @@ export interface Principal {
   readonly redisUser?: RedisUser;
   /** This token's own rate limit (tokens file), or 'off'; unset: `CACHEGATE_RATE_LIMIT` applies. */
   readonly rateLimit?: RateLimitRule | 'off';
+  /** The Redis this principal's commands go to (tokens file); unset: the gateway's main Redis. */
+  readonly database?: DatabaseSettings;
 }
 
 /** The gateway itself, for its own commands (rate-limit counters): the configured Redis user. */

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseRateLimit, type RateLimitRule } from '../rate-limit-rule.js';
+import { type DatabaseSettings, DEFAULT_DATABASE } from '../redis/types.js';
 import type { Principal, Scope } from './principal.js';
 
 /** One configured token, as the store keeps it: never the token, only its SHA-256 (base64). */
@@ -25,10 +26,28 @@ interface FileEntry {
   redisUser?: string;
   redisPassword?: string;
   rateLimit?: RateLimitRule | 'off';
+  database?: string;
+  redisUrl?: string;
+  redisUrlPassword?: string;
+  redisTlsCa?: string;
 }
 
-const FIELDS = ['name', 'token', 'sha256', 'scope', 'redisUser', 'redisPassword', 'rateLimit'];
+const FIELDS = [
+  'name',
+  'token',
+  'sha256',
+  'scope',
+  'redisUser',
+  'redisPassword',
+  'rateLimit',
+  'database',
+  'redisUrl',
+  'redisUrlPassword',
+  'redisTlsCa',
+];
 const SCOPES: readonly string[] = ['read', 'write', 'admin'];
+/** Database names end up in metric labels and health output: plain, short words. */
+const DATABASE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Checks one entry, adding a problem per wrong field (`<index>.<field>: ...`); undefined if any. */
 function checkEntry(raw: unknown, index: number, problems: string[]): FileEntry | undefined {
@@ -57,6 +76,7 @@ function checkEntry(raw: unknown, index: number, problems: string[]): FileEntry 
     problem('redisPassword', 'must be a string');
   if (entry.redisPassword !== undefined && entry.redisUser === undefined)
     problem('', '"redisPassword" needs "redisUser"');
+  checkDatabase(entry, problem);
   let rateLimit: RateLimitRule | 'off' | undefined;
   if (entry.rateLimit !== undefined) {
     const rule = entry.rateLimit === 'off' ? 'off' : parseRateLimit(String(entry.rateLimit));
@@ -66,6 +86,37 @@ function checkEntry(raw: unknown, index: number, problems: string[]): FileEntry 
   }
   if (problems.length > before) return undefined;
   return { ...(entry as unknown as FileEntry), ...(rateLimit === undefined ? {} : { rateLimit }) };
+}
+
+/** The per-entry checks of the database fields. Never echoes a URL: it may hold a password. */
+function checkDatabase(entry: Record<string, unknown>, problem: (field: string, message: string) => void) {
+  const { database, redisUrl, redisUrlPassword, redisTlsCa } = entry;
+  if (database !== undefined && !(typeof database === 'string' && DATABASE_NAME.test(database)))
+    problem('database', "must be 1 to 64 letters, digits, '_', '.' or '-'");
+  if (database === DEFAULT_DATABASE && redisUrl !== undefined)
+    problem('database', `"${DEFAULT_DATABASE}" is the main Redis (CACHEGATE_REDIS_URL): choose another name`);
+  if (redisUrl !== undefined) {
+    const url = typeof redisUrl === 'string' ? parseUrl(redisUrl) : undefined;
+    if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '')
+      problem('redisUrl', 'must be a redis://host[:port][/db] or rediss:// URL');
+    else if (!/^\/?\d*$/.test(url.pathname)) problem('redisUrl', 'the path must be a database number (/0)');
+    else if (redisTlsCa !== undefined && url.protocol !== 'rediss:')
+      problem('redisTlsCa', 'needs a rediss:// redisUrl');
+  }
+  if (redisUrlPassword !== undefined && typeof redisUrlPassword !== 'string')
+    problem('redisUrlPassword', 'must be a string');
+  if (redisTlsCa !== undefined && (typeof redisTlsCa !== 'string' || redisTlsCa === ''))
+    problem('redisTlsCa', 'must be the path of a PEM file');
+  for (const field of ['redisUrlPassword', 'redisTlsCa'])
+    if (entry[field] !== undefined && redisUrl === undefined) problem('', `"${field}" needs "redisUrl"`);
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Thrown when the tokens (a tokens file, or the token variables) are unusable; lists every problem. */
@@ -149,8 +200,11 @@ function readTokensFile(path: string): TokenEntry[] {
   const problems: string[] = [];
   const checked = parsed.map((raw, index) => checkEntry(raw, index, problems));
   if (problems.length > 0) throw new TokensFileError(path, problems);
+  const fileEntries = checked as FileEntry[];
+  const databases = resolveDatabases(fileEntries, problems);
   const names = new Set<string>();
-  const entries = (checked as FileEntry[]).map((entry, index): TokenEntry => {
+  const entries = fileEntries.map((entry, index): TokenEntry => {
+    const database = databases[index];
     if (names.has(entry.name)) problems.push(`${index}.name: "${entry.name}" is used twice`);
     names.add(entry.name);
     const digest =
@@ -166,11 +220,98 @@ function readTokensFile(path: string): TokenEntry[] {
       scope: entry.scope,
       ...(redisUser ? { redisUser } : {}),
       ...(entry.rateLimit !== undefined ? { rateLimit: entry.rateLimit } : {}),
+      ...(database !== undefined ? { database } : {}),
     };
     return { digest, principal };
   });
   if (problems.length > 0) throw new TokensFileError(path, problems);
   return entries;
+}
+
+/**
+ * The database of each entry (undefined: the main Redis). One Redis, however many entries give it, is one
+ * database: entries with equal connection settings share it, under the `database` they give (all that give
+ * one must agree) or else the first such entry's name. A name means one set of settings; an entry with
+ * `database` and no `redisUrl` uses the database another entry defines. Reports problems per entry.
+ */
+function resolveDatabases(entries: FileEntry[], problems: string[]): (DatabaseSettings | undefined)[] {
+  const keys = entries.map((entry) => (entry.redisUrl === undefined ? undefined : connectionKey(entry)));
+  const nameOfKey = new Map<string, { name: string; index: number; isExplicit: boolean }>();
+  keys.forEach((key, index) => {
+    const entry = entries[index] as FileEntry;
+    if (key === undefined) return;
+    const known = nameOfKey.get(key);
+    if (entry.database === undefined) {
+      if (known === undefined) nameOfKey.set(key, { name: entry.name, index, isExplicit: false });
+    } else if (known === undefined || !known.isExplicit) {
+      nameOfKey.set(key, { name: entry.database, index, isExplicit: true });
+    } else if (known.name !== entry.database) {
+      problems.push(
+        `${index}.database: entry ${known.index} gives the same Redis the name "${known.name}": one Redis is one database, give both the same name`,
+      );
+    }
+  });
+  const byName = new Map<string, { key: string; index: number }>();
+  for (const [key, { name, index }] of nameOfKey) {
+    const other = byName.get(name);
+    if (other !== undefined) {
+      problems.push(
+        `${index}.database: "${name}" is also the database of entry ${other.index}, with other connection settings (redisUrl, redisUrlPassword, redisTlsCa)`,
+      );
+    } else byName.set(name, { key, index });
+  }
+  const settings = new Map<string, DatabaseSettings>();
+  // Built once per Redis, from the first entry that gives it.
+  const define = (key: string): DatabaseSettings => {
+    const known = settings.get(key);
+    if (known !== undefined) return known;
+    const index = keys.indexOf(key);
+    const entry = entries[index] as FileEntry;
+    const name = nameOfKey.get(key)?.name ?? entry.name;
+    let tlsCa: Buffer | undefined;
+    if (entry.redisTlsCa !== undefined) {
+      try {
+        tlsCa = readFileSync(entry.redisTlsCa);
+      } catch (error) {
+        problems.push(`${index}.redisTlsCa: ${(error as Error).message}`);
+      }
+    }
+    const database: DatabaseSettings = {
+      name,
+      url: entry.redisUrl ?? '',
+      password: entry.redisUrlPassword,
+      tlsCa,
+      key,
+      toJSON: () => ({ name }),
+    };
+    settings.set(key, database);
+    return database;
+  };
+  return entries.map((entry, index) => {
+    const key = keys[index];
+    if (key !== undefined) return define(key);
+    if (entry.database === undefined || entry.database === DEFAULT_DATABASE) return undefined;
+    const defined = byName.get(entry.database);
+    if (defined === undefined)
+      problems.push(`${index}.database: no entry gives "${entry.database}" a redisUrl`);
+    return defined === undefined ? undefined : define(defined.key);
+  });
+}
+
+/** Equal for entries that connect the same way: normalized URL, password and CA file, as a digest. */
+function connectionKey(entry: FileEntry): string {
+  const url = new URL(entry.redisUrl ?? '');
+  const parts = [
+    url.protocol,
+    decodeURIComponent(url.username),
+    decodeURIComponent(url.password),
+    url.hostname.toLowerCase(),
+    url.port || '6379',
+    Number(url.pathname.slice(1) || 0),
+    entry.redisUrlPassword ?? null,
+    entry.redisTlsCa ?? null,
+  ];
+  return sha256(JSON.stringify(parts));
 }
 
 function sha256(text: string): string {

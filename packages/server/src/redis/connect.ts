@@ -5,7 +5,7 @@ import { ClusterBackend } from './cluster.js';
 import { ScopeUsers } from './scope-users.js';
 import { SentinelBackend } from './sentinel.js';
 import { StandaloneBackend } from './standalone.js';
-import type { Logger } from './types.js';
+import type { DatabaseSettings, Logger } from './types.js';
 
 /**
  * Opens the backend the configuration describes: Sentinel, Cluster or standalone. Returns at once: while
@@ -41,4 +41,27 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
     return new ClusterBackend({ ...common, tls: config.redisTls, nodes: config.redisClusterNodes });
   }
   return new StandaloneBackend({ ...common, url: config.redisUrl ?? '' });
+}
+
+/**
+ * Opens the standalone backend of a tokens-file database. Its scope users are created there as on the main
+ * Redis, with passwords derived from this database's own credentials.
+ */
+export function connectDatabase(config: Config, database: DatabaseSettings, logger: Logger): RedisBackend {
+  const url = new URL(database.url);
+  const password = database.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  return new StandaloneBackend({
+    url: database.url,
+    password: database.password,
+    tlsCa: database.tlsCa,
+    commandTimeoutMs: config.commandTimeoutMs,
+    maxReplyDepth: config.maxJsonDepth,
+    logger,
+    scopeUsers: new ScopeUsers({
+      mode: config.scopeUsers,
+      secret: `${url.username}\0${password ?? ''}`,
+      commandTimeoutMs: config.commandTimeoutMs,
+      logger,
+    }),
+  });
 }

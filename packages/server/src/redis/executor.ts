@@ -2,6 +2,7 @@ import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { Batch, PlannedCommand, RedisBackend } from './backend.js';
 import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from './connection.js';
+import { type Databases, databaseName } from './databases.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import { denialReason, scopeDenial } from './policy.js';
 import { ErrorReply } from './resp.js';
@@ -11,8 +12,11 @@ import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
 /** Receives what the executor measures; the metrics plugin implements it. */
 export interface ExecutorObserver {
-  /** `count` commands named `command` (from the command table: bounded) got their replies after `seconds`. */
-  commandCompleted(command: string, seconds: number, count: number): void;
+  /**
+   * `count` commands named `command` (from the command table: bounded) got their replies from `database`
+   * (a tokens-file database's name, or `default`) after `seconds`.
+   */
+  commandCompleted(command: string, seconds: number, count: number, database: string): void;
   /** GET and MGET found `hits` keys and missed `misses`. */
   cacheLookups(hits: number, misses: number): void;
 }
@@ -25,7 +29,7 @@ export interface ExecutorOptions {
   observer?: ExecutorObserver;
   /**
    * Replicas that must confirm a batch's writes (Redis WAIT, on the same connection) before it succeeds,
-   * so a failover cannot lose an acknowledged write. @default 0
+   * so a failover cannot lose an acknowledged write. The main Redis only. @default 0
    */
   writeReplicas?: number;
   /**
@@ -54,8 +58,9 @@ export class CommandExecutor {
   readonly #scripts = new UpstashScripts();
   #openMonitors = 0;
 
+  /** @param databases resolves each principal to the Redis its commands go to. */
   constructor(
-    private readonly backend: RedisBackend,
+    private readonly databases: Databases,
     private readonly options: ExecutorOptions,
   ) {}
 
@@ -72,9 +77,12 @@ export class CommandExecutor {
     commands: Command[],
     form: ReplyForm = 'bytes',
   ): Promise<BatchResult> {
-    const backend = this.backend;
-    const table = backend.commandTable;
-    if (table === undefined || !backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));
+    const deadline = Date.now() + this.options.commandTimeoutMs;
+    const found = this.databases.resolve(principal, deadline);
+    // Only a tokens-file database's first connection makes this wait, within the same deadline.
+    const backend = found instanceof Promise ? await found : found;
+    const table = backend?.commandTable;
+    if (backend === undefined || table === undefined || !backend.isReady) throw unavailable(principal);
     const scriptsNeedAdmin = backend.scriptsNeedAdmin(principal);
     let wrote = false;
     const planned: PlannedCommand[] = new Array(commands.length);
@@ -96,17 +104,12 @@ export class CommandExecutor {
       }
       planned[i] = { args, info };
     }
-    const batch: Batch = {
-      principal,
-      commands: planned,
-      deadline: Date.now() + this.options.commandTimeoutMs,
-      form,
-    };
+    const batch: Batch = { principal, commands: planned, deadline, form };
     const started = performance.now();
     const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
-    const replicas = this.options.writeReplicas ?? 0;
+    const replicas = principal.database === undefined ? (this.options.writeReplicas ?? 0) : 0;
     // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
-    const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(batch, replicas) : undefined;
+    const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(backend, batch, replicas) : undefined;
     // Awaited below; if the batch fails first, this keeps the confirmation's failure from going unhandled.
     confirmation?.catch(() => undefined);
     let replies: Reply[];
@@ -116,21 +119,22 @@ export class CommandExecutor {
     } catch (error) {
       throw toGatewayError(error);
     }
-    this.#observe(mode, planned, replies, (performance.now() - started) / 1000);
+    this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
     return { replies, wrote };
   }
 
   /**
-   * Runs the gateway's own commands (rate-limit counters) as its configured Redis user, past the policy,
-   * within the same deadline as every request.
+   * Runs the gateway's own commands (rate-limit counters) on the main Redis as its configured user, past
+   * the policy, within the same deadline as every request.
    */
   async runAsGateway(commands: Command[]): Promise<Reply[]> {
-    const table = this.backend.commandTable;
-    if (table === undefined || !this.backend.isReady) throw new NotSentError('Redis is not connected');
+    const backend = this.databases.main;
+    const table = backend.commandTable;
+    if (table === undefined || !backend.isReady) throw new NotSentError('Redis is not connected');
     const planned = commands.map((args) => ({ args, info: table.lookup(args) }));
     const deadline = Date.now() + this.options.commandTimeoutMs;
-    return this.backend.pipeline({ principal: GATEWAY_PRINCIPAL, commands: planned, deadline });
+    return backend.pipeline({ principal: GATEWAY_PRINCIPAL, commands: planned, deadline });
   }
 
   /**
@@ -144,8 +148,10 @@ export class CommandExecutor {
     listener: MessageListener,
     onEnd: () => void,
   ): Promise<Unsubscribe> {
-    if (!this.backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));
-    const subscribed = this.backend.subscribe(principal, kind, name, listener, onEnd);
+    const found = this.databases.resolve(principal, Date.now() + this.options.commandTimeoutMs);
+    const backend = found instanceof Promise ? await found : found;
+    if (backend === undefined || !backend.isReady) throw unavailable(principal);
+    const subscribed = backend.subscribe(principal, kind, name, listener, onEnd);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ReplyTimeoutError(true)), this.options.commandTimeoutMs);
@@ -177,9 +183,10 @@ export class CommandExecutor {
    * Redis ends it first. Either way the stream's slot is given back exactly once.
    */
   async monitor(principal: Principal, listener: MonitorListener, onEnd: () => void): Promise<StopMonitor> {
-    const backend = this.backend;
-    const table = backend.commandTable;
-    if (table === undefined || !backend.isReady) throw notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE'));
+    const found = this.databases.resolve(principal, Date.now() + this.options.commandTimeoutMs);
+    const backend = found instanceof Promise ? await found : found;
+    const table = backend?.commandTable;
+    if (backend === undefined || table === undefined || !backend.isReady) throw unavailable(principal);
     const info = table.lookup(['MONITOR']);
     const denial =
       info === undefined
@@ -226,10 +233,10 @@ export class CommandExecutor {
     }
   }
 
-  async #waitForReplicas(batch: Batch, replicas: number): Promise<void> {
+  async #waitForReplicas(backend: RedisBackend, batch: Batch, replicas: number): Promise<void> {
     const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2));
     const wait: Command = ['WAIT', String(replicas), String(waitMs)];
-    const [reply] = await this.backend.pipeline({ ...batch, commands: [{ args: wait, info: undefined }] });
+    const [reply] = await backend.pipeline({ ...batch, commands: [{ args: wait, info: undefined }] });
     if (typeof reply !== 'number' || reply < replicas) {
       throw gatewayError(
         'CG_ERR_REPLICATION_INCOMPLETE',
@@ -244,10 +251,16 @@ export class CommandExecutor {
    * so the batch's round trip is each one's latency; a transaction counts as "multi"), and the hits and
    * misses of GET and MGET.
    */
-  #observe(mode: ExecutionMode, planned: PlannedCommand[], replies: Reply[], seconds: number) {
+  #observe(
+    mode: ExecutionMode,
+    planned: PlannedCommand[],
+    replies: Reply[],
+    seconds: number,
+    database: string,
+  ) {
     const observer = this.options.observer;
     if (observer === undefined) return;
-    if (mode === 'transaction') observer.commandCompleted('multi', seconds, 1);
+    if (mode === 'transaction') observer.commandCompleted('multi', seconds, 1, database);
     let hits = 0;
     let misses = 0;
     // Runs of one command (a pipeline of GETs) are reported at once.
@@ -256,7 +269,7 @@ export class CommandExecutor {
       const name = planned[i]?.info?.name ?? 'unknown';
       run++;
       if (mode !== 'transaction' && (planned[i + 1]?.info?.name ?? 'unknown') !== name) {
-        observer.commandCompleted(name, seconds, run);
+        observer.commandCompleted(name, seconds, run, database);
         run = 0;
       }
       if (name !== 'get' && name !== 'mget') continue;
@@ -275,6 +288,13 @@ function answerWithSentDigests(replies: Reply[], answers: string[], form: ReplyF
   answers.forEach((digest, i) => {
     if (!(replies[i] instanceof ErrorReply)) replies[i] = form === 'text' ? digest : Buffer.from(digest);
   });
+}
+
+/** The principal's Redis is down (or its database is no longer configured): nothing ran. */
+function unavailable(principal: Principal): GatewayError {
+  const name = principal.database?.name;
+  const message = name === undefined ? undefined : `Redis database "${name}" is unavailable`;
+  return notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE', message));
 }
 
 function notRun(error: GatewayError): GatewayError {

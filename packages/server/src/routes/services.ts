@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { DrainState } from '../http/adapter.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { RedisBackend } from '../redis/backend.js';
+import type { Databases } from '../redis/databases.js';
 import type { CommandExecutor } from '../redis/executor.js';
 import type { SyncToken } from './upstash/sync-token.js';
 
@@ -9,7 +10,10 @@ import type { SyncToken } from './upstash/sync-token.js';
 export interface Services {
   readonly config: Config;
   readonly executor: CommandExecutor;
+  /** The main Redis. */
   readonly backend: RedisBackend;
+  /** The main Redis and the tokens-file databases. */
+  readonly databases: Databases;
   readonly metrics: GatewayMetrics;
   readonly syncToken: SyncToken;
   /** Whether the gateway is shutting down, and the streams it ends when it does. */

@@ -29,16 +29,24 @@ const healthSchema = {
         reason: { type: 'string' },
       },
     },
+    databases: {
+      type: 'object',
+      description:
+        'Tokens-file databases (redisUrl) by name: "idle" is unconnected for lack of traffic, not a failure. They do not change "status".',
+      additionalProperties: { type: 'string', enum: ['idle', 'connecting', 'up', 'down'] },
+    },
   },
 };
 
 /**
  * Health endpoints, public and free of secrets:
  * - `GET /livez`: the process runs (no Redis call);
- * - `GET /readyz`: Redis answers PING; 503 + Retry-After when it does not or while shutting down;
- * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check).
+ * - `GET /readyz`: the main Redis answers PING; 503 + Retry-After when it does not or while shutting down;
+ * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check),
+ *   with each tokens-file database's state by name (never its URL). Only the main Redis decides readiness:
+ *   a tenant's database being down must not take the gateway out of its load balancer.
  */
-export function healthRoutes({ backend, config, drain }: Services): Route[] {
+export function healthRoutes({ backend, databases, config, drain }: Services): Route[] {
   const probe = async (): Promise<RedisStatus> => {
     if (drain.isDraining) return { status: 'down', reason: 'shutting down' };
     if (!backend.isReady) return { status: 'down', reason: 'not connected' };
@@ -95,11 +103,15 @@ export function healthRoutes({ backend, config, drain }: Services): Route[] {
         GET: {
           handle: async (ctx) => {
             const redis = await probe();
+            const statuses = databases.statuses();
             const body = JSON.stringify({
               status: redis.status === 'up' ? 'ok' : 'unavailable',
               version: VERSION,
               uptimeSeconds: Math.round(process.uptime()),
               redis,
+              ...(statuses.length === 0
+                ? {}
+                : { databases: Object.fromEntries(statuses.map(({ name, status }) => [name, status])) }),
             });
             if (redis.status === 'up') return ctx.send(200, body);
             ctx.headers.push('retry-after', '1');
