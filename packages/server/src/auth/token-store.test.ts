@@ -83,4 +83,115 @@ describe('TokenStore', () => {
     expect(store.authenticate('old-token-0123456789')).toBeUndefined();
     expect(store.authenticate('new-token-0123456789')).toMatchObject({ scope: 'write' });
   });
+
+  describe('databases (redisUrl)', () => {
+    const token = (n: number) => `db-token-${n}-0123456789`;
+    const load = (entries: unknown[]) => TokenStore.load({}, writeTokens(entries));
+    const problemsOf = (entries: unknown[]): string => {
+      try {
+        load(entries);
+      } catch (error) {
+        expect(error).toBeInstanceOf(TokensFileError);
+        return (error as Error).message;
+      }
+      throw new Error('the tokens file was accepted');
+    };
+
+    it('gives an entry with redisUrl a database named after the entry, or its "database"', () => {
+      const store = load([
+        { name: 'ci', token: token(1), scope: 'write', redisUrl: 'redis://127.0.0.1:7001' },
+        {
+          name: 'b',
+          token: token(2),
+          scope: 'write',
+          redisUrl: 'redis://127.0.0.1:7002',
+          database: 'tenant-b',
+        },
+        { name: 'main', token: token(3), scope: 'write' },
+        { name: 'main-too', token: token(4), scope: 'read', database: 'default' },
+      ]);
+      expect(store.authenticate(token(1))?.database).toMatchObject({
+        name: 'ci',
+        url: 'redis://127.0.0.1:7001',
+      });
+      expect(store.authenticate(token(2))?.database?.name).toBe('tenant-b');
+      expect(store.authenticate(token(3))?.database).toBeUndefined();
+      expect(store.authenticate(token(4))?.database).toBeUndefined();
+    });
+
+    it('shares one database between entries with equal settings, or that name it', () => {
+      const store = load([
+        { name: 'w', token: token(1), scope: 'write', redisUrl: 'redis://:pw@db.internal/0', database: 'ci' },
+        { name: 'r', token: token(2), scope: 'read', database: 'ci' },
+        { name: 'r2', token: token(3), scope: 'read', redisUrl: 'redis://:pw@DB.internal:6379' },
+      ]);
+      const [w, r, r2] = [1, 2, 3].map((n) => store.authenticate(token(n))?.database);
+      expect(w?.name).toBe('ci');
+      expect(r).toBe(w);
+      expect(r2).toBe(w);
+    });
+
+    it('keeps the connection settings out of JSON, so a logged principal shows no password', () => {
+      const store = load([
+        {
+          name: 'ci',
+          token: token(1),
+          scope: 'write',
+          redisUrl: 'redis://:secret-pw@h:1',
+          redisUrlPassword: 'x',
+        },
+      ]);
+      const shown = JSON.stringify(store.authenticate(token(1)));
+      expect(shown).toContain('"database":{"name":"ci"}');
+      expect(shown).not.toContain('secret-pw');
+    });
+
+    it('reports each wrong database field, without echoing the URL', () => {
+      const message = problemsOf([
+        { name: 'a', token: token(1), scope: 'write', redisUrl: 'http://user:leaked-pw@h' },
+        { name: 'b', token: token(2), scope: 'write', redisUrl: 'redis://h', database: 'no spaces' },
+        { name: 'c', token: token(3), scope: 'write', redisUrlPassword: 'pw', redisTlsCa: '/ca.pem' },
+        { name: 'd', token: token(4), scope: 'write', redisUrl: 'redis://h', redisTlsCa: '/ca.pem' },
+        { name: 'e', token: token(5), scope: 'write', redisUrl: 'redis://h/x' },
+        { name: 'f', token: token(6), scope: 'write', redisUrl: 'redis://h', database: 'default' },
+        { name: 'g', token: token(7), scope: 'write', redisUrl: 'redis://h', redisUrlPassword: 7 },
+      ]);
+      expect(message).toMatch(/0\.redisUrl: must be a redis:/);
+      expect(message).toMatch(/1\.database: must be 1 to 64 letters/);
+      expect(message).toMatch(/2: "redisUrlPassword" needs "redisUrl"/);
+      expect(message).toMatch(/2: "redisTlsCa" needs "redisUrl"/);
+      expect(message).toMatch(/3\.redisTlsCa: needs a rediss:\/\/ redisUrl/);
+      expect(message).toMatch(/4\.redisUrl: the path must be a database number/);
+      expect(message).toMatch(/5\.database: "default" is the main Redis/);
+      expect(message).toMatch(/6\.redisUrlPassword: must be a string/);
+      expect(message).not.toContain('leaked-pw');
+    });
+
+    it('refuses one name for two Redis servers, two names for one, and names nobody defines', () => {
+      const message = problemsOf([
+        { name: 'a', token: token(1), scope: 'write', redisUrl: 'redis://h1', database: 'ci' },
+        { name: 'b', token: token(2), scope: 'read', redisUrl: 'redis://h2', database: 'ci' },
+        { name: 'c', token: token(3), scope: 'read', redisUrl: 'redis://h1', database: 'other' },
+        { name: 'd', token: token(4), scope: 'read', database: 'missing' },
+      ]);
+      expect(message).toMatch(
+        /1\.database: "ci" is also the database of entry 0, with other connection settings/,
+      );
+      expect(message).toMatch(/2\.database: entry 0 gives the same Redis the name "ci"/);
+      expect(message).toMatch(/3\.database: no entry gives "missing" a redisUrl/);
+    });
+
+    it('reports an unreadable TLS CA file', () => {
+      const message = problemsOf([
+        {
+          name: 'a',
+          token: token(1),
+          scope: 'write',
+          redisUrl: 'rediss://h',
+          redisTlsCa: '/nonexistent/ca.pem',
+        },
+      ]);
+      expect(message).toMatch(/0\.redisTlsCa: ENOENT/);
+    });
+  });
 });
