@@ -87,9 +87,9 @@ describe('metrics', () => {
     expect(text).toContain('route="/v1/cache/*",method="GET",status="404"');
     expect(text).toContain('route="/*",method="GET",status="200"');
     expect(text).not.toContain('secret');
-    expect(sample(text, 'cachegate_redis_command_duration_seconds_count', '{command="get"}')).toBeGreaterThan(
-      0,
-    );
+    expect(
+      sample(text, 'cachegate_redis_command_duration_seconds_count', '{command="get",database="default"}'),
+    ).toBeGreaterThan(0);
   });
 
   it('counts rejections by reason', async () => {
