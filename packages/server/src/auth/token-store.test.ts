@@ -155,6 +155,7 @@ describe('TokenStore', () => {
         { name: 'e', token: token(5), scope: 'write', redisUrl: 'redis://h/x' },
         { name: 'f', token: token(6), scope: 'write', redisUrl: 'redis://h', database: 'default' },
         { name: 'g', token: token(7), scope: 'write', redisUrl: 'redis://h', redisUrlPassword: 7 },
+        { name: 'h', token: token(8), scope: 'write', redisUrl: 'redis://:100%zz@h' },
       ]);
       expect(message).toMatch(/0\.redisUrl: must be a redis:/);
       expect(message).toMatch(/1\.database: must be 1 to 64 letters/);
@@ -164,7 +165,9 @@ describe('TokenStore', () => {
       expect(message).toMatch(/4\.redisUrl: the path must be a database number/);
       expect(message).toMatch(/5\.database: "default" is the main Redis/);
       expect(message).toMatch(/6\.redisUrlPassword: must be a string/);
+      expect(message).toMatch(/7\.redisUrl: the user and password must be percent-encoded/);
       expect(message).not.toContain('leaked-pw');
+      expect(message).not.toContain('100%zz');
     });
 
     it('refuses one name for two Redis servers, two names for one, and names nobody defines', () => {

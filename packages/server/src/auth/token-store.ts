@@ -100,6 +100,8 @@ function checkDatabase(entry: Record<string, unknown>, problem: (field: string, 
     if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '')
       problem('redisUrl', 'must be a redis://host[:port][/db] or rediss:// URL');
     else if (!/^\/?\d*$/.test(url.pathname)) problem('redisUrl', 'the path must be a database number (/0)');
+    else if (!isPercentEncoded(url.username) || !isPercentEncoded(url.password))
+      problem('redisUrl', 'the user and password must be percent-encoded');
     else if (redisTlsCa !== undefined && url.protocol !== 'rediss:')
       problem('redisTlsCa', 'needs a rediss:// redisUrl');
   }
@@ -109,6 +111,15 @@ function checkDatabase(entry: Record<string, unknown>, problem: (field: string, 
     problem('redisTlsCa', 'must be the path of a PEM file');
   for (const field of ['redisUrlPassword', 'redisTlsCa'])
     if (entry[field] !== undefined && redisUrl === undefined) problem('', `"${field}" needs "redisUrl"`);
+}
+
+function isPercentEncoded(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseUrl(text: string): URL | undefined {
