@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       maxBodyBytes: 1024 * 1024,
       maxPipeline: 1000,
       corsOrigins: [],
+      backendIdleMs: 300_000,
     });
     expect(config.redisUrl).toBeUndefined();
     expect(config.token).toBeUndefined();

@@ -270,6 +270,8 @@ class Database extends EventEmitter implements RedisBackend {
   #open() {
     const backend = this.#options.open(this.settings);
     this.#backend = backend;
+    for (const event of ['up', 'down', 'reconnecting'] as const)
+      backend.on(event, () => this.#backend === backend && this.emit(event));
     backend.setTokenUsers(this.#principals);
     const connecting = new Promise<void>((settled) => {
       backend.on('up', settled);
