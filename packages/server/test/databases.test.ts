@@ -16,6 +16,7 @@ const T = {
   alphaWrite: 'alpha-write-token-0123456789',
   alphaRead: 'alpha-read-token-0123456789',
   beta: 'beta-token-0123456789abcdef',
+  alphaAdmin: 'alpha-admin-token-0123456789',
 } as const;
 
 let main: TestRedis;
@@ -168,6 +169,35 @@ describe('a token with its own redisUrl', () => {
     expect(await gatewayClients(alpha)).toBeGreaterThan(0);
     expect(await gatewayClients(beta)).toBe(0);
     expect((await gw.health()).databases).toEqual({ alpha: 'up', beta: 'idle' });
+  });
+
+  it("streams MONITOR from the admin token's own database", async () => {
+    const gw = await start([
+      ...entries(),
+      { name: 'alpha-admin', token: T.alphaAdmin, scope: 'admin', database: 'alpha' },
+    ]);
+    const controller = new AbortController();
+    const response = await gw.request('/monitor', T.alphaAdmin, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    void (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    await waitFor(() => text.includes('data: "OK"'), 5_000, 'MONITOR never started');
+    await gw.command(TOKENS.write, ['SET', 'main-key', '1']);
+    await gw.command(T.alphaWrite, ['SET', 'alpha-key', '1']);
+    await waitFor(() => text.includes('alpha-key'), 5_000, 'the alpha command never showed');
+    expect(text).not.toContain('main-key');
+    controller.abort();
   });
 
   it('closes an idle database after CACHEGATE_BACKEND_IDLE_MS and reopens it on the next request', async () => {

@@ -32,7 +32,7 @@ export interface DatabasesOptions {
 
 /**
  * Every Redis the gateway serves: the main one, and the databases that tokens-file entries name with
- * `redisUrl` (docs/decisions/0012-many-databases.md). The executor asks it, per batch, for the backend of the
+ * `redisUrl` (docs/decisions/0013-many-databases.md). The executor asks it, per batch, for the backend of the
  * batch's principal; a tokens-file database is connected on first use, closed when idle, and replaced or
  * closed (after its in-flight batches) when a reload changes or removes it. A database that is down fails
  * only its own tokens' requests.
