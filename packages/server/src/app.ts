@@ -95,6 +95,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     maxMonitors: config.maxMonitors,
   });
   metrics.observeMonitors(() => executor.openMonitors);
+  metrics.observeReads(backend, executor.reads);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
   const services: Services = {

@@ -152,6 +152,24 @@ const VARIABLES = {
     parse: integer(0, 1000),
     help: 'Most POST /monitor streams open at once per process (each is a Redis MONITOR, which costs Redis throughput); past it, 503. 0: off.',
   },
+  nearCache: {
+    env: 'CACHEGATE_NEAR_CACHE',
+    default: 'off',
+    parse: oneOf(['on', 'off']),
+    help: 'on: answer repeated reads (GET, MGET, HGET, EXISTS, ...) from gateway memory, kept coherent by Redis client tracking (standalone and Sentinel).',
+  },
+  nearCacheMaxBytes: {
+    env: 'CACHEGATE_NEAR_CACHE_MAX_BYTES',
+    default: '67108864',
+    parse: integer(1024),
+    help: 'Memory the near cache may hold per process, bookkeeping included; least recently used entries go first.',
+  },
+  nearCachePrefixes: {
+    env: 'CACHEGATE_NEAR_CACHE_PREFIXES',
+    default: '',
+    parse: splitList,
+    help: 'Comma-separated key prefixes the near cache keeps; empty: every key.',
+  },
   shutdownGraceMs: {
     env: 'CACHEGATE_SHUTDOWN_GRACE_MS',
     default: '10000',

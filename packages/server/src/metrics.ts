@@ -210,6 +210,62 @@ export class GatewayMetrics implements ExecutorObserver {
     this.redisUp.set(backend.isReady ? 1 : 0);
   }
 
+  /**
+   * Exports the near cache of `backend` (the main Redis; for Sentinel, the current master's) and the
+   * single-flight count of `reads`.
+   */
+  observeReads(backend: RedisBackend, reads: { readonly coalesced: number }): void {
+    const registers = [this.registry];
+    const stats = () => backend.nearCache?.store.stats;
+    const counter = (name: string, help: string, read: () => number | undefined) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read() ?? 0);
+        },
+      });
+    counter('cachegate_near_cache_hits_total', 'Reads answered from the near cache', () => stats()?.hits);
+    counter(
+      'cachegate_near_cache_misses_total',
+      'Cacheable reads the near cache did not hold',
+      () => stats()?.misses,
+    );
+    counter(
+      'cachegate_near_cache_invalidations_total',
+      'Entries dropped because Redis invalidated their keys (flushes count every entry)',
+      () => stats()?.invalidations,
+    );
+    counter(
+      'cachegate_near_cache_evictions_total',
+      'Entries dropped to stay within CACHEGATE_NEAR_CACHE_MAX_BYTES',
+      () => stats()?.evictions,
+    );
+    counter(
+      'cachegate_coalesced_reads_total',
+      'Reads that waited for an identical read in flight instead of being sent to Redis',
+      () => reads.coalesced,
+    );
+    new Gauge({
+      name: 'cachegate_near_cache_bytes',
+      help: 'Bytes the near cache holds, bookkeeping included',
+      registers,
+      collect() {
+        this.set(backend.nearCache?.store.bytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'cachegate_near_cache_tracking_live',
+      help: '1 while Redis client tracking keeps the near cache coherent (entries are served only then)',
+      registers,
+      collect() {
+        this.set(backend.nearCache?.isLive ? 1 : 0);
+      },
+    });
+  }
+
   /** Exports `open()`, the MONITOR streams open now, as `cachegate_monitor_streams`. */
   observeMonitors(open: () => number): void {
     new Gauge({

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from './command-table.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { NearCache } from './near-cache.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply, ReplyForm } from './types.js';
 
@@ -72,6 +73,8 @@ export interface RedisBackend {
     onEnd: () => void,
     deadline: number,
   ): Promise<StopMonitor>;
+  /** The near cache of the server that takes writes, when it is on (standalone and Sentinel). */
+  readonly nearCache: NearCache | undefined;
   /** Round-trips a PING by `deadline`. */
   ping(deadline: number): Promise<void>;
   /** True when Redis cannot hold `principal`'s scripts to its scope (see ScopeUsers): they need admin. */

@@ -198,6 +198,9 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     await Promise.any(this.#masters.map((address) => this.#node(address).own.send([['PING']], deadline)));
   }
 
+  /** Not in Cluster mode (decision 0014): tracking would be per master, across slot migrations. */
+  readonly nearCache = undefined;
+
   scriptsNeedAdmin(principal: Principal): boolean {
     return this.#options.scopeUsers.scriptsNeedAdmin(principal);
   }

@@ -22,6 +22,8 @@ export interface CommandInfo {
   readonly isAdminOnly: boolean;
   /** Can block the connection it runs on (`blocking` flag). */
   readonly isBlocking: boolean;
+  /** Its reply may be kept in the near cache and shared between callers (see NEAR_CACHEABLE). */
+  readonly isCacheable: boolean;
   /** Present on container commands (`CONFIG`, `CLIENT`, `OBJECT`, ...), keyed by `container|sub`. */
   readonly subcommands?: ReadonlyMap<string, CommandInfo>;
   /**
@@ -44,6 +46,44 @@ export interface KeyFinder {
 }
 
 /**
+ * Reads whose reply depends only on the data of their keys, so it may be kept until Redis invalidates one of
+ * them, and shared between identical concurrent calls (decision 0014). Each must also be `readonly`, not
+ * `blocking`, not tipped `nondeterministic_output`, with keys its key specs find, in the server's table.
+ * Time-dependent reads (TTL, OBJECT IDLETIME) and random ones (SRANDMEMBER) are left out by design.
+ */
+const NEAR_CACHEABLE = new Set([
+  'get',
+  'mget',
+  'strlen',
+  'getrange',
+  'exists',
+  'type',
+  'hget',
+  'hmget',
+  'hgetall',
+  'hexists',
+  'hlen',
+  'hstrlen',
+  'hkeys',
+  'hvals',
+  'llen',
+  'lindex',
+  'lrange',
+  'scard',
+  'sismember',
+  'smismember',
+  'smembers',
+  'zcard',
+  'zscore',
+  'zmscore',
+  'zrank',
+  'zrange',
+]);
+
+/** Hash reads, whose fields may expire on their own from Redis 7.4 (HEXPIRE), unseen by PTTL. */
+const HASH_READS = new Set(['hget', 'hmget', 'hgetall', 'hexists', 'hlen', 'hstrlen', 'hkeys', 'hvals']);
+
+/**
  * The command table of the connected server, built from its `COMMAND` reply (Redis 6 and 7 formats), so the
  * policy follows the Redis version in use rather than a list frozen into the gateway.
  */
@@ -57,6 +97,12 @@ export class CommandTable {
     for (const entry of reply) {
       const info = parseEntry(entry);
       commands.set(info.name, info);
+    }
+    if (commands.has('hexpire')) {
+      for (const name of HASH_READS) {
+        const info = commands.get(name);
+        if (info !== undefined) commands.set(name, { ...info, isCacheable: false });
+      }
     }
     return new CommandTable(commands);
   }
@@ -183,6 +229,7 @@ function parseEntry(entry: unknown): CommandInfo {
   const tip = (prefix: string) => tips.find((t) => t.startsWith(prefix))?.slice(prefix.length);
   const requestPolicy = tip('request_policy:');
   const responsePolicy = tip('response_policy:');
+  const keyFinders = parseKeyFinders(entry);
   return {
     name,
     arity: Number(entry[1]),
@@ -198,7 +245,13 @@ function parseEntry(entry: unknown): CommandInfo {
         categories.has('@pubsub')),
     isAdminOnly: flags.has('admin') || categories.has('@admin') || categories.has('@dangerous'),
     isBlocking: flags.has('blocking'),
-    keyFinders: parseKeyFinders(entry),
+    isCacheable:
+      NEAR_CACHEABLE.has(name) &&
+      isReadonly &&
+      !flags.has('blocking') &&
+      !tips.includes('nondeterministic_output') &&
+      keyFinders.length > 0,
+    keyFinders,
     ...(requestPolicy ? { requestPolicy } : {}),
     ...(responsePolicy ? { responsePolicy } : {}),
     ...(subcommands ? { subcommands } : {}),

@@ -15,6 +15,10 @@ import type { DatabaseSettings, Logger } from './types.js';
 export function connectRedis(config: Config, logger: Logger): RedisBackend {
   const url = config.redisUrl === undefined ? undefined : new URL(config.redisUrl);
   const password = config.redisPassword ?? (url?.password ? decodeURIComponent(url.password) : undefined);
+  const nearCache =
+    config.nearCache === 'on'
+      ? { maxBytes: config.nearCacheMaxBytes, prefixes: config.nearCachePrefixes }
+      : undefined;
   const common = {
     commandTimeoutMs: config.commandTimeoutMs,
     maxReplyDepth: config.maxJsonDepth,
@@ -31,6 +35,7 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
   if (config.redisSentinels.length > 0) {
     return new SentinelBackend({
       ...common,
+      nearCache,
       tls: config.redisTls,
       sentinels: config.redisSentinels,
       masterName: config.redisSentinelMaster ?? '',
@@ -38,9 +43,10 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
     });
   }
   if (config.redisClusterNodes.length > 0) {
+    if (nearCache) logger.warn('CACHEGATE_NEAR_CACHE=on has no effect in Cluster mode (docs/decisions/0014)');
     return new ClusterBackend({ ...common, tls: config.redisTls, nodes: config.redisClusterNodes });
   }
-  return new StandaloneBackend({ ...common, url: config.redisUrl ?? '' });
+  return new StandaloneBackend({ ...common, nearCache, url: config.redisUrl ?? '' });
 }
 
 /**

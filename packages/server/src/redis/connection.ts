@@ -31,6 +31,12 @@ export interface ConnectionOptions {
    */
   onPush?: ((reply: Reply) => void) | undefined;
   /**
+   * Tells pushes apart from replies while commands wait, for a subscribed connection that also sends
+   * commands (the near cache's PING barriers between invalidation messages). @default none: only replies
+   * that no command asked for are pushes
+   */
+  isPush?: ((reply: Reply) => boolean) | undefined;
+  /**
    * Reconnect after the connection is lost. A dedicated connection (MONITOR) does not: it emits `end` and
    * stays closed, since the state it held is gone with it. @default true
    */
@@ -345,7 +351,7 @@ export class RedisConnection extends EventEmitter {
 
   readonly #onReply = (reply: Reply) => {
     const entry = this.#queue[this.#head];
-    if (entry === undefined) {
+    if (entry === undefined || this.#options.isPush?.(reply)) {
       const onPush = this.#options.onPush;
       if (onPush === undefined) throw new ProtocolError('a reply arrived that no command asked for');
       return onPush(reply);

@@ -162,6 +162,9 @@ class Database extends EventEmitter implements RedisBackend {
     return this.#backend?.commandTable;
   }
 
+  /** Tokens-file databases keep no near cache: CACHEGATE_NEAR_CACHE_MAX_BYTES is one budget per process. */
+  readonly nearCache = undefined;
+
   /** This database, opened if it was not: at once unless its first connection is under way. */
   acquire(deadline: number): RedisBackend | Promise<RedisBackend> {
     this.#lastUsed = Date.now();

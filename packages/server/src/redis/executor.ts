@@ -6,6 +6,7 @@ import { type Databases, databaseName } from './databases.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import { denialReason, scopeDenial } from './policy.js';
 import { ErrorReply } from './resp.js';
+import { SharedReads } from './shared-reads.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import type { Command, Reply, ReplyForm } from './types.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
@@ -56,6 +57,8 @@ export interface BatchResult {
  */
 export class CommandExecutor {
   readonly #scripts = new UpstashScripts();
+  /** Near-cache hits and single-flight reads; its `coalesced` count is exported as a metric. */
+  readonly reads = new SharedReads();
   #openMonitors = 0;
 
   /** @param databases resolves each principal to the Redis its commands go to. */
@@ -85,6 +88,8 @@ export class CommandExecutor {
     if (backend === undefined || table === undefined || !backend.isReady) throw unavailable(principal);
     const scriptsNeedAdmin = backend.scriptsNeedAdmin(principal);
     let wrote = false;
+    // Only cacheable reads, of text arguments: the near cache and single flight may answer the batch.
+    let shareable = mode === 'pipeline' && principal.redisUser === undefined;
     const planned: PlannedCommand[] = new Array(commands.length);
     // SCRIPT LOAD answers to give in place of Redis's, by position (see UpstashScripts).
     let answers: string[] | undefined;
@@ -94,6 +99,7 @@ export class CommandExecutor {
       const denial = denialReason(info, principal, args, scriptsNeedAdmin);
       if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
       wrote ||= info?.isMutating ?? true;
+      shareable &&= info?.isCacheable === true && isText(args);
       if (info !== undefined && SCRIPT_COMMANDS.has(info.name)) {
         const rewritten = this.#scripts.rewrite(info.name, args);
         if (rewritten !== undefined) args = rewritten.args;
@@ -104,8 +110,18 @@ export class CommandExecutor {
       }
       planned[i] = { args, info };
     }
-    const batch: Batch = { principal, commands: planned, deadline, form };
     const started = performance.now();
+    if (shareable) {
+      let replies: Reply[];
+      try {
+        replies = await this.reads.run(backend, principal, planned, deadline);
+      } catch (error) {
+        throw toGatewayError(error);
+      }
+      this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
+      return { replies, wrote: false };
+    }
+    const batch: Batch = { principal, commands: planned, deadline, form };
     const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
     const replicas = principal.database === undefined ? (this.options.writeReplicas ?? 0) : 0;
     // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
@@ -118,6 +134,12 @@ export class CommandExecutor {
       if (confirmation) await confirmation;
     } catch (error) {
       throw toGatewayError(error);
+    }
+    const near = backend.nearCache;
+    if (wrote && near?.isLive) {
+      // Redis does not invalidate on SWAPDB; everything else it invalidates, and the barrier waits for it.
+      if (planned.some((command) => command.info?.name === 'swapdb')) near.store.clear();
+      await near.barrier(deadline);
     }
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
@@ -295,6 +317,11 @@ function unavailable(principal: Principal): GatewayError {
   const name = principal.database?.name;
   const message = name === undefined ? undefined : `Redis database "${name}" is unavailable`;
   return notRun(gatewayError('CG_ERR_REDIS_UNAVAILABLE', message));
+}
+
+function isText(args: Command): boolean {
+  for (let i = 0; i < args.length; i++) if (typeof args[i] !== 'string') return false;
+  return true;
 }
 
 function notRun(error: GatewayError): GatewayError {

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { CommandTable } from './command-table.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
 import { type MonitorListener, openMonitor, type StopMonitor } from './monitor.js';
+import { NearCache, type NearCacheOptions } from './near-cache.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import { Subscriber } from './subscriber.js';
@@ -13,6 +14,8 @@ export interface NodeOptions extends Omit<ConnectionOptions, 'user' | 'startAfte
   scopeUsers: ScopeUsers;
   /** The command table, loaded through this node's own connection unless the backend already has it. */
   commandTable(own: RedisConnection): Promise<CommandTable>;
+  /** Keep a near cache of this server's reads (CACHEGATE_NEAR_CACHE). @default none */
+  nearCache?: NearCacheOptions | undefined;
 }
 
 /** How long a SCRIPT KILL may wait: Redis reads it only once the script passed `busy-reply-threshold`. */
@@ -27,11 +30,13 @@ const KILL_TIMEOUT_MS = 60_000;
  * - a control connection, idle and logged in ahead of need, that kills a script or function which outlived
  *   the command timeout: the connection it runs on is stuck behind it;
  * - a pub/sub connection per user;
- * - a MONITOR connection per monitor stream, opened for it and closed with it.
+ * - a MONITOR connection per monitor stream, opened for it and closed with it;
+ * - with the near cache on, its two tracking connections (see NearCache), set up once the node is prepared.
  * Emits `up` once prepared, `down` when its own connection is lost, `reconnecting` before each attempt.
  */
 export class RedisNode extends EventEmitter {
   readonly own: RedisConnection;
+  readonly nearCache: NearCache | undefined;
   readonly #options: NodeOptions;
   readonly #connections = new Map<string, RedisConnection>();
   /** The same by principal, for the hot path; rebuilt when the scope users change. */
@@ -53,6 +58,7 @@ export class RedisNode extends EventEmitter {
       this.#markPrepared = done;
     });
     this.own = this.#watch(new RedisConnection(options));
+    this.nearCache = options.nearCache && new NearCache(options, options.nearCache);
     this.own.on('up', () => void this.#prepare());
     this.own.on('down', () => {
       this.#isPrepared = false;
@@ -142,6 +148,7 @@ export class RedisNode extends EventEmitter {
   async close(): Promise<void> {
     for (const subscriber of this.#subscribers.values()) subscriber.close();
     for (const end of [...this.#monitors]) end();
+    await this.nearCache?.close();
     const connections = [this.own, ...this.#connections.values(), ...(this.#control ? [this.#control] : [])];
     await Promise.all(connections.map((connection) => connection.close()));
   }
@@ -158,6 +165,7 @@ export class RedisNode extends EventEmitter {
       this.#control ??= new RedisConnection(this.#options);
       this.#isPrepared = true;
       this.#markPrepared();
+      this.nearCache?.start();
       // Connections that could not log in while the users were missing (a restarted Redis) retry now.
       for (const connection of this.#connections.values()) connection.reconnectNow();
       this.emit('up');

@@ -4,6 +4,7 @@ import type { Batch, NodeAddress, RedisBackend } from './backend.js';
 import type { CommandTable } from './command-table.js';
 import { NotSentError, RedisConnection } from './connection.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { NearCache, NearCacheOptions } from './near-cache.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
@@ -23,6 +24,7 @@ export interface SentinelOptions {
   commandTimeoutMs: number;
   maxReplyDepth: number;
   scopeUsers: ScopeUsers;
+  nearCache?: NearCacheOptions | undefined;
   logger: Logger;
 }
 
@@ -69,6 +71,11 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
 
   get commandTable(): CommandTable | undefined {
     return this.#current?.commandTable;
+  }
+
+  /** The current master's: a new master starts with an empty one. */
+  get nearCache(): NearCache | undefined {
+    return this.#current?.nearCache;
   }
 
   async pipeline(batch: Batch): Promise<Reply[]> {

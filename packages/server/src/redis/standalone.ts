@@ -4,6 +4,7 @@ import { argsOf, type Batch, type RedisBackend } from './backend.js';
 import { CommandTable } from './command-table.js';
 import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
@@ -13,6 +14,7 @@ import type { Reply } from './types.js';
 /** Options for {@link StandaloneBackend}. */
 export interface StandaloneOptions extends Omit<ConnectionOptions, 'user' | 'startAfter'> {
   scopeUsers: ScopeUsers;
+  nearCache?: NearCacheOptions | undefined;
 }
 
 /**
@@ -39,6 +41,10 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
 
   get isReady(): boolean {
     return this.#node.isReady && this.commandTable !== undefined;
+  }
+
+  get nearCache(): NearCache | undefined {
+    return this.#node.nearCache;
   }
 
   /** `host:port` of the server. */

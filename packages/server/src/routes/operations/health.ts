@@ -29,6 +29,17 @@ const healthSchema = {
         reason: { type: 'string' },
       },
     },
+    nearCache: {
+      type: 'object',
+      description:
+        'Present with CACHEGATE_NEAR_CACHE=on: whether Redis tracking is live (entries are served only then).',
+      required: ['tracking', 'entries', 'bytes'],
+      properties: {
+        tracking: { type: 'string', enum: ['live', 'down'] },
+        entries: { type: 'integer' },
+        bytes: { type: 'integer' },
+      },
+    },
     databases: {
       type: 'object',
       description:
@@ -104,11 +115,21 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
           handle: async (ctx) => {
             const redis = await probe();
             const statuses = databases.statuses();
+            const near = backend.nearCache;
             const body = JSON.stringify({
               status: redis.status === 'up' ? 'ok' : 'unavailable',
               version: VERSION,
               uptimeSeconds: Math.round(process.uptime()),
               redis,
+              ...(near === undefined
+                ? {}
+                : {
+                    nearCache: {
+                      tracking: near.isLive ? 'live' : 'down',
+                      entries: near.store.size,
+                      bytes: near.store.bytes,
+                    },
+                  }),
               ...(statuses.length === 0
                 ? {}
                 : { databases: Object.fromEntries(statuses.map(({ name, status }) => [name, status])) }),

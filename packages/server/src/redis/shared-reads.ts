@@ -1,0 +1,160 @@
+import type { Principal } from '../auth/principal.js';
+import type { PlannedCommand, RedisBackend } from './backend.js';
+import { keysOf } from './command-table.js';
+import type { NearCache } from './near-cache.js';
+import type { FillTicket } from './near-cache-store.js';
+import { ErrorReply } from './resp.js';
+import type { Command, Reply } from './types.js';
+
+/** A read being sent; identical reads wait for its reply instead of sending their own. */
+type Flight = Promise<Reply>;
+
+/** One read that goes to Redis, and what its reply is waited for by. */
+interface Miss {
+  readonly index: number;
+  readonly id: string;
+  readonly command: PlannedCommand;
+  /** Set when its reply may be kept: the keys it reads, and the ticket taken before sending. */
+  readonly ticket: FillTicket | undefined;
+  settle(error: unknown, reply: Reply): void;
+}
+
+/**
+ * The executor's step for batches made only of cacheable reads (CommandInfo.isCacheable), by callers whose
+ * commands may run as any scope user (no Redis user of their own, so every one of them may read every key):
+ * - what the near cache holds is answered from memory;
+ * - a read identical to one already on its way to Redis waits for that one's reply (single flight), so a
+ *   storm of identical reads sends one command; it is bounded by the first one's deadline, which is earlier;
+ * - the rest go to Redis as one batch: through the near cache's tracked reader when it is live (with a PTTL
+ *   per key, so no entry outlives its key), else on the caller's own connection.
+ */
+export class SharedReads {
+  /** Reads that waited for an identical one instead of being sent. */
+  coalesced = 0;
+  /** By backend: the same command on two databases is two reads. */
+  readonly #inFlight = new WeakMap<RedisBackend, Map<string, Flight>>();
+
+  async run(
+    backend: RedisBackend,
+    principal: Principal,
+    planned: readonly PlannedCommand[],
+    deadline: number,
+  ): Promise<Reply[]> {
+    const near = backend.nearCache?.isLive === true ? backend.nearCache : undefined;
+    let inFlight = this.#inFlight.get(backend);
+    if (inFlight === undefined) {
+      inFlight = new Map();
+      this.#inFlight.set(backend, inFlight);
+    }
+    const now = Date.now();
+    const replies: Reply[] = new Array(planned.length);
+    const waits: Promise<unknown>[] = [];
+    const misses: Miss[] = [];
+    for (let i = 0; i < planned.length; i++) {
+      const { args, info } = planned[i] as PlannedCommand;
+      const id = commandId(args);
+      if (near !== undefined) {
+        const cached = near.store.lookup(id, now);
+        if (cached !== undefined) {
+          replies[i] = cached;
+          continue;
+        }
+      }
+      const flight = inFlight.get(id);
+      if (flight !== undefined) {
+        this.coalesced++;
+        waits.push(flight.then((reply) => (replies[i] = reply)));
+        continue;
+      }
+      const keys = near !== undefined && info !== undefined ? keysOf(info, args) : [];
+      const kept = near !== undefined && keys.length > 0 && keys.every((key) => near.keeps(key));
+      const ticket = kept ? near.store.ticket(keys as string[]) : undefined;
+      let settle: Miss['settle'] = () => undefined;
+      const reply = new Promise<Reply>((resolve, reject) => {
+        settle = (error, value) => (error === undefined ? resolve(value) : reject(error));
+      });
+      // Waiters attach their own handlers; this one keeps a failure nobody waits for from going unhandled.
+      reply.catch(() => undefined);
+      inFlight.set(id, reply);
+      misses.push({ index: i, id, command: planned[i] as PlannedCommand, ticket, settle });
+    }
+    if (misses.length > 0)
+      waits.push(this.#send(backend, inFlight, near, principal, misses, replies, deadline));
+    if (waits.length > 0) await Promise.all(waits);
+    return replies;
+  }
+
+  async #send(
+    backend: RedisBackend,
+    inFlight: Map<string, Flight>,
+    near: NearCache | undefined,
+    principal: Principal,
+    misses: Miss[],
+    replies: Reply[],
+    deadline: number,
+  ): Promise<void> {
+    const sentAt = Date.now();
+    let answers: Reply[];
+    try {
+      answers =
+        near === undefined
+          ? await backend.pipeline({ principal, commands: misses.map(({ command }) => command), deadline })
+          : await near.read(withTtls(misses), deadline);
+    } catch (error) {
+      for (const miss of misses) {
+        inFlight.delete(miss.id);
+        if (miss.ticket !== undefined) near?.store.abandon(miss.ticket);
+        miss.settle(error, null);
+      }
+      throw error;
+    }
+    let at = 0;
+    for (const miss of misses) {
+      const reply = answers[at++] ?? null;
+      replies[miss.index] = reply;
+      inFlight.delete(miss.id);
+      if (miss.ticket !== undefined && near !== undefined) {
+        // One PTTL per key followed the read: the entry expires with the first of its keys.
+        let expiresAt = Number.POSITIVE_INFINITY;
+        for (let k = 0; k < miss.ticket.keys.length; k++) {
+          const ttl = answers[at++];
+          if (typeof ttl === 'number' && ttl >= 0) expiresAt = Math.min(expiresAt, sentAt + ttl);
+        }
+        if (reply instanceof ErrorReply) near.store.abandon(miss.ticket);
+        else near.store.store(miss.id, miss.ticket, reply, sizeOf(reply), expiresAt);
+      }
+      miss.settle(undefined, reply);
+    }
+  }
+}
+
+/** The commands to send for the misses: each read, then a PTTL of each key it may keep. */
+function withTtls(misses: readonly Miss[]): Command[] {
+  const commands: Command[] = [];
+  for (const miss of misses) {
+    commands.push(miss.command.args);
+    for (const key of miss.ticket?.keys ?? []) commands.push(['PTTL', key]);
+  }
+  return commands;
+}
+
+/** A command's identity: its name and arguments, each length-prefixed so no two commands share one. */
+function commandId(args: Command): string {
+  let id = String(args[0]).toLowerCase();
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i] as string;
+    id += `\u0000${arg.length}:${arg}`;
+  }
+  return id;
+}
+
+/** Bytes a reply holds, for the near cache's budget. */
+function sizeOf(reply: Reply): number {
+  if (Buffer.isBuffer(reply)) return reply.length + 16;
+  if (Array.isArray(reply)) {
+    let bytes = 16;
+    for (const item of reply) bytes += sizeOf(item);
+    return bytes;
+  }
+  return typeof reply === 'string' ? reply.length * 2 + 16 : 16;
+}
