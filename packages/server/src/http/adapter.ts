@@ -30,6 +30,8 @@ export interface AdapterOptions {
   metrics: GatewayMetrics;
   log: Logger & { isLevelEnabled(level: string): boolean };
   maxBodyBytes: number;
+  /** Body bytes held at once across the process (CACHEGATE_MAX_BUFFERED_BODY_BYTES). */
+  maxBufferedBodyBytes: number;
 }
 
 /**
@@ -67,7 +69,8 @@ type WithContext = { [CONTEXT]?: RequestContext };
  * 5. load: 503 past CACHEGATE_MAX_IN_FLIGHT or while the event loop lags;
  * 6. auth: token -> principal, before the body is read;
  * 7. rate limit;
- * 8. body: read within CACHEGATE_MAX_BODY_BYTES (413), `100 Continue` only for admitted requests;
+ * 8. body: read within CACHEGATE_MAX_BODY_BYTES (413), once it fits under CACHEGATE_MAX_BUFFERED_BODY_BYTES
+ *    (until then it waits, unread), `100 Continue` only for admitted requests;
  * 9. handler: policy, executor and encoder, through the command routes;
  * 10. settle, exactly once however the request ends (answered, aborted, connection reset): in-flight
  *     count, metrics, the log line, the next pipelined request.
@@ -79,6 +82,10 @@ export class HttpAdapter implements RequestOwner {
   readonly #logsRequests: boolean;
   #requestCount = 0;
   #inFlight = 0;
+  /** Body bytes reserved by requests between reading their body and settling. */
+  #bufferedBytes = 0;
+  /** Requests with a body waiting for room under CACHEGATE_MAX_BUFFERED_BODY_BYTES, first come first. */
+  readonly #waitingForRoom: RequestContext[] = [];
   /** Open client connections, for draining (TLS: once past the handshake). */
   readonly #sockets = new Set<Socket>();
 
@@ -236,7 +243,29 @@ export class HttpAdapter implements RequestOwner {
     if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) {
       return this.#run(ctx);
     }
-    if (length !== undefined && Number(length) > this.#options.maxBodyBytes) return this.#tooLarge(ctx);
+    const max = this.#options.maxBodyBytes;
+    if (length !== undefined && Number(length) > max) return this.#tooLarge(ctx, Number(length) <= 2 * max);
+    // Reserved until the request settles: the body's bytes, and the strings and values made from them,
+    // live until it is answered. A chunked body may grow to the limit, so it reserves the limit.
+    ctx.bodyBytes = length === undefined ? this.#options.maxBodyBytes : Number(length);
+    if (this.#waitingForRoom.length > 0 || !this.#hasRoomFor(ctx.bodyBytes)) {
+      // Not read meanwhile: Node stops reading its socket, and the client's sends stall in TCP.
+      this.#waitingForRoom.push(ctx);
+      return;
+    }
+    this.#read(ctx);
+  }
+
+  /** Whether `bytes` more fit in the budget. A body larger than the whole budget still runs, alone. */
+  #hasRoomFor(bytes: number): boolean {
+    return this.#bufferedBytes === 0 || this.#bufferedBytes + bytes <= this.#options.maxBufferedBodyBytes;
+  }
+
+  /** Reserves the body's bytes and reads it. */
+  #read(ctx: RequestContext) {
+    const req = ctx.req;
+    this.#bufferedBytes += ctx.bodyBytes;
+    ctx.isHoldingBody = true;
     if (ctx.expectsContinue) ctx.res.writeContinue();
     ctx.chunks = [];
     (req as IncomingMessage & WithContext)[CONTEXT] = ctx;
@@ -244,9 +273,13 @@ export class HttpAdapter implements RequestOwner {
     req.on('end', onBodyEnd);
   }
 
-  /** 413, and the connection closes after it: the rest of the body is not worth reading. */
-  #tooLarge(ctx: RequestContext) {
-    ctx.headers.push('connection', 'close');
+  /**
+   * 413. A body declared at most twice the limit is read and dropped after it (Node does so for a body
+   * left unread), since a client still sending it would otherwise get a reset instead of the 413; past
+   * that, the connection closes after the answer: the rest is not worth reading.
+   */
+  #tooLarge(ctx: RequestContext, isDrained = false) {
+    if (!isDrained) ctx.headers.push('connection', 'close');
     this.fail(
       ctx,
       gatewayError(
@@ -310,6 +343,7 @@ export class HttpAdapter implements RequestOwner {
     if (ctx.isSettled) return;
     ctx.isSettled = true;
     this.#inFlight--;
+    if (ctx.bodyBytes > 0) this.#releaseBody(ctx);
     const { req } = ctx;
     const route = ctx.route?.path ?? 'unmatched';
     // 499: the client went away before it was answered (the nginx convention).
@@ -335,6 +369,20 @@ export class HttpAdapter implements RequestOwner {
     const index = connection.active.indexOf(ctx);
     if (index !== -1) connection.active.splice(index, 1);
     this.#next(connection, socket);
+  }
+
+  /** Gives back a settled request's body budget (or its place in line), and starts those that now fit. */
+  #releaseBody(ctx: RequestContext) {
+    if (ctx.isHoldingBody) this.#bufferedBytes -= ctx.bodyBytes;
+    else {
+      const index = this.#waitingForRoom.indexOf(ctx);
+      if (index !== -1) this.#waitingForRoom.splice(index, 1);
+    }
+    for (let next = this.#waitingForRoom[0]; next !== undefined; next = this.#waitingForRoom[0]) {
+      if (!this.#hasRoomFor(next.bodyBytes)) return;
+      this.#waitingForRoom.shift();
+      this.#read(next);
+    }
   }
 
   /** Starts waiting requests of a connection while it has room, and reads again once none wait. */
