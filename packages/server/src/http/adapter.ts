@@ -228,7 +228,7 @@ export class HttpAdapter implements RequestOwner {
     } else {
       const apiKey = headers['x-api-key'];
       if (typeof apiKey === 'string' && apiKey !== '') token = apiKey;
-      else if (ctx.query !== '') token = new URLSearchParams(ctx.query).get('_token') || undefined;
+      else if (ctx.query !== '') token = tokenFromQuery(ctx.query);
     }
     if (token === undefined) throw gatewayError('CG_ERR_AUTH_MISSING');
     const principal = this.#options.tokens.authenticate(token);
@@ -417,6 +417,29 @@ export class HttpAdapter implements RequestOwner {
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i;
+
+/**
+ * The first `_token` of a raw query string, percent-decoded only: form decoding (URLSearchParams) would
+ * turn the `+` of a base64 token into a space. A malformed escape is left as sent, and fails as a wrong
+ * token would.
+ */
+function tokenFromQuery(query: string): string | undefined {
+  for (let start = 0; start < query.length; ) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    if (query.startsWith('_token=', start)) {
+      const raw = query.slice(start + 7, end);
+      if (raw === '' || !raw.includes('%')) return raw || undefined;
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return raw;
+      }
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
 
 /**
  * Whether a connection may start `req` now. Answers go out in order whatever happens, but execution order
