@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TokenStore } from '../auth/token-store.js';
 import { GatewayError, gatewayError } from '../errors.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics, TelemetryMemo } from '../metrics.js';
 import type { Logger } from '../redis/types.js';
 import { RequestContext, type RequestOwner } from './context.js';
 import type { Cors } from './cors.js';
@@ -50,6 +50,8 @@ interface Connection {
   readonly waiting: { req: IncomingMessage; res: ServerResponse; expectsContinue: boolean }[];
   isPaused: boolean;
   isWaitingForDrain: boolean;
+  /** The telemetry headers of its previous request, for the client SDK metric. */
+  readonly telemetry: TelemetryMemo;
 }
 
 const CONNECTION = Symbol('cachegate.connection');
@@ -138,7 +140,14 @@ export class HttpAdapter implements RequestOwner {
     const socket = req.socket as WithConnection;
     let connection = socket[CONNECTION];
     if (connection === undefined) {
-      connection = { adapter: this, active: [], waiting: [], isPaused: false, isWaitingForDrain: false };
+      connection = {
+        adapter: this,
+        active: [],
+        waiting: [],
+        isPaused: false,
+        isWaitingForDrain: false,
+        telemetry: {},
+      };
       socket[CONNECTION] = connection;
       socket.once('close', onSocketClose);
     }
@@ -205,6 +214,17 @@ export class HttpAdapter implements RequestOwner {
     if (overload !== undefined) throw gatewayError('CG_ERR_OVERLOADED', overload);
     const principal = this.#authenticate(ctx);
     ctx.principal = principal;
+    // Counted once authenticated, so that callers without a token cannot crowd out the label values.
+    const headers = req.headers;
+    const connection = (req.socket as WithConnection)[CONNECTION];
+    if (connection !== undefined) {
+      this.#options.metrics.clientRequest(
+        connection.telemetry,
+        text(headers['upstash-telemetry-sdk']),
+        text(headers['upstash-telemetry-runtime']),
+        text(headers['upstash-telemetry-platform']),
+      );
+    }
     const limited = this.#options.limiter.apply(ctx, principal);
     if (limited === undefined) return this.#receive(ctx);
     if (limited instanceof GatewayError) throw limited;
@@ -414,6 +434,10 @@ export class HttpAdapter implements RequestOwner {
     if (typeof given === 'string' && REQUEST_ID.test(given)) return given;
     return `${this.#bootId}-${++this.#requestCount}`;
   }
+}
+
+function text(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' ? header : undefined;
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i;
