@@ -109,6 +109,38 @@ describe('the default body limit, on a gateway process', () => {
     expect(await sendChunked(base(), '/set/at', Buffer.alloc(LIMIT, 'a'))).toBe(200);
     expect(await redis.command('STRLEN', 'at')).toBe(LIMIT);
   }, 60_000);
+
+  it('reads and drops a body up to twice the limit after its 413, and closes on a larger one', async () => {
+    const port = Number(new URL(base()).port);
+    const exchange = async (declared: number, then: string) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      const closed = new Promise<void>((done) => socket.on('close', () => done()));
+      socket.on('error', () => undefined);
+      socket.write(`POST /set/drop HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: ${declared}\r\n\r\n`);
+      await waitFor(() => text.includes('\r\n\r\n'), 5000, 'no answer to the oversized body');
+      const first = text;
+      // The rest of the body, then a request on the same connection.
+      if (!socket.destroyed) socket.write(Buffer.alloc(declared, 'd'));
+      if (!socket.destroyed) socket.write(then);
+      await Promise.race([closed, waitFor(() => text.includes('"result"'), 10_000, 'no second answer')]);
+      socket.destroy();
+      return { first, text };
+    };
+    const next = `GET /echo/after HTTP/1.1\r\nHost: x\r\n${auth}\r\n`;
+    const drained = await exchange(Math.floor(1.5 * LIMIT), next);
+    expect(drained.first).toMatch(/^HTTP\/1.1 413 /);
+    expect(drained.first.toLowerCase()).not.toContain('connection: close');
+    expect(drained.text).toContain('{"result":"after"}');
+    const closed = await exchange(3 * LIMIT, next);
+    expect(closed.first).toMatch(/^HTTP\/1.1 413 /);
+    expect(closed.first.toLowerCase()).toContain('connection: close');
+    expect(closed.text).not.toContain('"result"');
+    expect(await redis.command('EXISTS', 'drop')).toBe(0);
+  }, 60_000);
 });
 
 describe('CACHEGATE_MAX_BUFFERED_BODY_BYTES', () => {
