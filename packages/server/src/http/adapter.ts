@@ -220,9 +220,9 @@ export class HttpAdapter implements RequestOwner {
     if (connection !== undefined) {
       this.#options.metrics.clientRequest(
         connection.telemetry,
-        text(headers['upstash-telemetry-sdk']),
-        text(headers['upstash-telemetry-runtime']),
-        text(headers['upstash-telemetry-platform']),
+        headerText(headers['upstash-telemetry-sdk']),
+        headerText(headers['upstash-telemetry-runtime']),
+        headerText(headers['upstash-telemetry-platform']),
       );
     }
     const limited = this.#options.limiter.apply(ctx, principal);
@@ -267,7 +267,7 @@ export class HttpAdapter implements RequestOwner {
     if (length !== undefined && Number(length) > max) return this.#tooLarge(ctx, Number(length) <= 2 * max);
     // Reserved until the request settles: the body's bytes, and the strings and values made from them,
     // live until it is answered. A chunked body may grow to the limit, so it reserves the limit.
-    ctx.bodyBytes = length === undefined ? this.#options.maxBodyBytes : Number(length);
+    ctx.bodyBytes = length === undefined ? max : Number(length);
     if (this.#waitingForRoom.length > 0 || !this.#hasRoomFor(ctx.bodyBytes)) {
       // Not read meanwhile: Node stops reading its socket, and the client's sends stall in TCP.
       this.#waitingForRoom.push(ctx);
@@ -436,7 +436,8 @@ export class HttpAdapter implements RequestOwner {
   }
 }
 
-function text(header: string | string[] | undefined): string | undefined {
+/** A header's value when it is one string (Node joins repeats of unknown headers into one). */
+function headerText(header: string | string[] | undefined): string | undefined {
   return typeof header === 'string' ? header : undefined;
 }
 
