@@ -112,7 +112,7 @@ describe('the default body limit, on a gateway process', () => {
 
   it('reads and drops a body up to twice the limit after its 413, and closes on a larger one', async () => {
     const port = Number(new URL(base()).port);
-    const exchange = async (declared: number, then: string) => {
+    const exchange = async (declared: number, then: string, expect100 = false) => {
       const socket = connect({ host: '127.0.0.1', port });
       let text = '';
       socket.on('data', (chunk: Buffer) => {
@@ -120,7 +120,10 @@ describe('the default body limit, on a gateway process', () => {
       });
       const closed = new Promise<void>((done) => socket.on('close', () => done()));
       socket.on('error', () => undefined);
-      socket.write(`POST /set/drop HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: ${declared}\r\n\r\n`);
+      const expectation = expect100 ? 'Expect: 100-continue\r\n' : '';
+      socket.write(
+        `POST /set/drop HTTP/1.1\r\nHost: x\r\n${auth}${expectation}Content-Length: ${declared}\r\n\r\n`,
+      );
       await waitFor(() => text.includes('\r\n\r\n'), 5000, 'no answer to the oversized body');
       const first = text;
       // The rest of the body, then a request on the same connection.
@@ -139,6 +142,10 @@ describe('the default body limit, on a gateway process', () => {
     expect(closed.first).toMatch(/^HTTP\/1.1 413 /);
     expect(closed.first.toLowerCase()).toContain('connection: close');
     expect(closed.text).not.toContain('"result"');
+    // A body never asked for (Expect: 100-continue) is not awaited: the connection closes.
+    const unasked = await exchange(Math.floor(1.5 * LIMIT), next, true);
+    expect(unasked.first).toMatch(/^HTTP\/1.1 413 /);
+    expect(unasked.first.toLowerCase()).toContain('connection: close');
     expect(await redis.command('EXISTS', 'drop')).toBe(0);
   }, 60_000);
 });

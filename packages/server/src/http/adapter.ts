@@ -264,7 +264,10 @@ export class HttpAdapter implements RequestOwner {
       return this.#run(ctx);
     }
     const max = this.#options.maxBodyBytes;
-    if (length !== undefined && Number(length) > max) return this.#tooLarge(ctx, Number(length) <= 2 * max);
+    if (length !== undefined && Number(length) > max) {
+      // Drained only when it is on its way: after `Expect: 100-continue` it was never asked for.
+      return this.#tooLarge(ctx, !ctx.expectsContinue && Number(length) <= 2 * max);
+    }
     // Reserved until the request settles: the body's bytes, and the strings and values made from them,
     // live until it is answered. A chunked body may grow to the limit, so it reserves the limit.
     ctx.bodyBytes = length === undefined ? max : Number(length);
