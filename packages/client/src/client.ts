@@ -80,7 +80,9 @@ export class Cachegate extends CommandClient {
 
   /**
    * Builds a client from the environment: `CACHEGATE_URL` (alias `REDIS_SERVICE_URL`) and `CACHEGATE_TOKEN`
-   * (alias `REDIS_SERVICE_API_KEY`). Pass `env` on runtimes without `process.env` (e.g. Workers bindings).
+   * (alias `REDIS_SERVICE_API_KEY`); when neither URL is set, `UPSTASH_REDIS_REST_URL` with
+   * `UPSTASH_REDIS_REST_TOKEN`, then `KV_REST_API_URL` with `KV_REST_API_TOKEN`, each pair read together.
+   * Pass `env` on runtimes without `process.env` (e.g. Workers bindings).
    * @throws {CachegateConfigError} naming the variable that is missing or malformed.
    */
   static fromEnv(overrides: Partial<CachegateOptions> = {}, env: EnvSource = processEnv()): Cachegate {
@@ -139,11 +141,24 @@ export class Cachegate extends CommandClient {
   }
 }
 
-/** The URL and token from the environment, with messages that name the variables. */
+/**
+ * The URL and token from the environment, with messages that name the variables: ours (or the seed's), else
+ * the first of {@link ENV.fallbacks} whose URL is set, with the token of that same pair, so that a token is
+ * never sent to another service's URL.
+ */
 export function httpOptionsFromEnv(env: EnvSource): { url: string; token: string } {
-  const names = (list: readonly string[]) => `${list.join(' (or ')})`;
+  const names = ([first, ...rest]: readonly string[]) => `${first} (or ${rest.join(', ')})`;
+  if (readEnv(env, ENV.url) === undefined) {
+    const pair = ENV.fallbacks.find(({ url }) => readEnv(env, [url]) !== undefined);
+    if (pair !== undefined) {
+      return {
+        url: checkUrl(readEnv(env, [pair.url]), pair.url),
+        token: checkToken(readEnv(env, [pair.token]), pair.token),
+      };
+    }
+  }
   return {
-    url: checkUrl(readEnv(env, ENV.url), names(ENV.url)),
+    url: checkUrl(readEnv(env, ENV.url), names([...ENV.url, ...ENV.fallbacks.map(({ url }) => url)])),
     token: checkToken(readEnv(env, ENV.token), names(ENV.token)),
   };
 }

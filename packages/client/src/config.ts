@@ -9,6 +9,14 @@ export const ENV = {
   token: ['CACHEGATE_TOKEN', 'REDIS_SERVICE_API_KEY'],
   redisUrl: ['CACHEGATE_REDIS_URL', 'REDIS_URL'],
   redisPassword: ['CACHEGATE_REDIS_PASSWORD', 'REDIS_PASSWORD'],
+  /**
+   * When no URL of ours is set: the variables of `@upstash/redis` (`Redis.fromEnv()`), then Vercel KV's, so
+   * that an application moved to cachegate keeps its environment. Each URL is read with its own token.
+   */
+  fallbacks: [
+    { url: 'UPSTASH_REDIS_REST_URL', token: 'UPSTASH_REDIS_REST_TOKEN' },
+    { url: 'KV_REST_API_URL', token: 'KV_REST_API_TOKEN' },
+  ],
 } as const;
 
 /**

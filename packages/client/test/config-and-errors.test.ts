@@ -6,7 +6,8 @@ import {
   isSafeToRepeat,
 } from '@cachegate/client';
 import { createHybridClient } from '@cachegate/client/node';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejectionOf, type Stack, startStack, TOKENS } from './helpers/stack.js';
 
 const TOKEN = 'a-token-0123456789';
 
@@ -45,9 +46,65 @@ describe('Cachegate.fromEnv', () => {
   it('names the missing variables', () => {
     const error = configError(() => Cachegate.fromEnv({}, {}));
     expect(error.code).toBe('CG_ERR_CONFIG_INVALID');
-    expect(error.message).toContain('CACHEGATE_URL (or REDIS_SERVICE_URL)');
+    expect(error.message).toContain(
+      'CACHEGATE_URL (or REDIS_SERVICE_URL, UPSTASH_REDIS_REST_URL, KV_REST_API_URL)',
+    );
     const noToken = configError(() => Cachegate.fromEnv({}, { CACHEGATE_URL: 'http://x' }));
     expect(noToken.message).toContain('CACHEGATE_TOKEN (or REDIS_SERVICE_API_KEY)');
+  });
+
+  // Issue 13, item 6: an application moved from Upstash or Vercel KV keeps its environment.
+  it('falls back to UPSTASH_REDIS_REST_URL/_TOKEN, then KV_REST_API_URL/_TOKEN', () => {
+    const upstash = { UPSTASH_REDIS_REST_URL: 'https://upstash.example:1', UPSTASH_REDIS_REST_TOKEN: TOKEN };
+    const kv = { KV_REST_API_URL: 'https://kv.example:2', KV_REST_API_TOKEN: TOKEN };
+    expect(Cachegate.fromEnv({}, upstash).url).toBe('https://upstash.example:1');
+    expect(Cachegate.fromEnv({}, kv).url).toBe('https://kv.example:2');
+    expect(Cachegate.fromEnv({}, { ...kv, ...upstash }).url).toBe('https://upstash.example:1');
+    // Ours, and the seed's, keep precedence.
+    expect(
+      Cachegate.fromEnv({}, { ...upstash, CACHEGATE_URL: 'http://ours:3', CACHEGATE_TOKEN: TOKEN }).url,
+    ).toBe('http://ours:3');
+    expect(
+      Cachegate.fromEnv({}, { ...upstash, REDIS_SERVICE_URL: 'http://seed:4', REDIS_SERVICE_API_KEY: TOKEN })
+        .url,
+    ).toBe('http://seed:4');
+  });
+
+  describe('against a gateway', () => {
+    let stack: Stack;
+    beforeAll(async () => {
+      stack = await startStack();
+    });
+    afterAll(() => stack?.stop());
+
+    it("reads each fallback URL with its own token, never with another service's", async () => {
+      const url = stack.gateway.url;
+      const wrong = 'not-the-token-0123456789';
+      const upstash = Cachegate.fromEnv(
+        {},
+        {
+          UPSTASH_REDIS_REST_URL: url,
+          UPSTASH_REDIS_REST_TOKEN: TOKENS.write,
+          KV_REST_API_TOKEN: wrong,
+          CACHEGATE_TOKEN: wrong,
+        },
+      );
+      await upstash.set('k', 'via upstash variables');
+      expect(await upstash.get('k')).toBe('via upstash variables');
+      // Vercel KV's pair with a read-only token: reads pass, writes are refused, so that token was sent.
+      const kv = Cachegate.fromEnv({}, { KV_REST_API_URL: url, KV_REST_API_TOKEN: TOKENS.read });
+      expect(await kv.get('k')).toBe('via upstash variables');
+      expect((await rejectionOf(kv.set('k', 'no'))).message).toMatch(/read/i);
+      // A URL without its token is an error naming that token, not a reason to borrow another.
+      const noToken = configError(() =>
+        Cachegate.fromEnv({}, { KV_REST_API_URL: url, UPSTASH_REDIS_REST_TOKEN: TOKENS.write }),
+      );
+      expect(noToken.message).toContain('KV_REST_API_TOKEN is not set');
+      const oursWithoutToken = configError(() =>
+        Cachegate.fromEnv({}, { CACHEGATE_URL: url, UPSTASH_REDIS_REST_TOKEN: TOKENS.write }),
+      );
+      expect(oursWithoutToken.message).toContain('CACHEGATE_TOKEN (or REDIS_SERVICE_API_KEY) is not set');
+    });
   });
 
   it('reads process.env by default', () => {

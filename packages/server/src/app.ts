@@ -128,6 +128,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     metrics,
     log,
     maxBodyBytes: config.maxBodyBytes,
+    maxBufferedBodyBytes: config.maxBufferedBodyBytes,
   });
   inFlight = () => adapter.inFlight;
   const server = createListener(config, adapter);

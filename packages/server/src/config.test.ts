@@ -8,7 +8,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 8080,
       commandTimeoutMs: 2000,
-      maxBodyBytes: 1024 * 1024,
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxBufferedBodyBytes: 32 * 1024 * 1024,
       maxPipeline: 1000,
       corsOrigins: [],
       backendIdleMs: 300_000,

@@ -124,9 +124,15 @@ const VARIABLES = {
   },
   maxBodyBytes: {
     env: 'CACHEGATE_MAX_BODY_BYTES',
-    default: '1048576',
+    default: '10485760',
     parse: integer(1024),
-    help: 'Largest request body; larger ones get 413.',
+    help: 'Largest request body (10 MiB, at least the 10 MB Upstash documents); larger ones get 413.',
+  },
+  maxBufferedBodyBytes: {
+    env: 'CACHEGATE_MAX_BUFFERED_BODY_BYTES',
+    default: '33554432',
+    parse: integer(1024),
+    help: 'Request body bytes held at once per process (declared lengths of bodies being read or served); requests past it wait, unread, for room.',
   },
   maxKeyBytes: {
     env: 'CACHEGATE_MAX_KEY_BYTES',

@@ -115,6 +115,47 @@ class FastHistogram<T extends string> extends Histogram<T> {
   }
 }
 
+/**
+ * What a connection's previous request said in its telemetry headers, and the series it was counted in:
+ * a client sends the same values on every request, so the next one costs three string comparisons.
+ */
+export interface TelemetryMemo {
+  sdk?: string | undefined;
+  runtime?: string | undefined;
+  platform?: string | undefined;
+  series?: { count: number } | undefined;
+}
+
+/** Distinct values per label of `cachegate_client_sdk_requests_total`; further ones count as `other`. */
+const MAX_SDK_VALUES = { sdk: 16, runtime: 16, platform: 8 } as const;
+/** Distinct label sets of it; further ones count in the all-`other` series. */
+const MAX_SDK_SERIES = 64;
+
+/**
+ * `@upstash/redis@v1.39.0` -> `@upstash/redis@1.39`. The SDK joins the values of several packages with
+ * commas (`@upstash/ratelimit` adds its own), so each part is cut to name and major.minor.
+ */
+function sdkLabel(value: string): string {
+  let label = '';
+  for (const part of value.split(',', 4)) {
+    const match = /^\s*(@?[\w.-]{1,40}(?:\/[\w.-]{1,40})?)@v?(\d{1,4})\.(\d{1,4})/.exec(part);
+    label += `${label === '' ? '' : ','}${match === null ? 'other' : `${match[1]}@${match[2]}.${match[3]}`}`;
+  }
+  return label.toLowerCase();
+}
+
+/** `node@v20.20.2` -> `node@20`; `edge-light` as it is. */
+function runtimeLabel(value: string): string {
+  const match = /^\s*([a-z][\w.-]{0,31})(?:@v?(\d{1,4}))?/i.exec(value);
+  if (match === null) return 'other';
+  return (match[2] === undefined ? match[1] : `${match[1]}@${match[2]}`)?.toLowerCase() ?? 'other';
+}
+
+/** `vercel`, `aws`, `cloudflare`, ...: a short word, or `other`. */
+function platformLabel(value: string): string {
+  return /^[a-z][\w.-]{0,31}$/i.test(value) ? value.toLowerCase() : 'other';
+}
+
 /** Why a request was turned away, for `cachegate_requests_rejected_total{reason}`. */
 export type RejectionReason = 'auth' | 'policy' | 'rate_limit' | 'overload';
 
@@ -175,6 +216,10 @@ export class GatewayMetrics implements ExecutorObserver {
     help: 'Attempts to reconnect to Redis after losing the connection',
     registers: [this.registry],
   });
+  /** Series of `cachegate_client_sdk_requests_total`, by `sdk runtime platform` label values. */
+  readonly #sdkSeries = new Map<string, { labels: Record<string, string>; count: number }>();
+  /** Label values seen so far, per label, within MAX_SDK_VALUES. */
+  readonly #sdkValues = { sdk: new Set<string>(), runtime: new Set<string>(), platform: new Set<string>() };
   /** Series of the command histogram, by database then command name, so the hot path does no label lookups. */
   readonly #commandSeries = new Map<string, Map<string, Series>>();
   /** Series of the HTTP histogram, by route, then `method status`. */
@@ -201,6 +246,17 @@ export class GatewayMetrics implements ExecutorObserver {
       collect() {
         this.reset();
         for (const { labels, value } of requests.counts()) this.inc(labels, value);
+      },
+    });
+    const sdkSeries = this.#sdkSeries;
+    new Counter({
+      name: 'cachegate_client_sdk_requests_total',
+      help: 'Authenticated requests by the Upstash-Telemetry-Sdk/-Runtime/-Platform headers the Upstash SDKs send: sdk name@major.minor, runtime name@major, platform; bounded, unusual or surplus values count as "other", absent ones as "none"',
+      labelNames: ['sdk', 'runtime', 'platform'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels, count } of sdkSeries.values()) this.inc(labels, count);
       },
     });
     for (const reason of Object.values(REJECTIONS)) this.#rejected.inc({ reason }, 0);
@@ -311,6 +367,59 @@ export class GatewayMetrics implements ExecutorObserver {
       byRoute.set(id, series);
     }
     this.#httpDuration.observeInto(series, seconds);
+  }
+
+  /**
+   * Counts a request by its `Upstash-Telemetry-*` headers, when it has any. `memo` is its connection's:
+   * while the values are those of the previous request, which is the rule, the count is one increment;
+   * new values are normalized and looked up once.
+   */
+  clientRequest(
+    memo: TelemetryMemo,
+    sdk: string | undefined,
+    runtime: string | undefined,
+    platform: string | undefined,
+  ): void {
+    // A fresh memo holds no values: it matches a request without telemetry headers, which is not counted.
+    if (sdk !== memo.sdk || runtime !== memo.runtime || platform !== memo.platform) {
+      memo.sdk = sdk;
+      memo.runtime = runtime;
+      memo.platform = platform;
+      memo.series =
+        sdk === undefined && runtime === undefined && platform === undefined
+          ? undefined
+          : this.#clientSeries(sdk, runtime, platform);
+    }
+    if (memo.series !== undefined) memo.series.count++;
+  }
+
+  #clientSeries(sdk: string | undefined, runtime: string | undefined, platform: string | undefined) {
+    const labels = {
+      sdk: this.#boundedValue('sdk', sdk === undefined ? 'none' : sdkLabel(sdk)),
+      runtime: this.#boundedValue('runtime', runtime === undefined ? 'none' : runtimeLabel(runtime)),
+      platform: this.#boundedValue('platform', platform === undefined ? 'none' : platformLabel(platform)),
+    };
+    let id = `${labels.sdk} ${labels.runtime} ${labels.platform}`;
+    if (!this.#sdkSeries.has(id) && this.#sdkSeries.size >= MAX_SDK_SERIES) {
+      labels.sdk = labels.runtime = labels.platform = 'other';
+      id = 'other other other';
+    }
+    let series = this.#sdkSeries.get(id);
+    if (series === undefined) {
+      series = { labels, count: 0 };
+      this.#sdkSeries.set(id, series);
+    }
+    return series;
+  }
+
+  /** `value`, if it is among the first MAX_SDK_VALUES[label] values seen (or a fixed one), else `other`. */
+  #boundedValue(label: keyof typeof MAX_SDK_VALUES, value: string): string {
+    if (value === 'none' || value === 'other') return value;
+    const seen = this.#sdkValues[label];
+    if (seen.has(value)) return value;
+    if (seen.size >= MAX_SDK_VALUES[label]) return 'other';
+    seen.add(value);
+    return value;
   }
 
   /** Counts a request answered with a catalog error, when that error is a rejection. */

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TokenStore } from '../auth/token-store.js';
 import { GatewayError, gatewayError } from '../errors.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics, TelemetryMemo } from '../metrics.js';
 import type { Logger } from '../redis/types.js';
 import { RequestContext, type RequestOwner } from './context.js';
 import type { Cors } from './cors.js';
@@ -30,6 +30,8 @@ export interface AdapterOptions {
   metrics: GatewayMetrics;
   log: Logger & { isLevelEnabled(level: string): boolean };
   maxBodyBytes: number;
+  /** Body bytes held at once across the process (CACHEGATE_MAX_BUFFERED_BODY_BYTES). */
+  maxBufferedBodyBytes: number;
 }
 
 /**
@@ -48,6 +50,8 @@ interface Connection {
   readonly waiting: { req: IncomingMessage; res: ServerResponse; expectsContinue: boolean }[];
   isPaused: boolean;
   isWaitingForDrain: boolean;
+  /** The telemetry headers of its previous request, for the client SDK metric. */
+  readonly telemetry: TelemetryMemo;
 }
 
 const CONNECTION = Symbol('cachegate.connection');
@@ -67,7 +71,8 @@ type WithContext = { [CONTEXT]?: RequestContext };
  * 5. load: 503 past CACHEGATE_MAX_IN_FLIGHT or while the event loop lags;
  * 6. auth: token -> principal, before the body is read;
  * 7. rate limit;
- * 8. body: read within CACHEGATE_MAX_BODY_BYTES (413), `100 Continue` only for admitted requests;
+ * 8. body: read within CACHEGATE_MAX_BODY_BYTES (413), once it fits under CACHEGATE_MAX_BUFFERED_BODY_BYTES
+ *    (until then it waits, unread), `100 Continue` only for admitted requests;
  * 9. handler: policy, executor and encoder, through the command routes;
  * 10. settle, exactly once however the request ends (answered, aborted, connection reset): in-flight
  *     count, metrics, the log line, the next pipelined request.
@@ -79,6 +84,10 @@ export class HttpAdapter implements RequestOwner {
   readonly #logsRequests: boolean;
   #requestCount = 0;
   #inFlight = 0;
+  /** Body bytes reserved by requests between reading their body and settling. */
+  #bufferedBytes = 0;
+  /** Requests with a body waiting for room under CACHEGATE_MAX_BUFFERED_BODY_BYTES, first come first. */
+  readonly #waitingForRoom: RequestContext[] = [];
   /** Open client connections, for draining (TLS: once past the handshake). */
   readonly #sockets = new Set<Socket>();
 
@@ -131,7 +140,14 @@ export class HttpAdapter implements RequestOwner {
     const socket = req.socket as WithConnection;
     let connection = socket[CONNECTION];
     if (connection === undefined) {
-      connection = { adapter: this, active: [], waiting: [], isPaused: false, isWaitingForDrain: false };
+      connection = {
+        adapter: this,
+        active: [],
+        waiting: [],
+        isPaused: false,
+        isWaitingForDrain: false,
+        telemetry: {},
+      };
       socket[CONNECTION] = connection;
       socket.once('close', onSocketClose);
     }
@@ -198,6 +214,17 @@ export class HttpAdapter implements RequestOwner {
     if (overload !== undefined) throw gatewayError('CG_ERR_OVERLOADED', overload);
     const principal = this.#authenticate(ctx);
     ctx.principal = principal;
+    // Counted once authenticated, so that callers without a token cannot crowd out the label values.
+    const headers = req.headers;
+    const connection = (req.socket as WithConnection)[CONNECTION];
+    if (connection !== undefined) {
+      this.#options.metrics.clientRequest(
+        connection.telemetry,
+        headerText(headers['upstash-telemetry-sdk']),
+        headerText(headers['upstash-telemetry-runtime']),
+        headerText(headers['upstash-telemetry-platform']),
+      );
+    }
     const limited = this.#options.limiter.apply(ctx, principal);
     if (limited === undefined) return this.#receive(ctx);
     if (limited instanceof GatewayError) throw limited;
@@ -221,7 +248,7 @@ export class HttpAdapter implements RequestOwner {
     } else {
       const apiKey = headers['x-api-key'];
       if (typeof apiKey === 'string' && apiKey !== '') token = apiKey;
-      else if (ctx.query !== '') token = new URLSearchParams(ctx.query).get('_token') || undefined;
+      else if (ctx.query !== '') token = tokenFromQuery(ctx.query);
     }
     if (token === undefined) throw gatewayError('CG_ERR_AUTH_MISSING');
     const principal = this.#options.tokens.authenticate(token);
@@ -236,7 +263,32 @@ export class HttpAdapter implements RequestOwner {
     if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) {
       return this.#run(ctx);
     }
-    if (length !== undefined && Number(length) > this.#options.maxBodyBytes) return this.#tooLarge(ctx);
+    const max = this.#options.maxBodyBytes;
+    if (length !== undefined && Number(length) > max) {
+      // Drained only when it is on its way: after `Expect: 100-continue` it was never asked for.
+      return this.#tooLarge(ctx, !ctx.expectsContinue && Number(length) <= 2 * max);
+    }
+    // Reserved until the request settles: the body's bytes, and the strings and values made from them,
+    // live until it is answered. A chunked body may grow to the limit, so it reserves the limit.
+    ctx.bodyBytes = length === undefined ? max : Number(length);
+    if (this.#waitingForRoom.length > 0 || !this.#hasRoomFor(ctx.bodyBytes)) {
+      // Not read meanwhile: Node stops reading its socket, and the client's sends stall in TCP.
+      this.#waitingForRoom.push(ctx);
+      return;
+    }
+    this.#read(ctx);
+  }
+
+  /** Whether `bytes` more fit in the budget. A body larger than the whole budget still runs, alone. */
+  #hasRoomFor(bytes: number): boolean {
+    return this.#bufferedBytes === 0 || this.#bufferedBytes + bytes <= this.#options.maxBufferedBodyBytes;
+  }
+
+  /** Reserves the body's bytes and reads it. */
+  #read(ctx: RequestContext) {
+    const req = ctx.req;
+    this.#bufferedBytes += ctx.bodyBytes;
+    ctx.isHoldingBody = true;
     if (ctx.expectsContinue) ctx.res.writeContinue();
     ctx.chunks = [];
     (req as IncomingMessage & WithContext)[CONTEXT] = ctx;
@@ -244,9 +296,13 @@ export class HttpAdapter implements RequestOwner {
     req.on('end', onBodyEnd);
   }
 
-  /** 413, and the connection closes after it: the rest of the body is not worth reading. */
-  #tooLarge(ctx: RequestContext) {
-    ctx.headers.push('connection', 'close');
+  /**
+   * 413. A body declared at most twice the limit is read and dropped after it (Node does so for a body
+   * left unread), since a client still sending it would otherwise get a reset instead of the 413; past
+   * that, the connection closes after the answer: the rest is not worth reading.
+   */
+  #tooLarge(ctx: RequestContext, isDrained = false) {
+    if (!isDrained) ctx.headers.push('connection', 'close');
     this.fail(
       ctx,
       gatewayError(
@@ -310,6 +366,7 @@ export class HttpAdapter implements RequestOwner {
     if (ctx.isSettled) return;
     ctx.isSettled = true;
     this.#inFlight--;
+    if (ctx.bodyBytes > 0) this.#releaseBody(ctx);
     const { req } = ctx;
     const route = ctx.route?.path ?? 'unmatched';
     // 499: the client went away before it was answered (the nginx convention).
@@ -335,6 +392,20 @@ export class HttpAdapter implements RequestOwner {
     const index = connection.active.indexOf(ctx);
     if (index !== -1) connection.active.splice(index, 1);
     this.#next(connection, socket);
+  }
+
+  /** Gives back a settled request's body budget (or its place in line), and starts those that now fit. */
+  #releaseBody(ctx: RequestContext) {
+    if (ctx.isHoldingBody) this.#bufferedBytes -= ctx.bodyBytes;
+    else {
+      const index = this.#waitingForRoom.indexOf(ctx);
+      if (index !== -1) this.#waitingForRoom.splice(index, 1);
+    }
+    for (let next = this.#waitingForRoom[0]; next !== undefined; next = this.#waitingForRoom[0]) {
+      if (!this.#hasRoomFor(next.bodyBytes)) return;
+      this.#waitingForRoom.shift();
+      this.#read(next);
+    }
   }
 
   /** Starts waiting requests of a connection while it has room, and reads again once none wait. */
@@ -368,7 +439,35 @@ export class HttpAdapter implements RequestOwner {
   }
 }
 
+/** A header's value when it is one string (Node joins repeats of unknown headers into one). */
+function headerText(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' ? header : undefined;
+}
+
 const BEARER = /^bearer\s+(\S+)\s*$/i;
+
+/**
+ * The first `_token` of a raw query string, percent-decoded only: form decoding (URLSearchParams) would
+ * turn the `+` of a base64 token into a space. A malformed escape is left as sent, and fails as a wrong
+ * token would.
+ */
+function tokenFromQuery(query: string): string | undefined {
+  for (let start = 0; start < query.length; ) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    if (query.startsWith('_token=', start)) {
+      const raw = query.slice(start + 7, end);
+      if (raw === '' || !raw.includes('%')) return raw || undefined;
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return raw;
+      }
+    }
+    start = end + 1;
+  }
+  return undefined;
+}
 
 /**
  * Whether a connection may start `req` now. Answers go out in order whatever happens, but execution order

@@ -42,6 +42,10 @@ export class RequestContext {
   status = 0;
   /** True once accounting (in flight, metrics, log) was done: exactly once, however the request ended. */
   isSettled = false;
+  /** Body bytes this request reserves under CACHEGATE_MAX_BUFFERED_BODY_BYTES (its declared length). */
+  bodyBytes = 0;
+  /** True once the reservation is made (the body is being read); false while it waits for room. */
+  isHoldingBody = false;
   /** Body bytes collected so far. */
   chunks: Buffer[] | undefined;
   received = 0;
