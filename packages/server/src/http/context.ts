@@ -90,11 +90,17 @@ export class RequestContext {
    * statuses are sent as `send` sends them, without validators.
    */
   sendValidated(status: number, body: string | Buffer, contentType: string = JSON_TYPE): void {
-    if (status !== 200) return this.send(status, body, contentType);
+    if (status !== 200) {
+      this.send(status, body, contentType);
+      return;
+    }
     const tag = entityTag(body);
     this.headers.push('etag', tag, 'cache-control', VALIDATED_CACHE_CONTROL);
     const condition = this.req.headers['if-none-match'];
-    if (condition === undefined || !noneMatchHits(condition, tag)) return this.send(200, body, contentType);
+    if (condition === undefined || !noneMatchHits(condition, tag)) {
+      this.send(200, body, contentType);
+      return;
+    }
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
     this.status = 304;
