@@ -1,10 +1,16 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /**
  * `Cache-Control` of a validated answer: `private` keeps shared caches (proxies, CDNs) from storing an
  * answer that a token authorized, and `no-cache` makes a browser's own cache revalidate before every use.
  */
 export const VALIDATED_CACHE_CONTROL = 'private, no-cache';
+
+// crypto.hash (Node >= 20.12) skips the Hash object: about half the cost of createHash on a small body.
+const sha1: (body: string | Buffer) => string =
+  typeof crypto.hash === 'function'
+    ? (body) => crypto.hash('sha1', body, 'base64url')
+    : (body) => crypto.createHash('sha1').update(body).digest('base64url');
 
 /**
  * The strong entity tag of an answer's body: a quoted SHA-1 of its exact bytes, base64url. Strong because
@@ -13,7 +19,7 @@ export const VALIDATED_CACHE_CONTROL = 'private, no-cache';
  * @see https://www.rfc-editor.org/rfc/rfc9110#name-etag
  */
 export function entityTag(body: string | Buffer): string {
-  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+  return `"${sha1(body)}"`;
 }
 
 /**
