@@ -50,6 +50,31 @@ describe('CORS', () => {
     );
   });
 
+  it('allows If-None-Match and exposes ETag, on the 200 and on the 304', async () => {
+    const response = await withCors.request('/', {
+      method: 'OPTIONS',
+      token: null,
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization, if-none-match',
+      },
+    });
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('if-none-match');
+
+    const headers = { origin: 'https://app.example' };
+    const ok = await withCors.request('/get/k', { headers });
+    const tag = ok.headers.get('etag');
+    expect(tag).toBeTruthy();
+    expect(ok.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('etag');
+    const notModified = await withCors.request('/get/k', {
+      headers: { ...headers, 'if-none-match': tag as string },
+    });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(notModified.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('etag');
+  });
+
   it('gives other origins no CORS headers', async () => {
     const response = await preflight(withCors, 'https://evil.example');
     expect(response.headers.get('access-control-allow-origin')).toBeNull();

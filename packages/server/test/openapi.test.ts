@@ -72,6 +72,9 @@ describe('the OpenAPI document', () => {
     );
     await check('PUT', '/v1/cache/{key}', await call('/v1/cache/k', { method: 'PUT', body: '{"nope":1}' }));
     await check('GET', '/v1/cache/{key}', await call('/v1/cache/k'));
+    const entryNotModified = await call('/v1/cache/k', { headers: { 'if-none-match': '*' } });
+    expect(entryNotModified.status).toBe(304);
+    await check('GET', '/v1/cache/{key}', entryNotModified);
     await check('GET', '/v1/cache/{key}', await call('/v1/cache/missing'));
     await check('GET', '/v1/cache/{key}', await call('/v1/cache/k', { token: null }));
     await check('DELETE', '/v1/cache/{key}', await call('/v1/cache/k', { method: 'DELETE' }));
@@ -95,6 +98,9 @@ describe('the OpenAPI document', () => {
     await check('POST', '/', await call('/', { method: 'POST', body: '["LPUSH","a","x"]' }));
     await check('POST', '/', await call('/', { method: 'POST', body: '["FLUSHALL"]' }));
     await check('GET', '/{command}', await call('/get/a', { headers: { 'upstash-encoding': 'base64' } }));
+    const commandNotModified = await call('/get/nothing', { headers: { 'if-none-match': '*' } });
+    expect(commandNotModified.status).toBe(304);
+    await check('GET', '/{command}', commandNotModified);
     await check('POST', '/{command}', await call('/set/b', { method: 'POST', body: 'raw' }));
     await check('PUT', '/{command}', await call('/get/a', { method: 'PUT' }));
     await check(
@@ -109,6 +115,18 @@ describe('the OpenAPI document', () => {
     await check('GET', '/readyz', await call('/readyz', { token: null }));
     await check('GET', '/health', await call('/health', { token: null }));
     await check('GET', '/metrics', await call('/metrics', { token: TOKENS.read }));
+  });
+
+  it('documents the ETag, If-None-Match and the 304 on the GET routes only', () => {
+    for (const path of ['/{command}', '/v1/cache/{key}']) {
+      const get = doc.paths[path].get;
+      expect(get.parameters.map((p: { name: string }) => p.name)).toContain('if-none-match');
+      expect(get.responses['304']).toBeDefined();
+      expect(get.responses['304'].content).toBeUndefined();
+      expect(Object.keys(get.responses['200'].headers)).toEqual(['ETag', 'Cache-Control']);
+    }
+    expect(doc.paths['/{command}'].post.responses['304']).toBeUndefined();
+    expect(doc.paths['/'].post.responses['304']).toBeUndefined();
   });
 
   it('marks health and the document public, and everything else as needing a token', () => {

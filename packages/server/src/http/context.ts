@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth/principal.js';
 import { type GatewayError, gatewayError } from '../errors.js';
 import type { Operation, Route } from './router.js';
+import { entityTag, noneMatchHits, VALIDATED_CACHE_CONTROL } from './validators.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -87,15 +88,45 @@ export class RequestContext {
   }
 
   /**
+   * Answers a read whose body depends only on the data read, for the GET routes: a 200 carries a strong
+   * `ETag` of its body and `Cache-Control: private, no-cache`, and when the request's `If-None-Match`
+   * matches that tag (or is `*`) the answer is `304 Not Modified` with the same headers and no body. Other
+   * statuses are sent as `send` sends them, without validators.
+   */
+  sendValidated(status: number, body: string | Buffer, contentType: string = JSON_TYPE): void {
+    if (status !== 200) {
+      this.send(status, body, contentType);
+      return;
+    }
+    const tag = entityTag(body);
+    this.headers.push('etag', tag, 'cache-control', VALIDATED_CACHE_CONTROL);
+    const condition = this.req.headers['if-none-match'];
+    if (condition === undefined || !noneMatchHits(condition, tag)) {
+      this.send(200, body, contentType);
+      return;
+    }
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    this.status = 304;
+    // No Content-Type or Content-Length: a 304 describes the representation the client already holds.
+    res.writeHead(304, this.#withExtraHeaders({ 'x-request-id': this.id }));
+    res.end();
+  }
+
+  /**
    * The answer's headers as an object: `writeHead` takes an object as it is, while an array goes through
    * `removeHeader`/`appendHeader` for every entry. Built in one order, so it keeps one shape.
    */
   #headerObject(contentType: string, length: number): Record<string, string> {
-    const object: Record<string, string> = {
+    return this.#withExtraHeaders({
       'content-type': contentType,
       'content-length': String(length),
       'x-request-id': this.id,
-    };
+    });
+  }
+
+  /** Adds the headers the steps collected (`this.headers`) to `object`. */
+  #withExtraHeaders(object: Record<string, string>): Record<string, string> {
     const extra = this.headers;
     for (let i = 0; i < extra.length; i += 2) {
       const name = extra[i] as string;

@@ -1,4 +1,7 @@
-/** Request headers browsers may send: the Upstash SDK's, the token headers and the telemetry headers. */
+/**
+ * Request headers browsers may send: the Upstash SDK's, the token headers, If-None-Match (conditional GETs)
+ * and the telemetry headers.
+ */
 const ALLOWED_HEADERS = [
   'Authorization',
   'Content-Type',
@@ -6,6 +9,7 @@ const ALLOWED_HEADERS = [
   'Upstash-Encoding',
   'Upstash-Response-Format',
   'upstash-sync-token',
+  'If-None-Match',
   'Upstash-Telemetry-Runtime',
   'Upstash-Telemetry-Platform',
   'Upstash-Telemetry-Sdk',
@@ -16,6 +20,7 @@ const ALLOWED_HEADERS = [
 const EXPOSED_HEADERS = [
   'upstash-sync-token',
   'x-request-id',
+  'ETag',
   'Retry-After',
   'Cachegate-Executed',
   'RateLimit-Limit',

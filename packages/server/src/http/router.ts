@@ -20,6 +20,8 @@ export interface ResponseDoc {
   description?: string;
   schema?: Record<string, unknown>;
   contentType?: string;
+  /** Response headers worth documenting (ETag), by name: a description and a JSON schema. */
+  headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
 }
 
 /** Serves one method of a route. Answers through `ctx`; a thrown or rejected error is answered for it. */

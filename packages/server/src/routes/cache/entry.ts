@@ -3,6 +3,7 @@ import { gatewayError } from '../../errors.js';
 import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
 import type { Command } from '../../redis/types.js';
+import { ifNoneMatchHeader, withValidators } from '../conditional.js';
 import type { Services } from '../services.js';
 import { putBody } from './body.js';
 import { keyFromPath } from './key.js';
@@ -42,7 +43,7 @@ export function entryRoute({ config, executor }: Services): Route {
     if (stored === null || ttl === -2)
       throw gatewayError('CG_ERR_KEY_NOT_FOUND', `No entry for key "${key}"`);
     const seconds = typeof ttl === 'number' && ttl >= 0 ? ttl : null;
-    ctx.send(200, `{"key":${JSON.stringify(key)},"value":${storedJson(stored)},"ttl":${seconds}}`);
+    ctx.sendValidated(200, `{"key":${JSON.stringify(key)},"value":${storedJson(stored)},"ttl":${seconds}}`);
   }
 
   async function write(ctx: RequestContext) {
@@ -70,8 +71,11 @@ export function entryRoute({ config, executor }: Services): Route {
         handle: read,
         doc: {
           summary: 'Read an entry',
+          description:
+            'The 200 carries an ETag of its body (value and ttl); If-None-Match with that ETag answers 304 with no body.',
           tags,
-          responses: { 200: { schema: entrySchema }, ...cacheErrors, 404: notFound },
+          headers: { properties: ifNoneMatchHeader },
+          responses: withValidators({ 200: { schema: entrySchema }, ...cacheErrors, 404: notFound }),
         },
       },
       PUT: {

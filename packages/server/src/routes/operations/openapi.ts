@@ -92,6 +92,7 @@ function describe(doc: OperationDoc, route: Route, pathParameters: Json[]): Json
         status,
         {
           description: response.description ?? STATUS_CODES[Number(status)] ?? status,
+          ...(response.headers ? { headers: response.headers } : {}),
           ...(response.schema
             ? { content: { 'application/json': { schema: response.schema } } }
             : response.contentType

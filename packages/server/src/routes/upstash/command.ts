@@ -2,6 +2,7 @@ import { gatewayError } from '../../errors.js';
 import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
 import type { Command } from '../../redis/types.js';
+import { ifNoneMatchHeader, withValidators } from '../conditional.js';
 import type { Services } from '../services.js';
 import { commandSchema, commonResponses, encodingHeader, singleResponseSchema } from './schemas.js';
 import { commandFromBody, replyFormOf, sendSingle } from './wire.js';
@@ -15,9 +16,10 @@ import { commandFromBody, replyFormOf, sendSingle } from './wire.js';
  */
 export function commandRoutes({ executor, syncToken }: Services): Route[] {
   const responses = { 200: { description: 'The reply', schema: singleResponseSchema }, ...commonResponses };
-  const run = async (ctx: RequestContext, command: Command) => {
+  const run = async (ctx: RequestContext, command: Command, isConditional = false) => {
     const form = replyFormOf(ctx, true);
-    sendSingle(ctx, syncToken, await executor.run(ctx.caller, 'pipeline', [command], form), form);
+    const batch = await executor.run(ctx.caller, 'pipeline', [command], form);
+    sendSingle(ctx, syncToken, batch, form, isConditional);
   };
   const pathForm = {
     handle: (ctx: RequestContext) => run(ctx, commandFromUrl(ctx.path, ctx.query, ctx.body)),
@@ -52,7 +54,15 @@ export function commandRoutes({ executor, syncToken }: Services): Route[] {
       path: '/*',
       openapiPath: '/{command}',
       operations: {
-        GET: pathForm,
+        GET: {
+          handle: (ctx) => run(ctx, commandFromUrl(ctx.path, ctx.query, ctx.body), true),
+          doc: {
+            ...pathForm.doc,
+            description: `${pathForm.doc.description} With GET, a command that does not write is answered with an ETag (see If-None-Match).`,
+            headers: { properties: { ...encodingHeader.properties, ...ifNoneMatchHeader } },
+            responses: withValidators(responses),
+          },
+        },
         POST: {
           ...pathForm,
           doc: {

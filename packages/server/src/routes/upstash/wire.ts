@@ -1,5 +1,5 @@
 import { gatewayError } from '../../errors.js';
-import type { RequestContext } from '../../http/context.js';
+import { JSON_TYPE, type RequestContext } from '../../http/context.js';
 import { pipelineItemJson, resultJson } from '../../redis/encode-result.js';
 import type { BatchResult } from '../../redis/executor.js';
 import { ErrorReply, encodeReply } from '../../redis/resp.js';
@@ -99,19 +99,29 @@ export function replyFormOf(ctx: RequestContext, resp2: boolean): ReplyForm {
 /**
  * Answers a single command: `200 {"result"}`, or `400 {"error"}` when Redis refused it. In the `resp2` form
  * the body is the reply's RESP2 bytes, with the same status codes.
+ * @param isConditional the request is a GET, answered with an ETag and 304 for a matching If-None-Match
+ *   (`ctx.sendValidated`) unless its command may have written: a write is not a representation to revalidate.
  */
 export function sendSingle(
   ctx: RequestContext,
   syncToken: SyncToken,
   batch: BatchResult,
   form: ReplyForm,
+  isConditional = false,
 ): void {
   const result = batch.replies[0] ?? null;
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
   const refused = result instanceof ErrorReply;
-  if (form === 'resp2') ctx.send(refused ? 400 : 200, encodeReply(result), RESP2_TYPE);
-  else if (refused) ctx.send(400, `{"error":${JSON.stringify(result.message)}}`);
-  else ctx.send(200, `{"result":${resultJson(result, form === 'bytes')}}`);
+  const status = refused ? 400 : 200;
+  const body =
+    form === 'resp2'
+      ? encodeReply(result)
+      : refused
+        ? `{"error":${JSON.stringify(result.message)}}`
+        : `{"result":${resultJson(result, form === 'bytes')}}`;
+  const type = form === 'resp2' ? RESP2_TYPE : JSON_TYPE;
+  if (isConditional && !batch.wrote) ctx.sendValidated(status, body, type);
+  else ctx.send(status, body, type);
 }
 
 /**
