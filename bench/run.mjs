@@ -374,6 +374,7 @@ async function startServer(scenario, redis, cpu, { nodeFlags = [] } = {}) {
       CACHEGATE_WORKERS: String(scenario.workers ?? 1),
       NODE_ENV: 'production',
       ...(scenario.tls && { CACHEGATE_TLS_CERT: certificate.cert, CACHEGATE_TLS_KEY: certificate.key }),
+      ...scenario.gatewayEnv,
     },
     // Settings of the shell that runs the bench (a rate limit, a metrics port) must not leak in.
     dropEnv: /^(CACHEGATE_|REDIS_)/,

@@ -18,6 +18,7 @@ export const SEED = {
  * compare: with --baseline, also run against the baseline build as `<id>-before`.
  * tls: the gateway serves HTTPS with a self-signed certificate made at bench start.
  * redis: a responder that gets REDIS_URL and TOKEN (the bench's Redis and token); ready: its readiness path.
+ * gatewayEnv: settings the gateway runs with in this scenario.
  */
 export const SCENARIOS = [
   {
@@ -37,6 +38,15 @@ export const SCENARIOS = [
     script: 'get-path.lua',
     env: { BENCH_KEY: 'bench:v100' },
     probe: { method: 'GET', path: '/get/bench:v100', expect: SEED['bench:v100'] },
+  },
+  {
+    id: 'get-near',
+    label: 'GET 100 B via POST /, near cache on',
+    kind: 'gateway',
+    gatewayEnv: { CACHEGATE_NEAR_CACHE: 'on' },
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+    probe: { method: 'POST', path: '/', body: '["GET","bench:v100"]', expect: SEED['bench:v100'] },
   },
   {
     id: 'get-close',

@@ -63,7 +63,7 @@ function behavesAsTlsFront(base: () => string) {
       headers,
       body: JSON.stringify({ value: { over: 'tls' }, ttl: 60 }),
     });
-    expect(put.status).toBeLessThan(300);
+    expect(put.status, put.body).toBeLessThan(300);
     const got = await httpsRequest(`${base()}/v1/cache/${key}`, pki.ca, { headers });
     expect(JSON.parse(got.body)).toMatchObject({ key, value: { over: 'tls' } });
     const upstash = await httpsRequest(`${base()}/`, pki.ca, {

@@ -326,6 +326,22 @@ describe('/subscribe and /psubscribe (server-sent events)', () => {
     await waitFor(() => gateway.app.inFlight() === 0, 2_000, 'the aborted stream still counts as in flight');
   });
 
+  it('any scope may listen, the read token included', async () => {
+    const controller = new AbortController();
+    const response = await gateway.request('/subscribe/alerts', {
+      method: 'POST',
+      body: '[]',
+      token: TOKENS.read,
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const events = readEvents(response as unknown as Response, 2);
+    await new Promise((done) => setTimeout(done, 50));
+    await post('/', ['PUBLISH', 'alerts', 'for readers']);
+    expect(await events).toEqual(['data: subscribe,alerts,1', 'data: message,alerts,for readers']);
+    controller.abort();
+  });
+
   it('needs a token and a channel', async () => {
     expect((await gateway.request('/subscribe/alerts', { token: null })).status).toBe(401);
     const none = await gateway.request('/subscribe/', { method: 'POST', body: '[]' });

@@ -34,6 +34,12 @@ const CONNECTION_STATE = new Set([
   'sunsubscribe',
 ]);
 
+/**
+ * Pub/sub listening, which any scope may do (it reads). Redis files it under `@pubsub` with PUBLISH; the
+ * command routes deny it anyway (CONNECTION_STATE), so this grants it only on the subscription connections.
+ */
+const LISTENING = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']);
+
 const TRANSACTION = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch']);
 
 /**
@@ -100,7 +106,7 @@ export function denialReason(
  * Redis ACL user is granted exactly the commands it allows, so the two cannot disagree.
  */
 export function scopeAllows(info: CommandInfo, scope: Scope): boolean {
-  if (scope === 'admin') return true;
+  if (scope === 'admin' || LISTENING.has(info.name)) return true;
   if (info.isAdminOnly) return false;
   return scope === 'write' || !info.isMutating;
 }
