@@ -10,6 +10,8 @@ import {
 import type { ErrorCode } from './errors.js';
 import type { RedisBackend } from './redis/backend.js';
 import type { ExecutorObserver } from './redis/executor.js';
+import type { NearCache } from './redis/near-cache.js';
+import type { NearCacheStats } from './redis/near-cache-store.js';
 
 /** One series of a {@link FastHistogram}: its labels, and counts per bucket (the last is +Inf). */
 interface Series {
@@ -267,37 +269,39 @@ export class GatewayMetrics implements ExecutorObserver {
   }
 
   /**
-   * Exports the near cache of `backend` (the main Redis; for Sentinel, the current master's) and the
-   * single-flight count of `reads`.
+   * Exports the near caches of `backend` (the main Redis: one, or one per Cluster master; for Sentinel,
+   * the current master's), summed, and the single-flight count of `reads`.
    */
   observeReads(backend: RedisBackend, reads: { readonly coalesced: number }): void {
     const registers = [this.registry];
-    const stats = () => backend.nearCache?.store.stats;
-    const counter = (name: string, help: string, read: () => number | undefined) =>
+    const sum = (read: (cache: NearCache) => number) =>
+      backend.nearCaches().reduce((total, cache) => total + read(cache), 0);
+    const counter = (name: string, help: string, read: () => number) =>
       new Counter({
         name,
         help,
         registers,
         collect() {
           this.reset();
-          this.inc(read() ?? 0);
+          this.inc(read());
         },
       });
-    counter('cachegate_near_cache_hits_total', 'Reads answered from the near cache', () => stats()?.hits);
+    const stats = (name: keyof NearCacheStats) => () => sum((cache) => cache.store.stats[name]);
+    counter('cachegate_near_cache_hits_total', 'Reads answered from the near cache', stats('hits'));
     counter(
       'cachegate_near_cache_misses_total',
       'Cacheable reads the near cache did not hold',
-      () => stats()?.misses,
+      stats('misses'),
     );
     counter(
       'cachegate_near_cache_invalidations_total',
       'Entries dropped because Redis invalidated their keys (flushes count every entry)',
-      () => stats()?.invalidations,
+      stats('invalidations'),
     );
     counter(
       'cachegate_near_cache_evictions_total',
       'Entries dropped to stay within CACHEGATE_NEAR_CACHE_MAX_BYTES',
-      () => stats()?.evictions,
+      stats('evictions'),
     );
     counter(
       'cachegate_coalesced_reads_total',
@@ -309,15 +313,16 @@ export class GatewayMetrics implements ExecutorObserver {
       help: 'Bytes the near cache holds, bookkeeping included',
       registers,
       collect() {
-        this.set(backend.nearCache?.store.bytes ?? 0);
+        this.set(sum((cache) => cache.store.bytes));
       },
     });
     new Gauge({
       name: 'cachegate_near_cache_tracking_live',
-      help: '1 while Redis client tracking keeps the near cache coherent (entries are served only then)',
+      help: '1 while Redis client tracking keeps every near cache coherent (entries are served only then)',
       registers,
       collect() {
-        this.set(backend.nearCache?.isLive ? 1 : 0);
+        const caches = backend.nearCaches();
+        this.set(caches.length > 0 && caches.every((cache) => cache.isLive) ? 1 : 0);
       },
     });
   }

@@ -206,3 +206,73 @@ describe('Cluster mode', () => {
     expect((await gateway.request('/readyz', { token: null })).status).toBe(200);
   });
 });
+
+describe('Cluster mode with the near cache', () => {
+  let near: TestGateway;
+  beforeAll(async () => {
+    near = await startGateway('redis://unused', {
+      CACHEGATE_REDIS_URL: '',
+      CACHEGATE_REDIS_CLUSTER_NODES: cluster.seeds,
+      CACHEGATE_NEAR_CACHE: 'on',
+    });
+    await waitFor(
+      () => near.app.backend.nearCaches().length === 3 && near.app.backend.nearCaches().every((c) => c.isLive),
+      10_000,
+      'tracking never went live on every master',
+    );
+  });
+  afterAll(() => near?.close());
+  const nearRun = async (command: unknown[]) =>
+    (await near.request('/', { method: 'POST', body: JSON.stringify(command) })).json();
+  const getCalls = async (port: number) =>
+    Number(/cmdstat_get:calls=(\d+)/.exec(String(await nodeCommand(port, 'INFO', 'commandstats')))?.[1] ?? 0);
+
+  it("keeps each master's reads, invalidated by that master", async () => {
+    const keys = await keysOnDifferentMasters();
+    for (const port of await cluster.masterPorts()) await nodeCommand(port, 'CONFIG', 'RESETSTAT');
+    for (const key of keys) await nodeCommand(await cluster.masterPortOf(key), 'SET', key, 'one');
+    for (let i = 0; i < 3; i++)
+      for (const key of keys) expect(await nearRun(['GET', key])).toEqual({ result: 'one' });
+    for (const key of keys) expect(await getCalls(await cluster.masterPortOf(key))).toBe(1);
+    for (const key of keys) {
+      await nodeCommand(await cluster.masterPortOf(key), 'SET', key, 'two');
+      await waitFor(async () => (await nearRun(['GET', key])).result === 'two', 2_000, `${key} stayed stale`);
+    }
+  });
+
+  it('a slot migrated while it is read and written: every read sees the latest write', async () => {
+    const key = 'near:migrating';
+    await nearRun(['SET', key, '0']);
+    const source = await cluster.masterPortOf(key);
+    const target = (await cluster.masterPorts()).find((port) => port !== source) as number;
+    const slot = Number(await nodeCommand(source, 'CLUSTER', 'KEYSLOT', key));
+    const idOf = async (port: number) => String(await nodeCommand(port, 'CLUSTER', 'MYID'));
+    const [sourceId, targetId] = [await idOf(source), await idOf(target)];
+    let running = true;
+    let count = 0;
+    const stale: unknown[] = [];
+    const traffic = (async () => {
+      while (running) {
+        const written = await nearRun(['INCR', key]);
+        if (written.result !== count + 1) stale.push({ written });
+        else count++;
+        const read = await nearRun(['GET', key]);
+        if (read.result !== String(count)) stale.push({ read, count });
+      }
+    })();
+    await new Promise((done) => setTimeout(done, 100));
+    await nodeCommand(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
+    await nodeCommand(source, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
+    await nodeCommand(source, 'MIGRATE', '127.0.0.1', String(target), '', '0', '5000', 'KEYS', key);
+    for (const port of [target, source])
+      await nodeCommand(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+    await new Promise((done) => setTimeout(done, 200));
+    running = false;
+    await traffic;
+    expect(stale).toEqual([]);
+    expect(count).toBeGreaterThan(10);
+    // A write on the new owner, behind the gateway's back, reaches its reads too.
+    await nodeCommand(target, 'SET', key, 'direct');
+    await waitFor(async () => (await nearRun(['GET', key])).result === 'direct', 2_000, 'stale after migration');
+  });
+});

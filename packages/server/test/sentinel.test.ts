@@ -33,6 +33,30 @@ describe('Sentinel mode', () => {
     expect((await run(['GET', 'where'])).body).toEqual({ result: 'master' });
   });
 
+  it('keeps a near cache of the master, invalidated by writes to it', async () => {
+    const near = await startGateway('redis://unused', {
+      CACHEGATE_REDIS_URL: '',
+      CACHEGATE_REDIS_SENTINELS: sentinel.seeds,
+      CACHEGATE_REDIS_SENTINEL_MASTER: sentinel.masterName,
+      CACHEGATE_NEAR_CACHE: 'on',
+    });
+    try {
+      const get = async () =>
+        (await (await near.request('/', { method: 'POST', body: '["GET","near"]' })).json()).result;
+      await waitFor(() => near.app.backend.nearCaches()[0]?.isLive === true, 10_000, 'tracking never went live');
+      const master = await sentinel.masterPort();
+      await nodeCommand(master, 'SET', 'near', 'one');
+      await nodeCommand(master, 'CONFIG', 'RESETSTAT');
+      for (let i = 0; i < 3; i++) expect(await get()).toBe('one');
+      const stats = String(await nodeCommand(master, 'INFO', 'commandstats'));
+      expect(Number(/cmdstat_get:calls=(\d+)/.exec(stats)?.[1])).toBe(1);
+      await nodeCommand(master, 'SET', 'near', 'two');
+      await waitFor(async () => (await get()) === 'two', 2_000, 'the cached value stayed stale');
+    } finally {
+      await near.close();
+    }
+  });
+
   it('follows a failover during a write loop: no request hangs and every acknowledged write survives', {
     timeout: 90_000,
   }, async () => {

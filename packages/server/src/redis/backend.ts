@@ -73,8 +73,10 @@ export interface RedisBackend {
     onEnd: () => void,
     deadline: number,
   ): Promise<StopMonitor>;
-  /** The near cache of the server that takes writes, when it is on (standalone and Sentinel). */
-  readonly nearCache: NearCache | undefined;
+  /** The near cache of the server a cacheable read goes to, when the near cache is on. */
+  nearCacheFor(command: PlannedCommand): NearCache | undefined;
+  /** Every near cache: one per server that takes writes. */
+  nearCaches(): NearCache[];
   /** Round-trips a PING by `deadline`. */
   ping(deadline: number): Promise<void>;
   /** True when Redis cannot hold `principal`'s scripts to its scope (see ScopeUsers): they need admin. */

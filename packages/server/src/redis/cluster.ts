@@ -11,6 +11,7 @@ import {
 } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
 import { type MonitorListener, openMonitors, type StopMonitor } from './monitor.js';
+import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { ErrorReply, replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
@@ -27,6 +28,7 @@ export interface ClusterOptions {
   commandTimeoutMs: number;
   maxReplyDepth: number;
   scopeUsers: ScopeUsers;
+  nearCache?: NearCacheOptions | undefined;
   logger: Logger;
 }
 
@@ -198,8 +200,22 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     await Promise.any(this.#masters.map((address) => this.#node(address).own.send([['PING']], deadline)));
   }
 
-  /** Not in Cluster mode (decision 0014): tracking would be per master, across slot migrations. */
-  readonly nearCache = undefined;
+  /** The near cache of the master owning the read's slot (each master tracks what was read from it). */
+  nearCacheFor(command: PlannedCommand): NearCache | undefined {
+    const route = this.#route(command);
+    if (typeof route !== 'number') return undefined;
+    const address = this.#slots[route];
+    return address === undefined ? undefined : this.#nodes.get(address)?.nearCache;
+  }
+
+  nearCaches(): NearCache[] {
+    const caches: NearCache[] = [];
+    for (const address of this.#masters) {
+      const cache = this.#nodes.get(address)?.nearCache;
+      if (cache !== undefined) caches.push(cache);
+    }
+    return caches;
+  }
 
   scriptsNeedAdmin(principal: Principal): boolean {
     return this.#options.scopeUsers.scriptsNeedAdmin(principal);

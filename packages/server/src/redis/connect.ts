@@ -43,8 +43,12 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
     });
   }
   if (config.redisClusterNodes.length > 0) {
-    if (nearCache) logger.warn('CACHEGATE_NEAR_CACHE=on has no effect in Cluster mode (docs/decisions/0014)');
-    return new ClusterBackend({ ...common, tls: config.redisTls, nodes: config.redisClusterNodes });
+    return new ClusterBackend({
+      ...common,
+      nearCache,
+      tls: config.redisTls,
+      nodes: config.redisClusterNodes,
+    });
   }
   return new StandaloneBackend({ ...common, nearCache, url: config.redisUrl ?? '' });
 }

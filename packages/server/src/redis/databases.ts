@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Batch, RedisBackend } from './backend.js';
 import { NotSentError } from './connection.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { NearCache } from './near-cache.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
 import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from './types.js';
 
@@ -163,7 +164,13 @@ class Database extends EventEmitter implements RedisBackend {
   }
 
   /** Tokens-file databases keep no near cache: CACHEGATE_NEAR_CACHE_MAX_BYTES is one budget per process. */
-  readonly nearCache = undefined;
+  nearCacheFor(): undefined {
+    return undefined;
+  }
+
+  nearCaches(): NearCache[] {
+    return [];
+  }
 
   /** This database, opened if it was not: at once unless its first connection is under way. */
   acquire(deadline: number): RedisBackend | Promise<RedisBackend> {

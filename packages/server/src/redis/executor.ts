@@ -135,12 +135,7 @@ export class CommandExecutor {
     } catch (error) {
       throw toGatewayError(error);
     }
-    const near = backend.nearCache;
-    if (wrote && near?.isLive) {
-      // Redis does not invalidate on SWAPDB; everything else it invalidates, and the barrier waits for it.
-      if (planned.some((command) => command.info?.name === 'swapdb')) near.store.clear();
-      await near.barrier(deadline);
-    }
+    if (wrote) await this.#afterWrite(backend, planned, deadline);
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
     return { replies, wrote };
@@ -253,6 +248,22 @@ export class CommandExecutor {
       if (error instanceof ErrorReply) throw gatewayError('CG_ERR_REDIS_ERROR', error.message);
       throw toGatewayError(error);
     }
+  }
+
+  /**
+   * Holds a write's answer until the near caches applied what Redis invalidated for it, so the caller reads
+   * its own write. Redis does not invalidate on SWAPDB: that clears them.
+   */
+  async #afterWrite(backend: RedisBackend, planned: PlannedCommand[], deadline: number): Promise<void> {
+    const caches = backend.nearCaches();
+    if (caches.length === 0) return;
+    const swapped = planned.some((command) => command.info?.name === 'swapdb');
+    await Promise.all(
+      caches.map((cache) => {
+        if (swapped) cache.store.clear();
+        return cache.isLive ? cache.barrier(deadline) : undefined;
+      }),
+    );
   }
 
   async #waitForReplicas(backend: RedisBackend, batch: Batch, replicas: number): Promise<void> {

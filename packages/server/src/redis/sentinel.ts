@@ -74,8 +74,12 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
   }
 
   /** The current master's: a new master starts with an empty one. */
-  get nearCache(): NearCache | undefined {
-    return this.#current?.nearCache;
+  nearCacheFor(): NearCache | undefined {
+    return this.#current?.nearCacheFor();
+  }
+
+  nearCaches(): NearCache[] {
+    return this.#current?.nearCaches() ?? [];
   }
 
   async pipeline(batch: Batch): Promise<Reply[]> {

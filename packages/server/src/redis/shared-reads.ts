@@ -40,7 +40,6 @@ export class SharedReads {
     planned: readonly PlannedCommand[],
     deadline: number,
   ): Promise<Reply[]> {
-    const near = backend.nearCache?.isLive === true ? backend.nearCache : undefined;
     let inFlight = this.#inFlight.get(backend);
     if (inFlight === undefined) {
       inFlight = new Map();
@@ -49,10 +48,13 @@ export class SharedReads {
     const now = Date.now();
     const replies: Reply[] = new Array(planned.length);
     const waits: Promise<unknown>[] = [];
-    const misses: Miss[] = [];
+    // Misses by the near cache that tracks their server (undefined: none is live).
+    const misses = new Map<NearCache | undefined, Miss[]>();
     for (let i = 0; i < planned.length; i++) {
-      const { args, info } = planned[i] as PlannedCommand;
-      const id = commandId(args);
+      const command = planned[i] as PlannedCommand;
+      const id = commandId(command.args);
+      const candidate = backend.nearCacheFor(command);
+      const near = candidate?.isLive === true ? candidate : undefined;
       if (near !== undefined) {
         const cached = near.store.lookup(id, now);
         if (cached !== undefined) {
@@ -66,7 +68,7 @@ export class SharedReads {
         waits.push(flight.then((reply) => (replies[i] = reply)));
         continue;
       }
-      const keys = near !== undefined && info !== undefined ? keysOf(info, args) : [];
+      const keys = near !== undefined && command.info !== undefined ? keysOf(command.info, command.args) : [];
       const kept = near !== undefined && keys.length > 0 && keys.every((key) => near.keeps(key));
       const ticket = kept ? near.store.ticket(keys as string[]) : undefined;
       let settle: Miss['settle'] = () => undefined;
@@ -76,10 +78,14 @@ export class SharedReads {
       // Waiters attach their own handlers; this one keeps a failure nobody waits for from going unhandled.
       reply.catch(() => undefined);
       inFlight.set(id, reply);
-      misses.push({ index: i, id, command: planned[i] as PlannedCommand, ticket, settle });
+      const group = misses.get(near);
+      const miss = { index: i, id, command, ticket, settle };
+      if (group === undefined) misses.set(near, [miss]);
+      else group.push(miss);
     }
-    if (misses.length > 0)
-      waits.push(this.#send(backend, inFlight, near, principal, misses, replies, deadline));
+    for (const [near, group] of misses) {
+      waits.push(this.#send(backend, inFlight, near, principal, group, replies, deadline));
+    }
     if (waits.length > 0) await Promise.all(waits);
     return replies;
   }
@@ -94,37 +100,62 @@ export class SharedReads {
     deadline: number,
   ): Promise<void> {
     const sentAt = Date.now();
-    let answers: Reply[];
-    try {
-      answers =
-        near === undefined
-          ? await backend.pipeline({ principal, commands: misses.map(({ command }) => command), deadline })
-          : await near.read(withTtls(misses), deadline);
-    } catch (error) {
-      for (const miss of misses) {
+    const fail = (error: unknown, failed: Miss[]) => {
+      for (const miss of failed) {
         inFlight.delete(miss.id);
         if (miss.ticket !== undefined) near?.store.abandon(miss.ticket);
         miss.settle(error, null);
       }
       throw error;
+    };
+    const viaCaller = (sent: Miss[]) =>
+      backend.pipeline({ principal, commands: sent.map(({ command }) => command), deadline });
+    let answers: Reply[];
+    try {
+      answers = near === undefined ? await viaCaller(misses) : await near.read(withTtls(misses), deadline);
+    } catch (error) {
+      return fail(error, misses);
     }
+    // A Cluster slot that moved answers MOVED or ASK on the tracked reader: those go the routed way, unkept.
+    const moved: Miss[] = [];
     let at = 0;
     for (const miss of misses) {
       const reply = answers[at++] ?? null;
-      replies[miss.index] = reply;
-      inFlight.delete(miss.id);
-      if (miss.ticket !== undefined && near !== undefined) {
+      const ticket = miss.ticket;
+      if (ticket !== undefined && near !== undefined) {
         // One PTTL per key followed the read: the entry expires with the first of its keys.
         let expiresAt = Number.POSITIVE_INFINITY;
-        for (let k = 0; k < miss.ticket.keys.length; k++) {
+        for (let k = 0; k < ticket.keys.length; k++) {
           const ttl = answers[at++];
           if (typeof ttl === 'number' && ttl >= 0) expiresAt = Math.min(expiresAt, sentAt + ttl);
         }
-        if (reply instanceof ErrorReply) near.store.abandon(miss.ticket);
-        else near.store.store(miss.id, miss.ticket, reply, sizeOf(reply), expiresAt);
+        if (reply instanceof ErrorReply) near.store.abandon(ticket);
+        else near.store.store(miss.id, ticket, reply, sizeOf(reply), expiresAt);
       }
+      if (near !== undefined && reply instanceof ErrorReply && /^(MOVED|ASK) /.test(reply.message)) {
+        moved.push(miss);
+        continue;
+      }
+      replies[miss.index] = reply;
+      inFlight.delete(miss.id);
       miss.settle(undefined, reply);
     }
+    if (moved.length === 0) return;
+    let again: Reply[];
+    try {
+      again = await viaCaller(moved);
+    } catch (error) {
+      return fail(
+        error,
+        moved.map((miss) => ({ ...miss, ticket: undefined })),
+      );
+    }
+    moved.forEach((miss, j) => {
+      const reply = again[j] ?? null;
+      replies[miss.index] = reply;
+      inFlight.delete(miss.id);
+      miss.settle(undefined, reply);
+    });
   }
 }
 

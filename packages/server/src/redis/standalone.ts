@@ -43,8 +43,12 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     return this.#node.isReady && this.commandTable !== undefined;
   }
 
-  get nearCache(): NearCache | undefined {
+  nearCacheFor(): NearCache | undefined {
     return this.#node.nearCache;
+  }
+
+  nearCaches(): NearCache[] {
+    return this.#node.nearCache === undefined ? [] : [this.#node.nearCache];
   }
 
   /** `host:port` of the server. */

@@ -115,19 +115,19 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
           handle: async (ctx) => {
             const redis = await probe();
             const statuses = databases.statuses();
-            const near = backend.nearCache;
+            const caches = backend.nearCaches();
             const body = JSON.stringify({
               status: redis.status === 'up' ? 'ok' : 'unavailable',
               version: VERSION,
               uptimeSeconds: Math.round(process.uptime()),
               redis,
-              ...(near === undefined
+              ...(caches.length === 0
                 ? {}
                 : {
                     nearCache: {
-                      tracking: near.isLive ? 'live' : 'down',
-                      entries: near.store.size,
-                      bytes: near.store.bytes,
+                      tracking: caches.every((cache) => cache.isLive) ? 'live' : 'down',
+                      entries: caches.reduce((total, cache) => total + cache.store.size, 0),
+                      bytes: caches.reduce((total, cache) => total + cache.store.bytes, 0),
                     },
                   }),
               ...(statuses.length === 0
