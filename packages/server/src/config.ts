@@ -162,7 +162,7 @@ const VARIABLES = {
     env: 'CACHEGATE_NEAR_CACHE',
     default: 'off',
     parse: oneOf(['on', 'off']),
-    help: 'on: answer repeated reads (GET, MGET, HGET, EXISTS, ...) from gateway memory, kept coherent by Redis client tracking (standalone and Sentinel).',
+    help: 'on: answer repeated reads (GET, MGET, HGET, EXISTS, ...) from gateway memory, kept coherent by Redis client tracking.',
   },
   nearCacheMaxBytes: {
     env: 'CACHEGATE_NEAR_CACHE_MAX_BYTES',
