@@ -135,7 +135,10 @@ export class CommandExecutor {
     } catch (error) {
       throw toGatewayError(error);
     }
-    if (wrote) await this.#afterWrite(backend, planned, deadline);
+    if (wrote) {
+      this.reads.wrote();
+      await this.#afterWrite(backend, planned, deadline);
+    }
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
     return { replies, wrote };

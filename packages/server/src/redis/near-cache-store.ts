@@ -6,6 +6,8 @@ interface Entry {
   readonly keys: readonly string[];
   readonly bytes: number;
   readonly expiresAt: number;
+  /** Read since it was stored or last passed over by eviction: it gets a second chance. */
+  hot: boolean;
 }
 
 /** What a fill needs to know whether its reply may still be cached when it arrives. */
@@ -29,8 +31,9 @@ export interface NearCacheStats {
 const ENTRY_OVERHEAD = 320;
 
 /**
- * The near cache's memory: replies of read commands by command id, least recently used evicted first
- * within `maxBytes`, indexed by key for invalidation. It knows nothing of Redis; {@link NearCache} tells it
+ * The near cache's memory: replies of read commands by command id, within `maxBytes`, indexed by key for
+ * invalidation. Eviction is CLOCK (second chance), close to least recently used without touching the Map
+ * on every hit. It knows nothing of Redis; {@link NearCache} tells it
  * what Redis invalidated.
  *
  * A reply may only be stored if nothing invalidated its keys between sending the read and receiving the
@@ -41,7 +44,7 @@ const ENTRY_OVERHEAD = 320;
 export class NearCacheStore {
   readonly stats: NearCacheStats = { hits: 0, misses: 0, invalidations: 0, evictions: 0 };
   readonly #maxBytes: number;
-  /** By command id, in least-recently-used order (a hit moves its entry to the end). */
+  /** By command id, oldest first; entries read since are moved to the end by eviction. */
   readonly #entries = new Map<string, Entry>();
   /** Key → the id of the entry read from it, or a Set of ids when several are (GET k and MGET k j). */
   readonly #byKey = new Map<string, string | Set<string>>();
@@ -75,9 +78,7 @@ export class NearCacheStore {
       return undefined;
     }
     this.stats.hits++;
-    // Most recently used last: re-inserted.
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
+    entry.hot = true;
     return entry.reply;
   }
 
@@ -98,7 +99,7 @@ export class NearCacheStore {
     if (!fresh || size > this.#maxBytes / 10) return;
     const previous = this.#entries.get(id);
     if (previous !== undefined) this.#delete(id, previous);
-    this.#entries.set(id, { reply, keys: ticket.keys, bytes: size, expiresAt });
+    this.#entries.set(id, { reply, keys: ticket.keys, bytes: size, expiresAt, hot: false });
     this.#bytes += size;
     for (const key of ticket.keys) {
       const ids = this.#byKey.get(key);
@@ -167,6 +168,13 @@ export class NearCacheStore {
     const target = this.#maxBytes * 0.9;
     for (const [id, entry] of this.#entries) {
       if (this.#bytes <= target) return;
+      if (entry.hot) {
+        // Read since: moved to the end (where this walk meets it again only if all else went).
+        entry.hot = false;
+        this.#entries.delete(id);
+        this.#entries.set(id, entry);
+        continue;
+      }
       this.#delete(id, entry);
       this.stats.evictions++;
     }

@@ -6,17 +6,27 @@ import type { FillTicket } from './near-cache-store.js';
 import { ErrorReply } from './resp.js';
 import type { Command, Reply } from './types.js';
 
-/** A read being sent; identical reads wait for its reply instead of sending their own. */
-type Flight = Promise<Reply>;
+/** Called with a shared read's reply, or with the failure of the batch it was sent in. */
+type Waiter = (error: unknown, reply: Reply) => void;
 
-/** One read that goes to Redis, and what its reply is waited for by. */
+/** A read being sent; identical reads wait for its reply instead of sending their own. */
+interface Flight {
+  /** {@link SharedReads.writes} when it was sent: a read may join it only if no write completed since. */
+  readonly writes: number;
+  /** Reads that joined it; made on the first join, as most reads are not shared. */
+  waiters: Waiter[] | undefined;
+}
+
+/** One read that goes to Redis. */
 interface Miss {
   readonly index: number;
   readonly id: string;
   readonly command: PlannedCommand;
+  /** The near cache tracking its server, when live. */
+  readonly near: NearCache | undefined;
   /** Set when its reply may be kept: the keys it reads, and the ticket taken before sending. */
   readonly ticket: FillTicket | undefined;
-  settle(error: unknown, reply: Reply): void;
+  readonly flight: Flight;
 }
 
 /**
@@ -25,14 +35,24 @@ interface Miss {
  * - what the near cache holds is answered from memory;
  * - a read identical to one already on its way to Redis waits for that one's reply (single flight), so a
  *   storm of identical reads sends one command; it is bounded by the first one's deadline, which is earlier;
- * - the rest go to Redis as one batch: through the near cache's tracked reader when it is live (with a PTTL
- *   per key, so no entry outlives its key), else on the caller's own connection.
+ * - the rest go to Redis: through the near cache's tracked reader when it is live (with a PTTL per key, so
+ *   no entry outlives its key), else on the caller's own connection.
  */
 export class SharedReads {
   /** Reads that waited for an identical one instead of being sent. */
   coalesced = 0;
+  /** Write batches completed; see {@link wrote}. */
+  writes = 0;
   /** By backend: the same command on two databases is two reads. */
   readonly #inFlight = new WeakMap<RedisBackend, Map<string, Flight>>();
+
+  /**
+   * Called before a write's answer is sent. A read that arrives after it must not take the reply of a read
+   * sent before it (which may predate the write), or a caller could miss its own write.
+   */
+  wrote(): void {
+    this.writes++;
+  }
 
   async run(
     backend: RedisBackend,
@@ -47,9 +67,8 @@ export class SharedReads {
     }
     const now = Date.now();
     const replies: Reply[] = new Array(planned.length);
-    const waits: Promise<unknown>[] = [];
-    // Misses by the near cache that tracks their server (undefined: none is live).
-    const misses = new Map<NearCache | undefined, Miss[]>();
+    const joins: Promise<void>[] = [];
+    const misses: Miss[] = [];
     for (let i = 0; i < planned.length; i++) {
       const command = planned[i] as PlannedCommand;
       const id = commandId(command.args);
@@ -62,31 +81,50 @@ export class SharedReads {
           continue;
         }
       }
-      const flight = inFlight.get(id);
-      if (flight !== undefined) {
+      const joined = inFlight.get(id);
+      if (joined !== undefined && joined.writes === this.writes) {
         this.coalesced++;
-        waits.push(flight.then((reply) => (replies[i] = reply)));
+        joins.push(
+          new Promise((resolve, reject) => {
+            joined.waiters ??= [];
+            joined.waiters.push((error, reply) => {
+              if (error !== undefined) return reject(error);
+              replies[i] = reply;
+              resolve();
+            });
+          }),
+        );
         continue;
       }
-      const keys = near !== undefined && command.info !== undefined ? keysOf(command.info, command.args) : [];
-      const kept = near !== undefined && keys.length > 0 && keys.every((key) => near.keeps(key));
-      const ticket = kept ? near.store.ticket(keys as string[]) : undefined;
-      let settle: Miss['settle'] = () => undefined;
-      const reply = new Promise<Reply>((resolve, reject) => {
-        settle = (error, value) => (error === undefined ? resolve(value) : reject(error));
-      });
-      // Waiters attach their own handlers; this one keeps a failure nobody waits for from going unhandled.
-      reply.catch(() => undefined);
-      inFlight.set(id, reply);
-      const group = misses.get(near);
-      const miss = { index: i, id, command, ticket, settle };
-      if (group === undefined) misses.set(near, [miss]);
-      else group.push(miss);
+      let ticket: FillTicket | undefined;
+      if (near !== undefined && command.info !== undefined) {
+        const keys = keysOf(command.info, command.args);
+        if (keys.length > 0 && keys.every((key) => near.keeps(key)))
+          ticket = near.store.ticket(keys as string[]);
+      }
+      const flight: Flight = { writes: this.writes, waiters: undefined };
+      inFlight.set(id, flight);
+      misses.push({ index: i, id, command, near, ticket, flight });
     }
-    for (const [near, group] of misses) {
-      waits.push(this.#send(backend, inFlight, near, principal, group, replies, deadline));
-    }
-    if (waits.length > 0) await Promise.all(waits);
+    if (misses.length > 0) {
+      // Sent once per near cache (one, but for Cluster reads of several masters).
+      const first = misses[0]?.near;
+      const sends = misses.every((miss) => miss.near === first)
+        ? [this.#send(backend, inFlight, first, principal, misses, replies, deadline)]
+        : [...new Set(misses.map((miss) => miss.near))].map((near) =>
+            this.#send(
+              backend,
+              inFlight,
+              near,
+              principal,
+              misses.filter((miss) => miss.near === near),
+              replies,
+              deadline,
+            ),
+          );
+      if (joins.length === 0 && sends.length === 1) await sends[0];
+      else await Promise.all([...sends, ...joins]);
+    } else if (joins.length > 0) await Promise.all(joins);
     return replies;
   }
 
@@ -102,9 +140,8 @@ export class SharedReads {
     const sentAt = Date.now();
     const fail = (error: unknown, failed: Miss[]) => {
       for (const miss of failed) {
-        inFlight.delete(miss.id);
         if (miss.ticket !== undefined) near?.store.abandon(miss.ticket);
-        miss.settle(error, null);
+        settle(inFlight, miss, error, null);
       }
       throw error;
     };
@@ -137,8 +174,7 @@ export class SharedReads {
         continue;
       }
       replies[miss.index] = reply;
-      inFlight.delete(miss.id);
-      miss.settle(undefined, reply);
+      settle(inFlight, miss, undefined, reply);
     }
     if (moved.length === 0) return;
     let again: Reply[];
@@ -153,10 +189,16 @@ export class SharedReads {
     moved.forEach((miss, j) => {
       const reply = again[j] ?? null;
       replies[miss.index] = reply;
-      inFlight.delete(miss.id);
-      miss.settle(undefined, reply);
+      settle(inFlight, miss, undefined, reply);
     });
   }
+}
+
+/** Ends a miss's flight (unless a newer read of the same command took its place) and tells its waiters. */
+function settle(inFlight: Map<string, Flight>, miss: Miss, error: unknown, reply: Reply): void {
+  if (inFlight.get(miss.id) === miss.flight) inFlight.delete(miss.id);
+  const waiters = miss.flight.waiters;
+  if (waiters !== undefined) for (const waiter of waiters) waiter(error, reply);
 }
 
 /** The commands to send for the misses: each read, then a PTTL of each key it may keep. */
