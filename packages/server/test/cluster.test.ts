@@ -41,6 +41,31 @@ async function keysOnDifferentMasters(): Promise<string[]> {
   return [...byMaster.values()];
 }
 
+/**
+ * Moves the slot of `key` from its master to another one, the steps of redis-cli --cluster reshard by
+ * hand, with a pause between them so traffic meets every intermediate state (ASK, then MOVED).
+ */
+async function planMigration(key: string) {
+  const source = await cluster.masterPortOf(key);
+  const target = (await cluster.masterPorts()).find((port) => port !== source) as number;
+  const slot = String(await nodeCommand(source, 'CLUSTER', 'KEYSLOT', key));
+  const idOf = async (port: number) => String(await nodeCommand(port, 'CLUSTER', 'MYID'));
+  const [sourceId, targetId] = [await idOf(source), await idOf(target)];
+  const pause = () => new Promise((done) => setTimeout(done, 100));
+  return {
+    target,
+    async run() {
+      await nodeCommand(target, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId);
+      await nodeCommand(source, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId);
+      await pause();
+      await nodeCommand(source, 'MIGRATE', '127.0.0.1', String(target), '', '0', '5000', 'KEYS', key);
+      await pause();
+      for (const port of [target, source])
+        await nodeCommand(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
+    },
+  };
+}
+
 describe('Cluster mode', () => {
   it('routes commands on keys in different slots to their masters', async () => {
     const keys = await keysOnDifferentMasters();
@@ -142,11 +167,7 @@ describe('Cluster mode', () => {
   it('follows a slot migrated while traffic runs, answering every request correctly', async () => {
     const key = 'migrating:key';
     await run(['SET', key, '0']);
-    const source = await cluster.masterPortOf(key);
-    const target = (await cluster.masterPorts()).find((port) => port !== source) as number;
-    const slot = Number(await nodeCommand(source, 'CLUSTER', 'KEYSLOT', key));
-    const idOf = async (port: number) => String(await nodeCommand(port, 'CLUSTER', 'MYID'));
-    const [sourceId, targetId] = [await idOf(source), await idOf(target)];
+    const migration = await planMigration(key);
 
     let running = true;
     let count = 0;
@@ -159,22 +180,15 @@ describe('Cluster mode', () => {
       }
     })();
     await new Promise((done) => setTimeout(done, 100));
-    // The steps of redis-cli --cluster reshard, by hand, for one slot.
-    await nodeCommand(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-    await nodeCommand(source, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-    await new Promise((done) => setTimeout(done, 100));
-    await nodeCommand(source, 'MIGRATE', '127.0.0.1', String(target), '', '0', '5000', 'KEYS', key);
-    await new Promise((done) => setTimeout(done, 100));
-    for (const port of [target, source])
-      await nodeCommand(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+    await migration.run();
     await new Promise((done) => setTimeout(done, 200));
     running = false;
     await traffic;
 
     expect(failures).toEqual([]);
     expect(count).toBeGreaterThan(10);
-    expect(await cluster.masterPortOf(key)).toBe(target);
-    expect(Number(await nodeCommand(target, 'GET', key))).toBe(count);
+    expect(await cluster.masterPortOf(key)).toBe(migration.target);
+    expect(Number(await nodeCommand(migration.target, 'GET', key))).toBe(count);
     expect((await run(['GET', key])).body).toEqual({ result: String(count) });
   });
 
@@ -216,7 +230,8 @@ describe('Cluster mode with the near cache', () => {
       CACHEGATE_NEAR_CACHE: 'on',
     });
     await waitFor(
-      () => near.app.backend.nearCaches().length === 3 && near.app.backend.nearCaches().every((c) => c.isLive),
+      () =>
+        near.app.backend.nearCaches().length === 3 && near.app.backend.nearCaches().every((c) => c.isLive),
       10_000,
       'tracking never went live on every master',
     );
@@ -243,11 +258,7 @@ describe('Cluster mode with the near cache', () => {
   it('a slot migrated while it is read and written: every read sees the latest write', async () => {
     const key = 'near:migrating';
     await nearRun(['SET', key, '0']);
-    const source = await cluster.masterPortOf(key);
-    const target = (await cluster.masterPorts()).find((port) => port !== source) as number;
-    const slot = Number(await nodeCommand(source, 'CLUSTER', 'KEYSLOT', key));
-    const idOf = async (port: number) => String(await nodeCommand(port, 'CLUSTER', 'MYID'));
-    const [sourceId, targetId] = [await idOf(source), await idOf(target)];
+    const migration = await planMigration(key);
     let running = true;
     let count = 0;
     const stale: unknown[] = [];
@@ -261,18 +272,18 @@ describe('Cluster mode with the near cache', () => {
       }
     })();
     await new Promise((done) => setTimeout(done, 100));
-    await nodeCommand(target, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
-    await nodeCommand(source, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-    await nodeCommand(source, 'MIGRATE', '127.0.0.1', String(target), '', '0', '5000', 'KEYS', key);
-    for (const port of [target, source])
-      await nodeCommand(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
+    await migration.run();
     await new Promise((done) => setTimeout(done, 200));
     running = false;
     await traffic;
     expect(stale).toEqual([]);
     expect(count).toBeGreaterThan(10);
     // A write on the new owner, behind the gateway's back, reaches its reads too.
-    await nodeCommand(target, 'SET', key, 'direct');
-    await waitFor(async () => (await nearRun(['GET', key])).result === 'direct', 2_000, 'stale after migration');
+    await nodeCommand(migration.target, 'SET', key, 'direct');
+    await waitFor(
+      async () => (await nearRun(['GET', key])).result === 'direct',
+      2_000,
+      'stale after migration',
+    );
   });
 });

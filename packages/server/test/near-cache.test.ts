@@ -137,6 +137,33 @@ describe('near cache', () => {
     }
   });
 
+  it('a key evicted by maxmemory is invalidated', async () => {
+    await redis.command('SET', 'evicted', 'cached');
+    expect(await get(gateway, 'evicted')).toBe('cached');
+    const used = Number(/used_memory:(\d+)/.exec(String(await redis.command('INFO', 'memory')))?.[1]);
+    await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    await redis.command('CONFIG', 'SET', 'maxmemory', String(used + 2 * 1024 * 1024));
+    try {
+      const filler = 'f'.repeat(10_000);
+      // EXISTS does not touch the key's LRU clock, so it does not keep the key alive.
+      for (let i = 0; i < 100 && Number(await redis.command('EXISTS', 'evicted')) === 1; i++) {
+        await redis.command(
+          'MSET',
+          ...Array.from({ length: 50 }, (_, j) => [`fill:${i}:${j}`, filler]).flat(),
+        );
+      }
+      expect(Number(await redis.command('EXISTS', 'evicted'))).toBe(0);
+      await waitFor(
+        async () => (await get(gateway, 'evicted')) === null,
+        2_000,
+        'an evicted key was still served',
+      );
+    } finally {
+      await redis.command('CONFIG', 'SET', 'maxmemory', '0');
+      await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    }
+  });
+
   it('a lost tracking connection clears the cache before it serves again', async () => {
     await redis.command('SET', 'lost', 'before');
     expect(await get(gateway, 'lost')).toBe('before');
