@@ -43,7 +43,11 @@ describe('Sentinel mode', () => {
     try {
       const get = async () =>
         (await (await near.request('/', { method: 'POST', body: '["GET","near"]' })).json()).result;
-      await waitFor(() => near.app.backend.nearCaches()[0]?.isLive === true, 10_000, 'tracking never went live');
+      await waitFor(
+        () => near.app.backend.nearCaches()[0]?.isLive === true,
+        10_000,
+        'tracking never went live',
+      );
       const master = await sentinel.masterPort();
       await nodeCommand(master, 'SET', 'near', 'one');
       await nodeCommand(master, 'CONFIG', 'RESETSTAT');
