@@ -63,7 +63,7 @@ describe.each(['client', 'server'] as const)('the %s tarball', (which) => {
     expect(pkg.exports?.['.']).toBeDefined();
     expect(pkg.files).toEqual(expect.any(Array));
     expect(pkg.publishConfig).toEqual({ access: 'public' });
-    if (which === 'server') expect(pkg.bin).toEqual({ cachegate: './bin/cachegate.js' });
+    if (which === 'server') expect(pkg.bin).toEqual({ cachegate: 'bin/cachegate.js' });
   });
 
   it('contains every file its manifest points at, and no tests, build state or secrets', () => {

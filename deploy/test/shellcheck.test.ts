@@ -28,6 +28,7 @@ describe.runIf(requireTool('shellcheck', 'shellcheck'))('shell scripts', () => {
         'deploy/gcp/lib.sh',
         'deploy/gcp/setup-firewall.sh',
         'deploy/gcp/update-functions-url.sh',
+        'scripts/release-dry-run.sh',
         'scripts/test-node-versions.sh',
       ]),
     );
