@@ -88,6 +88,8 @@ describe('deploy/Dockerfile', () => {
     expect(existsSync(join(runtime.root, 'packages', 'server', 'src'))).toBe(false);
     expect(existsSync(join(runtime.root, 'packages', 'server', 'test'))).toBe(false);
     expect(existsSync(join(runtime.root, 'tsconfig.base.json'))).toBe(false);
+    // The licence travels with the code it covers.
+    expect(existsSync(join(runtime.root, 'LICENSE'))).toBe(true);
   });
 
   it('refuses to start without a token, as NODE_ENV=production demands', () => {
