@@ -64,6 +64,7 @@ describe('.github/workflows', () => {
     expect(test.strategy.matrix.node).toEqual([20, 22, 24]);
     expect(test.container).toBe(`node:${expression('matrix.node')}-bookworm`);
     expect(runs(test)).toContain('bash .ci/run');
+    expect(runs(ci.jobs.checks)).toEqual(expect.arrayContaining(['npm run typecheck', 'npm run lint']));
     expect(Object.keys(triggers(ci))).toEqual(
       expect.arrayContaining(['push', 'pull_request', 'workflow_call']),
     );
