@@ -29,8 +29,11 @@ mkdir -p "$cache" .vitest
 # Prints the bin folder of the newest Node <major> for this platform, downloading it once.
 node_bin() {
   local major=$1 package="node-${os}-${arch}" version dir
-  version=$(npm view "${package}@${major}" version --json | node -e \
-    'const v = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log([].concat(v).at(-1))') || return 1
+  # The newest release of that major; offline, the newest one already cached.
+  version=$(npm view "${package}@${major}" version --json 2>/dev/null | node -e \
+    'const v = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log([].concat(v).at(-1))') ||
+    version=$(find "$cache" -mindepth 1 -maxdepth 1 -name "${major}.*" -printf '%f\n' 2>/dev/null | sort -V | tail -1)
+  [ -n "$version" ] || return 1
   dir="$cache/$version"
   if [ ! -x "$dir/package/bin/node" ]; then
     mkdir -p "$dir"
