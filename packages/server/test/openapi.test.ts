@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,5 +140,12 @@ describe('the docs page', () => {
       }
     }
     expect(catchAlls).toBeGreaterThan(5);
+    // The guides it links to exist in the repository.
+    const guides = [
+      ...page.matchAll(/href="https:\/\/github\.com\/cachegate\/cachegate\/blob\/main\/([^"]+)"/g),
+    ];
+    expect(guides.length).toBeGreaterThan(3);
+    for (const [, path] of guides)
+      expect(existsSync(new URL(`../../../${path}`, import.meta.url)), path).toBe(true);
   });
 });
