@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composeConfig, parseYaml } from './helpers/compose.js';
 import { freePort, requireTool } from './helpers/tools.js';
 
 const deployDir = fileURLToPath(new URL('../', import.meta.url));
-const composeFile = join(deployDir, 'compose.yaml');
 
 // Distinctive values, so the assertions can tell where each one ends up.
 const REDIS_PASSWORD = 'redis-pw-test-Zq81vXk3Lm0Np7Rs';
@@ -23,29 +23,6 @@ interface Service extends Json {
   volumes?: string[];
   profiles?: string[];
   depends_on?: Record<string, { condition: string }>;
-}
-
-/** `docker-compose config`, the file resolved against an env file and parsed (YAML via python3-yaml). */
-function composeConfig(envFile: string, extraArgs: string[] = []) {
-  const result = spawnSync(
-    'docker-compose',
-    ['-f', composeFile, '--env-file', envFile, ...extraArgs, 'config'],
-    { encoding: 'utf8', cwd: deployDir, env: { ...process.env, COMPOSE_PROJECT_NAME: '' } },
-  );
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function parseYaml(text: string): Json {
-  const result = spawnSync(
-    'python3',
-    ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'],
-    {
-      input: text,
-      encoding: 'utf8',
-    },
-  );
-  if (result.status !== 0) throw new Error(`YAML did not parse: ${result.stderr}`);
-  return JSON.parse(result.stdout) as Json;
 }
 
 const readYaml = (path: string) => parseYaml(readFileSync(path, 'utf8'));

@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../../packages/server/test/helpers/redis.js';
 import {
   type BuiltStage,
-  buildOutsideDocker,
+  buildImageOutsideDocker,
   dockerignoreFilter,
   mapArgv,
-  parseDockerfile,
+  type parseDockerfile,
   readText,
 } from './helpers/dockerfile.js';
 import { freePort, waitForHttp } from './helpers/tools.js';
@@ -24,53 +24,18 @@ import { freePort, waitForHttp } from './helpers/tools.js';
  */
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const dockerfile = join(repo, 'deploy', 'Dockerfile');
 const TOKEN = 'dockerfile-test-token-4f8a1c9e';
 const REDIS_PASSWORD = 'dockerfile-test-redis-pw-7d2b';
 
 let scratch: string;
-let context: string;
 let contextFiles: string[];
 let stages: ReturnType<typeof parseDockerfile>;
-let built: Map<string, BuiltStage>;
 let runtime: BuiltStage;
 let redis: TestRedis;
 
-/** The build's environment: the machine's, less what npm or vitest set for this process. */
-function buildEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(npm_|NODE_|VITEST|CACHEGATE_|REDIS_|INIT_CWD$|PORT$|HOST$)/i.test(key))
-      continue;
-    env[key] = value;
-  }
-  return { ...env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
-}
-
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'cachegate-dockerfile-'));
-  context = join(scratch, 'context');
-  // The context as `docker build` would see it from a checkout: the files git tracks or would track (the
-  // working tree, as in a local build), less what .dockerignore excludes.
-  const listed = spawnSync(
-    'git',
-    ['-C', repo, 'ls-files', '--cached', '--others', '--exclude-standard', '-z'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  expect(listed.status).toBe(0);
-  const included = dockerignoreFilter(readText(join(repo, '.dockerignore')));
-  contextFiles = listed.stdout
-    .split('\0')
-    .filter((path) => path !== '' && existsSync(join(repo, path)) && included(path));
-  for (const path of contextFiles) {
-    mkdirSync(dirname(join(context, path)), { recursive: true });
-    cpSync(join(repo, path), join(context, path));
-  }
-  stages = parseDockerfile(readText(dockerfile));
-  built = buildOutsideDocker(stages, context, join(scratch, 'stages'), buildEnv());
-  runtime = built.get(stages.at(-1)?.name ?? '') as BuiltStage;
+  ({ contextFiles, stages, runtime } = buildImageOutsideDocker(repo, scratch));
   redis = await startTestRedis({ password: REDIS_PASSWORD });
 }, 240_000);
 
@@ -123,6 +88,8 @@ describe('deploy/Dockerfile', () => {
     expect(existsSync(join(runtime.root, 'packages', 'server', 'src'))).toBe(false);
     expect(existsSync(join(runtime.root, 'packages', 'server', 'test'))).toBe(false);
     expect(existsSync(join(runtime.root, 'tsconfig.base.json'))).toBe(false);
+    // The licence travels with the code it covers.
+    expect(existsSync(join(runtime.root, 'LICENSE'))).toBe(true);
   });
 
   it('refuses to start without a token, as NODE_ENV=production demands', () => {

@@ -17,7 +17,8 @@ function shellScripts(dir: string): string[] {
   });
 }
 
-const scripts = shellScripts(deployDir);
+// The deploy scripts, and the repository's own (scripts/: release dry run, Node versions).
+const scripts = [...shellScripts(deployDir), ...shellScripts(join(repo, 'scripts'))];
 
 describe.runIf(requireTool('shellcheck', 'shellcheck'))('shell scripts', () => {
   it('finds the GCP scripts', () => {
@@ -27,6 +28,8 @@ describe.runIf(requireTool('shellcheck', 'shellcheck'))('shell scripts', () => {
         'deploy/gcp/lib.sh',
         'deploy/gcp/setup-firewall.sh',
         'deploy/gcp/update-functions-url.sh',
+        'scripts/release-dry-run.sh',
+        'scripts/test-node-versions.sh',
       ]),
     );
   });

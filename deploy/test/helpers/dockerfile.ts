@@ -269,3 +269,44 @@ export function dockerignoreFilter(text: string): (path: string) => boolean {
 
 /** Reads a file of the repository (helper for the tests). */
 export const readText = (path: string) => readFileSync(path, 'utf8');
+
+/** The build's environment: the machine's, less what npm or vitest set for this process. */
+function buildEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || /^(npm_|NODE_|VITEST|CACHEGATE_|REDIS_|INIT_CWD$|PORT$|HOST$)/i.test(key))
+      continue;
+    env[key] = value;
+  }
+  return { ...env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
+}
+
+/**
+ * `docker build -f deploy/Dockerfile .` without Docker, under `scratch`: the context as `docker build` would
+ * see it from a checkout (the files git tracks or would track, as in a local build, less what .dockerignore
+ * excludes), then every stage. `npm ci` prefers the local npm cache, so that a machine that ran `npm ci`
+ * needs no network. Used by deploy/test/dockerfile.test.ts and scripts/image-dry-run.ts.
+ */
+export function buildImageOutsideDocker(repo: string, scratch: string) {
+  const context = join(scratch, 'context');
+  const listed = spawnSync(
+    'git',
+    ['-C', repo, 'ls-files', '--cached', '--others', '--exclude-standard', '-z'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (listed.status !== 0) throw new Error(`git ls-files failed: ${listed.stderr}`);
+  const included = dockerignoreFilter(readText(join(repo, '.dockerignore')));
+  const contextFiles = listed.stdout
+    .split('\0')
+    .filter((path) => path !== '' && existsSync(join(repo, path)) && included(path));
+  for (const path of contextFiles) {
+    mkdirSync(dirname(join(context, path)), { recursive: true });
+    cpSync(join(repo, path), join(context, path));
+  }
+  const stages = parseDockerfile(readText(join(repo, 'deploy', 'Dockerfile')));
+  const built = buildOutsideDocker(stages, context, join(scratch, 'stages'), buildEnv());
+  const runtime = built.get(stages.at(-1)?.name ?? '') as BuiltStage;
+  return { contextFiles, stages, built, runtime };
+}

@@ -25,6 +25,9 @@ import { monitorRoute } from './routes/upstash/monitor.js';
 import { subscribeRoutes } from './routes/upstash/subscribe.js';
 import { SyncToken } from './routes/upstash/sync-token.js';
 
+// Embedders build a gateway from the same validated settings the command line uses.
+export { type Config, ConfigError, loadConfig } from './config.js';
+
 /** A pino logger: what the gateway logs with. */
 export type GatewayLogger = pino.Logger;
 

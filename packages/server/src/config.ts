@@ -246,6 +246,12 @@ const VARIABLES = {
     parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     help: 'Log level.',
   },
+  logFormat: {
+    env: 'CACHEGATE_LOG_FORMAT',
+    default: 'auto',
+    parse: oneOf(['auto', 'json', 'pretty']),
+    help: '"json": one JSON object per line; "pretty": one readable line per entry; "auto": pretty when stdout is a terminal, else JSON.',
+  },
   dataDir: {
     env: 'CACHEGATE_DATA_DIR',
     default: '.cachegate',
@@ -256,7 +262,7 @@ const VARIABLES = {
     env: 'NODE_ENV',
     default: 'development',
     parse: String,
-    help: '"production" refuses to start without a token.',
+    help: '"production" refuses to start without a token or without a Redis backend (REDIS_URL, Sentinels or Cluster nodes): the embedded Redis and the generated token are for development.',
   },
 } satisfies Record<string, Variable>;
 

@@ -1,7 +1,6 @@
 import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { buildApp } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
@@ -13,6 +12,7 @@ import {
   loadConfig,
   variableForFlag,
 } from './config.js';
+import { createLogger } from './log.js';
 import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import { VERSION } from './version.js';
@@ -59,7 +59,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
 
   try {
     if (config.workers > 1) {
-      const log = pino({ level: config.logLevel });
+      const log = createLogger(config.logLevel, config.logFormat);
       const resolved: Record<string, string> = { ...flags };
       if (embedded)
         Object.assign(resolved, {
@@ -93,7 +93,7 @@ async function serve(
   config: Config,
   context: { isWorker: boolean; embedded?: RedisServer; banner?: () => void },
 ) {
-  const app = await buildApp(config);
+  const app = await buildApp(config, { logger: createLogger(config.logLevel, config.logFormat) });
   const host = config.host ?? '0.0.0.0';
   // Workers share one port: a worker that takes connections before its Redis is ready answers 503 while
   // its siblings are ready. It waits for Redis, for a bounded time, so that an outage still lets it start.
@@ -210,10 +210,11 @@ function printDevelopmentBanner(
       ? `  Redis: embedded redis-server on 127.0.0.1:${embedded.port}, data in ${join(config.dataDir, 'redis')}`
       : undefined,
     token
-      ? `  Token (admin scope, saved in ${join(config.dataDir, 'dev-token')}):\n\n    ${token}\n`
-      : undefined,
-    `  Try:  TOKEN=$(cat ${join(config.dataDir, 'dev-token')})\n        curl -X PUT ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN" -d '{"value":{"hi":1}}'`,
+      ? `  Token (admin scope, saved in ${join(config.dataDir, 'dev-token')}). Copy this line into your shell:\n\n    export TOKEN=${token}\n`
+      : '  Tokens: the ones you configured; set TOKEN to one of them for the lines below.',
+    `  Try:  curl -X PUT ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN" -d '{"value":{"hi":1}}'`,
     `        curl ${base}/v1/cache/hello -H "Authorization: Bearer $TOKEN"`,
+    `  API reference: ${base}/docs`,
     host === '127.0.0.1'
       ? '  Listening on 127.0.0.1 only: set HOST=0.0.0.0 to reach it from other machines.'
       : `  Listening on ${host}: reachable from other machines, with the admin token above.`,

@@ -32,11 +32,12 @@ describe('/docs in a real headless browser', () => {
   });
 
   it.skipIf(browser === undefined)(
-    'renders an operation for every path of the OpenAPI document',
+    "shows cachegate's own reference once rendered: every real operation, no 405 catch-alls, links onward",
     async () => {
       const profile = mkdtempSync(join(tmpdir(), 'cachegate-chromium-'));
       try {
         // Flags as the workplace's probe uses them: no sandbox as root, no background network traffic.
+        // --virtual-time-budget lets the page finish whatever it would do before the DOM is dumped.
         const { stdout } = await promisify(execFile)(
           browser as string,
           [
@@ -55,13 +56,33 @@ describe('/docs in a real headless browser', () => {
           ],
           { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
         );
-        const rendered = new Set([...stdout.matchAll(/data-path="([^"]+)"/g)].map((m) => m[1]));
         const doc = (await (await gateway.request('/openapi.json', { token: null })).json()) as {
-          paths: object;
+          info: { version: string };
+          paths: Record<string, Record<string, { 'x-cachegate-not-allowed'?: boolean }>>;
         };
-        const documented = Object.keys(doc.paths);
-        expect(documented.length).toBeGreaterThan(10);
-        for (const path of documented) expect(rendered, path).toContain(path);
+        const expected = Object.entries(doc.paths).flatMap(([path, item]) =>
+          Object.entries(item)
+            .filter(([, op]) => !op['x-cachegate-not-allowed'])
+            .map(([method]) => `${method} ${path}`),
+        );
+        const rendered = [...stdout.matchAll(/data-path="([^"]+)" data-method="([^"]+)"/g)].map(
+          (m) => `${m[2]} ${m[1]}`,
+        );
+        expect(expected.length).toBeGreaterThan(15);
+        expect(rendered.sort()).toEqual(expected.sort());
+        // What the reader sees: the product's name, not a framework's; nothing still loading.
+        expect(stdout).toContain(`<title>cachegate ${doc.info.version}: API reference</title>`);
+        expect(stdout).toMatch(/<h1>cachegate API <small>/);
+        expect(stdout).not.toMatch(/swagger|LOADING|Not allowed \(use/i);
+        // The 405 rule is stated once, in prose, and the guides are linked.
+        expect(stdout.match(/<code>405<\/code>/g)).toHaveLength(1);
+        for (const guide of [
+          'docs/api.md',
+          'docs/compatibility.md',
+          'docs/ci.md',
+          'packages/client/README.md',
+        ])
+          expect(stdout).toContain(`href="https://github.com/cachegate/cachegate/blob/main/${guide}"`);
       } finally {
         rmSync(profile, { recursive: true, force: true });
       }

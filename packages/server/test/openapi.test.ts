@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,11 +143,27 @@ describe('the docs page', () => {
     const response = await gateway.request('/docs/', { token: null });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
-    // A static reference page (decision 0010): every documented operation is on it, no script needed.
+    // A static reference page (decision 0010): every documented operation is on it, no script needed; the
+    // 405 catch-alls are not operations a reader looks for, and are left out.
     const page = await response.text();
+    let catchAlls = 0;
     for (const [path, item] of Object.entries(doc.paths)) {
-      for (const method of Object.keys(item as object))
-        expect(page, `${method} ${path}`).toContain(`data-path="${path}" data-method="${method}"`);
+      for (const [method, op] of Object.entries(item as Record<string, Record<string, unknown>>)) {
+        const entry = `data-path="${path}" data-method="${method}"`;
+        if (op['x-cachegate-not-allowed']) {
+          catchAlls++;
+          expect(op.responses).toEqual({ 405: expect.anything() });
+          expect(page, `${method} ${path}`).not.toContain(entry);
+        } else expect(page, `${method} ${path}`).toContain(entry);
+      }
     }
+    expect(catchAlls).toBeGreaterThan(5);
+    // The guides it links to exist in the repository.
+    const guides = [
+      ...page.matchAll(/href="https:\/\/github\.com\/cachegate\/cachegate\/blob\/main\/([^"]+)"/g),
+    ];
+    expect(guides.length).toBeGreaterThan(3);
+    for (const [, path] of guides)
+      expect(existsSync(new URL(`../../../${path}`, import.meta.url)), path).toBe(true);
   });
 });

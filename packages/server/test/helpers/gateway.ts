@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { buildApp, type Gateway } from '../../src/app.js';
@@ -81,7 +82,8 @@ export async function waitFor(
   }
 }
 
-const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** The built `cachegate` entry point. */
+export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 /** The gateway as a real process (the built `cachegate` command), for signal and start-up tests. */
 export interface GatewayProcess {
@@ -92,15 +94,18 @@ export interface GatewayProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `node dist/main.js` with exactly `env` (plus PATH unless given) in `cwd`. */
+/**
+ * Spawns `node dist/main.js` with exactly `env` (plus PATH unless given) in `cwd`; `stdout` replaces the
+ * captured pipe (output() then holds stderr only).
+ */
 export function spawnGateway(
   env: Record<string, string>,
-  options: { cwd?: string; args?: string[] } = {},
+  options: { cwd?: string; args?: string[]; stdout?: Writable } = {},
 ): GatewayProcess {
   const child = spawn(process.execPath, [MAIN, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -119,7 +124,7 @@ export function spawnGateway(
  */
 export async function spawnReadyGateway(
   env: Record<string, string>,
-  options: { cwd?: string; ready?: '/readyz' | '/livez' } = {},
+  options: { cwd?: string; ready?: '/readyz' | '/livez'; stdout?: Writable } = {},
 ): Promise<GatewayProcess & { base: string }> {
   const port = await freePort();
   const gateway = spawnGateway(

@@ -43,7 +43,11 @@ export function openapiDocument(routes: readonly Route[]): Json {
       version: VERSION,
       description:
         'HTTP gateway in front of Redis. The command routes are compatible with the Upstash Redis REST API; ' +
-        'the cache API stores JSON values under /v1/cache. See docs/api.md.',
+        'the cache API stores JSON values under /v1/cache.',
+    },
+    externalDocs: {
+      description: 'API details: limits, pipelining, errors',
+      url: 'https://github.com/cachegate/cachegate/blob/main/docs/api.md',
     },
     tags: [
       { name: 'commands', description: 'Upstash-compatible Redis REST API' },
@@ -109,6 +113,8 @@ function notAllowed(route: Route, tags: string[], parameters: Json[], method: Me
   const schema = route.path.startsWith('/v1/') ? cacheErrorSchema : errorResponseSchema;
   return {
     summary: `Not allowed (use ${allow})`,
+    // Marks the catch-all, so that the docs page lists real operations only and says this once in prose.
+    'x-cachegate-not-allowed': true,
     tags,
     ...(parameters.length > 0 ? { parameters } : {}),
     responses: {

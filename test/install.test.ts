@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../packages/server/src/redis/embedded.js';
+import { waitFor } from '../packages/server/test/helpers/gateway.js';
+import { cleanEnv, type Packed, packAll, run } from './helpers/pack.js';
+
+/**
+ * A new user's first minutes: both tarballs installed into an empty project, `npx cachegate --help`, then the
+ * embedded development start (no REDIS_URL: the gateway runs its own redis-server) and a request against it.
+ * npm prefers its local cache, which `npm ci` filled, so this needs no network once the repository is set up.
+ */
+
+let project: string;
+let packs: Record<'client' | 'server', Packed>;
+
+beforeAll(() => {
+  packs = packAll();
+  project = mkdtempSync(join(tmpdir(), 'cachegate-install-'));
+  writeFileSync(join(project, 'package.json'), '{ "name": "new-user", "private": true, "type": "module" }\n');
+  run('npm', ['install', '--prefer-offline', '--no-audit', packs.client.tarball, packs.server.tarball], {
+    cwd: project,
+  });
+}, 120_000);
+afterAll(() => {
+  if (project) rmSync(project, { recursive: true, force: true });
+  if (packs) rmSync(dirname(packs.client.tarball), { recursive: true, force: true });
+});
+
+describe('both packages installed from their tarballs into an empty project', () => {
+  it('answers npx cachegate --help', () => {
+    const help = run('npx', ['--no-install', 'cachegate', '--help'], { cwd: project });
+    expect(help).toMatch(/^cachegate 0\.\d+\.\d+: HTTP gateway/);
+    expect(help).toContain('CACHEGATE_REDIS_URL, REDIS_URL');
+  });
+
+  it('imports the SDK by name from ESM', () => {
+    const out = run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import { Cachegate } from '@cachegate/client'; console.log(typeof Cachegate)",
+      ],
+      { cwd: project },
+    );
+    expect(out.trim()).toBe('function');
+  });
+
+  it('starts the embedded development setup, serves a request with the printed token, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const child: ChildProcess = spawn(join(project, 'node_modules', '.bin', 'cachegate'), [], {
+      cwd: project,
+      env: cleanEnv({ PORT: String(port) }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((done) => child.once('exit', done));
+    try {
+      await waitFor(() => output.includes('export TOKEN='), 20_000, `no banner:\n${output}`);
+      const token = readFileSync(join(project, '.cachegate', 'dev-token'), 'utf8').trim();
+      expect(output).toContain(`export TOKEN=${token}`);
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        () =>
+          fetch(`${base}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        20_000,
+        `never ready:\n${output}`,
+      );
+      const set = await fetch(`${base}/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: '["SET","installed","yes"]',
+      });
+      expect(await set.json()).toEqual({ result: 'OK' });
+      const get = await fetch(`${base}/get/installed`, { headers: { authorization: `Bearer ${token}` } });
+      expect(await get.json()).toEqual({ result: 'yes' });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
