@@ -36,6 +36,7 @@ const dryRun = (...args: string[]) =>
   });
 
 describe('scripts/release-dry-run.sh', () => {
+  // A clean build of both packages takes tens of seconds on a loaded machine, past the default 30 s.
   it('builds from clean and dry-runs npm publish of both packages at the tagged version', () => {
     const version = JSON.parse(
       run('node', ['-p', 'JSON.stringify(require("./packages/client/package.json").version)']),
@@ -47,7 +48,7 @@ describe('scripts/release-dry-run.sh', () => {
     expect(result.stdout).toContain(`+ @cachegate/server@${version}`);
     expect(result.stdout).toContain('(dry-run)');
     expect(result.stdout.trim().split('\n').at(-1)).toBe('release dry run: ok');
-  });
+  }, 180_000);
 
   it('refuses a tag that does not name the version, before building anything', () => {
     const result = dryRun('--tag', 'v99.0.0');
