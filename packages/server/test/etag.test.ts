@@ -1,22 +1,12 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, type TestResponse } from './helpers/gateway.js';
-import { startTestRedis, type TestRedis } from './helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import type { TestGateway, TestResponse } from './helpers/gateway.js';
+import type { TestRedis } from './helpers/redis.js';
+import { withRedisAndGateway } from './helpers/setup.js';
 
 let redis: TestRedis;
 let gateway: TestGateway;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gateway = await startGateway(redis.url);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await redis.command('FLUSHALL');
-});
+withRedisAndGateway((started) => ({ redis, gateway } = started));
 
 const get = (path: string, headers: Record<string, string> = {}) => gateway.request(path, { headers });
 

@@ -1,24 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway, type TestResponse, TOKENS } from './helpers/gateway.js';
-import { startTestRedis, type TestRedis } from './helpers/redis.js';
+import type { TestRedis } from './helpers/redis.js';
+import { withRedisAndGateway } from './helpers/setup.js';
 
 let redis: TestRedis;
 let gateway: TestGateway;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gateway = await startGateway(redis.url);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await redis.command('FLUSHALL');
-});
+withRedisAndGateway((started) => ({ redis, gateway } = started));
 
 const run = (command: unknown[], token: string = TOKENS.write, path = '/') =>
   gateway.request(path, { method: 'POST', body: JSON.stringify(command), token });

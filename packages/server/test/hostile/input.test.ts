@@ -1,23 +1,13 @@
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, TOKENS } from '../helpers/gateway.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { type TestGateway, TOKENS } from '../helpers/gateway.js';
+import type { TestRedis } from '../helpers/redis.js';
+import { withRedisAndGateway } from '../helpers/setup.js';
 
 // Issue 11, class 7: bad input gets a clear 4xx, no value changes silently, no secret comes back.
 let redis: TestRedis;
 let gateway: TestGateway;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gateway = await startGateway(redis.url);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await redis.command('FLUSHALL');
-});
+withRedisAndGateway((started) => ({ redis, gateway } = started));
 
 const post = (path: string, body: string) => gateway.request(path, { method: 'POST', body });
 const put = (key: string, body: string) => gateway.request(`/v1/cache/${key}`, { method: 'PUT', body });
