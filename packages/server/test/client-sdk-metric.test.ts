@@ -1,22 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from '@upstash/redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway, TOKENS } from './helpers/gateway.js';
-import { startTestRedis, type TestRedis } from './helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { type TestGateway, TOKENS } from './helpers/gateway.js';
+import type { TestRedis } from './helpers/redis.js';
+import { withRedisAndGateway } from './helpers/setup.js';
 
 // Issue 13, item 6: the Upstash-Telemetry-* headers become cachegate_client_sdk_requests_total, with
 // label values that no client can multiply.
 let redis: TestRedis;
 let gateway: TestGateway;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gateway = await startGateway(redis.url);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await redis?.stop();
-});
+withRedisAndGateway((started) => ({ redis, gateway } = started), {}, { flushEach: false });
 
 const METRIC = 'cachegate_client_sdk_requests_total';
 /** Every series of the metric, as `{labels} value` lines. */

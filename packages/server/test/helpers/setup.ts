@@ -4,7 +4,8 @@ import { startTestRedis, type TestRedis } from './redis.js';
 
 /**
  * The usual set-up of a test file: a redis-server and a gateway on it, started before its tests and stopped
- * after them, with Redis flushed before each test. `ready` receives both once they are up.
+ * after them, with Redis flushed before each test unless `flushEach` is false. `ready` receives both once
+ * they are up.
  * @example
  * let redis: TestRedis;
  * let gateway: TestGateway;
@@ -13,6 +14,7 @@ import { startTestRedis, type TestRedis } from './redis.js';
 export function withRedisAndGateway(
   ready: (started: { redis: TestRedis; gateway: TestGateway }) => void,
   env: Record<string, string> = {},
+  { flushEach = true } = {},
 ): void {
   let redis: TestRedis | undefined;
   let gateway: TestGateway | undefined;
@@ -26,6 +28,6 @@ export function withRedisAndGateway(
     await redis?.stop();
   });
   beforeEach(async () => {
-    await redis?.command('FLUSHALL');
+    if (flushEach) await redis?.command('FLUSHALL');
   });
 }

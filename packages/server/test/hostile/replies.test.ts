@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { startGateway, type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import type { TestRedis } from '../helpers/redis.js';
+import { withRedisAndGateway } from '../helpers/setup.js';
 
 // Issue 11, class 2: replies no JSON encoder should walk, and replies no parser can read.
 let redis: TestRedis;
 let gateway: TestGateway;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  gateway = await startGateway(redis.url);
-});
-afterAll(async () => {
-  await gateway?.close();
-  await redis?.stop();
-});
+withRedisAndGateway((started) => ({ redis, gateway } = started), {}, { flushEach: false });
 beforeEach(async () => {
   await redis.command('FLUSHALL');
   await redis.command('SET', 'canary', 'still here');
