@@ -91,7 +91,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
 /** Runs one gateway in this process until SIGTERM/SIGINT, then drains and exits 0. */
 async function serve(
   config: Config,
-  context: { isWorker: boolean; embedded?: RedisServer; banner?: () => void },
+  context: { isWorker: boolean; embedded?: RedisServer | undefined; banner?: (() => void) | undefined },
 ) {
   const app = await buildApp(config, { logger: createLogger(config.logLevel, config.logFormat) });
   const host = config.host ?? '0.0.0.0';

@@ -2,14 +2,12 @@ import { readFileSync } from 'node:fs';
 import { Redis } from '@upstash/redis';
 import { describe, expect, it } from 'vitest';
 import { type TestGateway, TOKENS } from './helpers/gateway.js';
-import type { TestRedis } from './helpers/redis.js';
 import { withRedisAndGateway } from './helpers/setup.js';
 
 // Issue 13, item 6: the Upstash-Telemetry-* headers become cachegate_client_sdk_requests_total, with
 // label values that no client can multiply.
-let redis: TestRedis;
 let gateway: TestGateway;
-withRedisAndGateway((started) => ({ redis, gateway } = started), {}, { flushEach: false });
+withRedisAndGateway((started) => ({ gateway } = started), {}, { flushEach: false });
 
 const METRIC = 'cachegate_client_sdk_requests_total';
 /** Every series of the metric, as `{labels} value` lines. */
