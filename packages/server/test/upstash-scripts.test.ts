@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stripUpstashFlags } from '../src/redis/upstash-scripts.js';
+import { stripUpstashFlags } from '../src/core/upstash-scripts.js';
 import { startGateway, type TestGateway, TOKENS, waitFor } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import type { CommandInfo, CommandTable } from './command-table.js';
+import type { CommandInfo, CommandTable } from '../core/command-table.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
 import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';

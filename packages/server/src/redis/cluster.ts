@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import calculateSlot from 'cluster-key-slot';
 import type { Principal } from '../auth/principal.js';
+import { type CommandInfo, CommandTable, keysOf } from '../core/command-table.js';
 import type { Batch, NodeAddress, PlannedCommand, RedisBackend } from './backend.js';
-import { type CommandInfo, CommandTable, keysOf } from './command-table.js';
 import {
   ConnectionLostError,
   NotSentError,

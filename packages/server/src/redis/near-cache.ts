@@ -1,5 +1,5 @@
+import { NearCacheStore } from '../core/near-cache-store.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
-import { NearCacheStore } from './near-cache-store.js';
 import { ErrorReply } from './resp.js';
 import type { Arg, Command, Logger, Reply } from './types.js';
 

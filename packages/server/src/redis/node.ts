@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
-import type { CommandTable } from './command-table.js';
+import type { CommandTable } from '../core/command-table.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
 import { type MonitorListener, openMonitor, type StopMonitor } from './monitor.js';
 import { NearCache, type NearCacheOptions } from './near-cache.js';

@@ -1,8 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Principal, Scope } from '../auth/principal.js';
-import type { CommandInfo, CommandTable } from './command-table.js';
+import type { CommandInfo, CommandTable } from '../core/command-table.js';
+import { scopeAllows } from '../core/policy.js';
 import type { RedisConnection } from './connection.js';
-import { scopeAllows } from './policy.js';
 import { ErrorReply, replyAsText, replyMap } from './resp.js';
 import { type Logger, type RedisUser, type Reply, userKey } from './types.js';
 

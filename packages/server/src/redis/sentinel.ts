@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
+import type { CommandTable } from '../core/command-table.js';
 import type { Batch, NodeAddress, RedisBackend } from './backend.js';
-import type { CommandTable } from './command-table.js';
 import { NotSentError, RedisConnection } from './connection.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';

@@ -1,9 +1,9 @@
 import type { Config } from '../config.js';
+import type { CommandExecutor } from '../core/executor.js';
 import type { DrainState } from '../http/adapter.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { RedisBackend } from '../redis/backend.js';
 import type { Databases } from '../redis/databases.js';
-import type { CommandExecutor } from '../redis/executor.js';
 import type { SyncToken } from './upstash/sync-token.js';
 
 /** What route handlers work with; built once by `buildApp`. */

@@ -1,5 +1,5 @@
+import type { ExecutionMode } from '../../core/executor.js';
 import type { Route } from '../../http/router.js';
-import type { ExecutionMode } from '../../redis/executor.js';
 import type { Services } from '../services.js';
 import { commandListSchema, commonResponses, encodingHeader, itemsResponseSchema } from './schemas.js';
 import { commandsFromBody, replyFormOf, sendItems } from './wire.js';

@@ -1,7 +1,7 @@
+import { pipelineItemJson, resultJson } from '../../core/encode-result.js';
+import type { BatchResult } from '../../core/executor.js';
 import { gatewayError } from '../../errors.js';
 import { JSON_TYPE, type RequestContext } from '../../http/context.js';
-import { pipelineItemJson, resultJson } from '../../redis/encode-result.js';
-import type { BatchResult } from '../../redis/executor.js';
 import { ErrorReply, encodeReply } from '../../redis/resp.js';
 import type { Command, ReplyForm } from '../../redis/types.js';
 import { checkJsonText, parseJsonBody } from '../json-body.js';

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { Arg, Command } from './types.js';
+import type { Arg, Command } from '../redis/types.js';
 
 /**
  * Shebang flags that only Upstash's Redis knows. Upstream Redis refuses a script naming one

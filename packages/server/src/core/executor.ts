@@ -1,14 +1,14 @@
 import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
 import { GatewayError, gatewayError } from '../errors.js';
-import type { Batch, PlannedCommand, RedisBackend } from './backend.js';
-import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from './connection.js';
-import { type Databases, databaseName } from './databases.js';
-import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { Batch, PlannedCommand, RedisBackend } from '../redis/backend.js';
+import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from '../redis/connection.js';
+import { type Databases, databaseName } from '../redis/databases.js';
+import type { MonitorListener, StopMonitor } from '../redis/monitor.js';
+import { ErrorReply } from '../redis/resp.js';
+import type { MessageListener, SubscriptionKind, Unsubscribe } from '../redis/subscriber.js';
+import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { denialReason, scopeDenial } from './policy.js';
-import { ErrorReply } from './resp.js';
 import { SharedReads } from './shared-reads.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
-import type { Command, Reply, ReplyForm } from './types.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
 /** Receives what the executor measures; the metrics plugin implements it. */

@@ -1,6 +1,6 @@
 import type { Principal, Scope } from '../auth/principal.js';
+import type { Arg, Command } from '../redis/types.js';
 import type { CommandInfo } from './command-table.js';
-import type { Arg, Command } from './types.js';
 
 /**
  * Commands that change or hold the state of the connection they run on. The gateway shares its connections

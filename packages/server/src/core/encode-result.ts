@@ -1,5 +1,5 @@
-import { ErrorReply } from './resp.js';
-import type { Reply } from './types.js';
+import { ErrorReply } from '../redis/resp.js';
+import type { Reply } from '../redis/types.js';
 
 /**
  * The JSON text of a reply in its Upstash shape: strings, integers, null and nested arrays only. With

@@ -1,10 +1,10 @@
 import type { Principal } from '../auth/principal.js';
-import type { PlannedCommand, RedisBackend } from './backend.js';
+import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
+import type { NearCache } from '../redis/near-cache.js';
+import { ErrorReply } from '../redis/resp.js';
+import type { Command, Reply } from '../redis/types.js';
 import { keysOf } from './command-table.js';
-import type { NearCache } from './near-cache.js';
 import type { FillTicket } from './near-cache-store.js';
-import { ErrorReply } from './resp.js';
-import type { Command, Reply } from './types.js';
 
 /** Called with a shared read's reply, or with the failure of the batch it was sent in. */
 type Waiter = (error: unknown, reply: Reply) => void;

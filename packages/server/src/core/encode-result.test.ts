@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorReply } from '../redis/resp.js';
 import { pipelineItemJson, resultJson } from './encode-result.js';
-import { ErrorReply } from './resp.js';
 
 const decoded = (text: string) => JSON.parse(text);
 
