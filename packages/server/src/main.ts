@@ -43,9 +43,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (!hasRedisBackend(config)) {
     if (production) fail('NODE_ENV=production needs REDIS_URL: the embedded Redis is a development setup.');
     const password = generateSecret();
-    // Persistence as in production: the append-only file, no RDB snapshots.
-    const persistence = ['appendonly yes', 'save ""'];
-    embedded = await startRedisServer({ dir: join(config.dataDir, 'redis'), password, config: persistence });
+    // Persistence as in production: the append-only file, no RDB snapshots. A runaway script is killable
+    // once the command timeout passed, as docs/operations.md advises for any Redis behind the gateway.
+    const settings = ['appendonly yes', 'save ""', `busy-reply-threshold ${config.commandTimeoutMs}`];
+    embedded = await startRedisServer({ dir: join(config.dataDir, 'redis'), password, config: settings });
     config = { ...config, redisUrl: embedded.url, redisPassword: password };
   }
   const devToken = hasTokens ? undefined : developmentToken(config.dataDir);
