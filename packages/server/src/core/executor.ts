@@ -1,6 +1,6 @@
 import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
 import { GatewayError, gatewayError } from '../errors.js';
-import type { Batch, PlannedCommand, RedisBackend } from '../redis/backend.js';
+import { type Batch, openHolding, type PlannedCommand, type RedisBackend } from '../redis/backend.js';
 import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from '../redis/connection.js';
 import { type Databases, databaseName } from '../redis/databases.js';
 import type { MonitorListener, StopMonitor } from '../redis/monitor.js';
@@ -225,29 +225,16 @@ export class CommandExecutor {
       );
     }
     this.#openMonitors++;
-    let isCounted = true;
-    const release = () => {
-      if (!isCounted) return;
-      isCounted = false;
-      this.#openMonitors--;
-    };
     const deadline = Date.now() + this.options.commandTimeoutMs;
     try {
-      const stop = await backend.monitor(
-        principal,
-        listener,
+      return await openHolding(
+        (ended) => backend.monitor(principal, listener, ended, deadline),
+        onEnd,
         () => {
-          release();
-          onEnd();
+          this.#openMonitors--;
         },
-        deadline,
       );
-      return () => {
-        release();
-        stop();
-      };
     } catch (error) {
-      release();
       if (error instanceof ErrorReply) throw gatewayError('CG_ERR_REDIS_ERROR', error.message);
       throw toGatewayError(error);
     }

@@ -92,6 +92,37 @@ export interface RedisBackend {
   on(event: 'up' | 'down' | 'reconnecting', listener: () => void): this;
 }
 
+/**
+ * Opens a stream (a subscription, a MONITOR) that holds something while it is open, and runs `release` once
+ * it ends, whichever way: on the server's side (before `onEnd`), by the stop function it resolves with, or
+ * because opening failed.
+ */
+export async function openHolding<Stop extends () => unknown>(
+  open: (onEnd: () => void) => Promise<Stop>,
+  onEnd: () => void,
+  release: () => void,
+): Promise<Stop> {
+  let isHeld = true;
+  const releaseOnce = () => {
+    if (!isHeld) return;
+    isHeld = false;
+    release();
+  };
+  try {
+    const stop = await open(() => {
+      releaseOnce();
+      onEnd();
+    });
+    return (() => {
+      releaseOnce();
+      return stop();
+    }) as Stop;
+  } catch (error) {
+    releaseOnce();
+    throw error;
+  }
+}
+
 /** The commands of a batch, as sent. */
 export function argsOf(batch: Batch): Command[] {
   return batch.commands.map((command) => command.args);

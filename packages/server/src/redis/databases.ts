@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
-import type { Batch, RedisBackend } from './backend.js';
+import { type Batch, openHolding, type RedisBackend } from './backend.js';
 import { NotSentError } from './connection.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
@@ -204,20 +204,11 @@ class Database extends EventEmitter implements RedisBackend {
   ): Promise<Unsubscribe> {
     const backend = this.#backend;
     if (backend === undefined) throw this.#closedError();
-    const ended = this.#streamStarted();
-    try {
-      const unsubscribe = await backend.subscribe(principal, kind, name, listener, () => {
-        ended();
-        onEnd();
-      });
-      return () => {
-        ended();
-        return unsubscribe();
-      };
-    } catch (error) {
-      ended();
-      throw error;
-    }
+    return openHolding(
+      (ended) => backend.subscribe(principal, kind, name, listener, ended),
+      onEnd,
+      this.#streamStarted(),
+    );
   }
 
   async monitor(
@@ -228,25 +219,11 @@ class Database extends EventEmitter implements RedisBackend {
   ): Promise<StopMonitor> {
     const backend = this.#backend;
     if (backend === undefined) throw this.#closedError();
-    const ended = this.#streamStarted();
-    try {
-      const stop = await backend.monitor(
-        principal,
-        listener,
-        () => {
-          ended();
-          onEnd();
-        },
-        deadline,
-      );
-      return () => {
-        ended();
-        stop();
-      };
-    } catch (error) {
-      ended();
-      throw error;
-    }
+    return openHolding(
+      (ended) => backend.monitor(principal, listener, ended, deadline),
+      onEnd,
+      this.#streamStarted(),
+    );
   }
 
   ping(deadline: number): Promise<void> {
@@ -310,12 +287,10 @@ class Database extends EventEmitter implements RedisBackend {
   }
 
   /** Counts a live stream, which is traffic: the idle close waits for it. Returns its end, safe to call twice. */
+  /** Counts a stream as traffic; the function it returns ends the count (openHolding calls it once). */
   #streamStarted(): () => void {
     this.#streams++;
-    let isCounted = true;
     return () => {
-      if (!isCounted) return;
-      isCounted = false;
       this.#streams--;
       this.#lastUsed = Date.now();
     };
