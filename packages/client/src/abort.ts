@@ -1,4 +1,20 @@
 import { CachegateError, CachegateTimeoutError } from './errors.js';
+import { type Transport, wrap } from './transport.js';
+
+/**
+ * A transport whose sends end at their `timeoutMs` or when their signal fires, whichever comes first; the
+ * one place a call's deadline is applied. `describe` names what did not answer, for the timeout's message.
+ */
+export function withTimeout(inner: Transport, describe: (ms: number) => string): Transport {
+  return wrap(inner, (commands, options) =>
+    withDeadline(
+      options.timeoutMs,
+      options.signal,
+      (signal) => inner.send(commands, { mode: options.mode, signal }),
+      describe,
+    ),
+  );
+}
 
 /**
  * Runs `work` with a signal that aborts after `timeoutMs` (reason: a CachegateTimeoutError) or when `parent`

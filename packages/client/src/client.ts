@@ -1,18 +1,9 @@
-import { sleep, withDeadline } from './abort.js';
+import { withTimeout } from './abort.js';
 import { CommandClient } from './command-client.js';
-import type { Command } from './commands.js';
 import { checkPositive, checkToken, checkUrl, ENV, type EnvSource, processEnv, readEnv } from './config.js';
-import type { CachegateError } from './errors.js';
 import { HttpTransport } from './http-transport.js';
-import {
-  backoffDelay,
-  deliveryOf,
-  partitionForResend,
-  type RetryOptions,
-  type RetryPolicy,
-  resolveRetry,
-} from './retry.js';
-import type { Outcome, SendOptions } from './transport.js';
+import { type RetryOptions, type RetryPolicy, resolveRetry, withRetry } from './retry.js';
+import type { Transport } from './transport.js';
 
 /** Default deadline of a call. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -60,22 +51,17 @@ export interface CachegateOptions {
 export class Cachegate extends CommandClient {
   /** The gateway URL in use, without a trailing slash. */
   readonly url: string;
-  readonly #transport: HttpTransport;
-  readonly #retry: RetryPolicy;
 
   /** @throws {CachegateConfigError} for a missing or malformed URL or token, or invalid numbers. */
   constructor(options: CachegateOptions) {
+    const url = checkUrl(options.url, 'url');
+    const http = new HttpTransport({ url, token: checkToken(options.token, 'token'), fetch: options.fetch });
     super({
+      transport: gatewayPath(http, resolveRetry(options.retry)),
       timeoutMs: checkPositive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs'),
       maxBatchSize: checkPositive(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize'),
     });
-    this.url = checkUrl(options.url, 'url');
-    this.#transport = new HttpTransport({
-      url: this.url,
-      token: checkToken(options.token, 'token'),
-      fetch: options.fetch,
-    });
-    this.#retry = resolveRetry(options.retry);
+    this.url = url;
   }
 
   /**
@@ -88,57 +74,14 @@ export class Cachegate extends CommandClient {
   static fromEnv(overrides: Partial<CachegateOptions> = {}, env: EnvSource = processEnv()): Cachegate {
     return new Cachegate({ ...httpOptionsFromEnv(env), ...overrides });
   }
+}
 
-  /** True when `GET /health` answers 200 within the timeout (gateway and its Redis up). Never throws. */
-  isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
-    return this.#transport.isHealthy(options.timeoutMs ?? this.timeoutMs);
-  }
-
-  protected dispatch(commands: Command[], options: SendOptions): Promise<Outcome[]> {
-    return withDeadline(
-      options.timeoutMs,
-      options.signal,
-      (signal) => this.#sendWithRetries(commands, options.mode, signal),
-      (ms) => `The gateway at ${this.url} did not answer within ${ms} ms`,
-    );
-  }
-
-  async #sendWithRetries(
-    commands: Command[],
-    mode: SendOptions['mode'],
-    signal: AbortSignal,
-  ): Promise<Outcome[]> {
-    const outcomes: (Outcome | undefined)[] = new Array(commands.length);
-    let pending = commands.map((_, index) => index);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const results = await this.#transport.send(
-          pending.map((index) => commands[index] as Command),
-          { mode, signal },
-        );
-        pending.forEach((index, position) => {
-          outcomes[index] = results[position];
-        });
-        return outcomes as Outcome[];
-      } catch (caught) {
-        const error = caught as CachegateError;
-        // The deadline or the caller's signal ended the call: nothing left to wait for.
-        if (signal.aborted || deliveryOf(error) === undefined) throw error;
-        const { resend, settled } = partitionForResend(commands, pending, error, mode);
-        for (const [index, outcome] of settled) outcomes[index] = outcome;
-        if (resend.length === 0) return outcomes as Outcome[];
-        if (attempt >= this.#retry.retries) {
-          for (const index of resend) outcomes[index] = { ok: false, error };
-          return outcomes as Outcome[];
-        }
-        pending = resend;
-        await sleep(
-          backoffDelay(attempt, this.#retry, (error as { retryAfterMs?: number }).retryAfterMs),
-          signal,
-        );
-      }
-    }
-  }
+/** The gateway as both clients reach it: retried where safe, within the call's deadline. */
+export function gatewayPath(http: HttpTransport, retry: RetryPolicy): Transport {
+  return withTimeout(
+    withRetry(http, retry),
+    (ms) => `The gateway at ${http.url} did not answer within ${ms} ms`,
+  );
 }
 
 /**

@@ -4,10 +4,12 @@ import type { Command, CommandArg } from './commands.js';
 import { type CachegateError, hasCode } from './errors.js';
 import { type Operation, operations, type SetOptions } from './operations.js';
 import { type CallOptions, Pipeline } from './pipeline.js';
-import type { BatchMode, Outcome, SendOptions } from './transport.js';
+import type { BatchMode, Outcome, Transport } from './transport.js';
 
-/** Settings every client shares. */
+/** What a command client is built from. */
 export interface CommandClientSettings {
+  /** Where batches go: a composed transport (see `Cachegate` and the hybrid client). */
+  transport: Transport;
   /** Default deadline of a call, in milliseconds. */
   timeoutMs: number;
   /** Most commands in one automatic batch request. */
@@ -15,28 +17,35 @@ export interface CommandClientSettings {
 }
 
 /**
- * The operations both clients offer. Each typed operation is one command; calls issued in the same tick
- * are batched into one request (see AutoBatcher). Subclasses decide how a batch is delivered.
+ * The operations every client offers, over one {@link Transport}. Each typed operation is one command;
+ * calls issued in the same tick are batched into one request (see AutoBatcher). Clients differ only in the
+ * transport they are built with: retries, the deadline and fallback are layers of it.
  */
-export abstract class CommandClient {
+export class CommandClient {
   /** Default deadline of a call, in milliseconds. */
   readonly timeoutMs: number;
+  readonly #transport: Transport;
   readonly #batcher: AutoBatcher;
   readonly #flights = new SingleFlight();
 
   protected constructor(settings: CommandClientSettings) {
     this.timeoutMs = settings.timeoutMs;
+    this.#transport = settings.transport;
     this.#batcher = new AutoBatcher(
       (commands, options) => this.#sendAutoBatch(commands, options),
       settings.maxBatchSize,
     );
   }
 
-  /** Delivers one batch; throws for failures of the whole batch. */
-  protected abstract dispatch(commands: Command[], options: SendOptions): Promise<Outcome[]>;
+  /** True when the service answers its health check within the timeout. Never throws. */
+  isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    return this.#transport.isHealthy(options.timeoutMs ?? this.timeoutMs);
+  }
 
-  /** True when the gateway answers its health check. */
-  abstract isServiceAvailable(): Promise<boolean>;
+  /** Releases connections. Calls after this reject with `CG_ERR_CLIENT_CLOSED`. */
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
 
   /**
    * Reads a key and JSON-decodes its value; null when the key does not exist.
@@ -146,7 +155,7 @@ export abstract class CommandClient {
   }
 
   #sendExplicit(commands: Command[], mode: BatchMode, options: CallOptions | undefined): Promise<Outcome[]> {
-    return this.dispatch(commands, {
+    return this.#transport.send(commands, {
       mode,
       timeoutMs: options?.timeoutMs ?? this.timeoutMs,
       signal: options?.signal,
@@ -163,7 +172,7 @@ export abstract class CommandClient {
     options: { timeoutMs: number; signal: AbortSignal | undefined },
   ): Promise<Outcome[]> {
     try {
-      return await this.dispatch(commands, { mode: 'pipeline', ...options });
+      return await this.#transport.send(commands, { mode: 'pipeline', ...options });
     } catch (error) {
       if (commands.length < 2 || !hasCode(error, 'CG_ERR_COMMAND_DENIED', 'CG_ERR_REQUEST_TOO_LARGE'))
         throw error;

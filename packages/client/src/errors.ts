@@ -154,6 +154,11 @@ export function invalidArgument(message: string): CachegateError {
   return new CachegateError('CG_ERR_ARGUMENT_INVALID', message);
 }
 
+/** The `CG_ERR_CLIENT_CLOSED` error of a send after `close()`. */
+export function clientClosed(): CachegateError {
+  return new CachegateError('CG_ERR_CLIENT_CLOSED', 'The client is closed');
+}
+
 /** True when `error` is a CachegateError with one of `codes` (works across duplicate package copies). */
 export function hasCode(error: unknown, ...codes: CachegateErrorCode[]): error is CachegateError {
   const code = (error as { code?: unknown } | null)?.code;

@@ -7,6 +7,7 @@ import {
   type CachegateErrorCode,
   CachegateHttpError,
   CachegateUnavailableError,
+  clientClosed,
 } from './errors.js';
 import type { Outcome, SendOptions, Transport } from './transport.js';
 
@@ -38,12 +39,14 @@ const NEVER_SENT = new Set([
 
 /**
  * Speaks the Upstash REST protocol: `POST /` for one command, `POST /pipeline` for a batch and
- * `POST /multi-exec` for a transaction, always asking for base64 results so any bytes survive.
+ * `POST /multi-exec` for a transaction, always asking for base64 results so any bytes survive. A send
+ * stops when its signal fires; the deadline behind that signal is `withTimeout`'s.
  */
 export class HttpTransport implements Transport {
   readonly url: string;
   readonly #token: string;
   readonly #fetch: typeof fetch;
+  #closed = false;
 
   constructor(options: HttpTransportOptions) {
     this.url = options.url;
@@ -55,33 +58,28 @@ export class HttpTransport implements Transport {
   async send(commands: Command[], options: SendOptions): Promise<Outcome[]> {
     const single = options.mode === 'pipeline' && commands.length === 1;
     const path = options.mode === 'transaction' ? '/multi-exec' : single ? '/' : '/pipeline';
-    const { status, headers, text } = await withDeadline(
-      options.timeoutMs,
-      options.signal,
-      async (signal) => {
-        let response: Response;
-        try {
-          response = await this.#fetch(`${this.url}${path}`, {
-            method: 'POST',
-            headers: {
-              authorization: `Bearer ${this.#token}`,
-              'content-type': 'application/json',
-              'upstash-encoding': 'base64',
-            },
-            body: JSON.stringify(single ? commands[0] : commands),
-            signal,
-          });
-        } catch (error) {
-          throw signal.aborted ? signal.reason : this.#networkError(error);
-        }
-        // Reading the body is part of the request: a connection dropped mid-body is a network failure too.
-        const text = await response.text().catch((error: unknown) => {
-          throw signal.aborted ? signal.reason : this.#networkError(error);
-        });
-        return { status: response.status, headers: response.headers, text };
-      },
-      (ms) => `The gateway at ${this.url} did not answer within ${ms} ms`,
-    );
+    if (this.#closed) throw clientClosed();
+    const { signal } = options;
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.url}${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          'content-type': 'application/json',
+          'upstash-encoding': 'base64',
+        },
+        body: JSON.stringify(single ? commands[0] : commands),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (error) {
+      throw signal?.aborted ? signal.reason : this.#networkError(error);
+    }
+    // Reading the body is part of the request: a connection dropped mid-body is a network failure too.
+    const text = await response.text().catch((error: unknown) => {
+      throw signal?.aborted ? signal.reason : this.#networkError(error);
+    });
+    const { status, headers } = response;
     const body = parseJson(text, status);
     if (status === 200) return single ? [toOutcome(body, commands[0] ?? [])] : toOutcomes(body, commands);
     if (status === 400) {
@@ -93,6 +91,11 @@ export class HttpTransport implements Transport {
       return commands.map(() => ({ ok: false, error }));
     }
     throw statusError(status, errorText(body), headers, this.url);
+  }
+
+  /** Sends after this fail with `CG_ERR_CLIENT_CLOSED`; fetch owns the sockets, so nothing else to release. */
+  async close(): Promise<void> {
+    this.#closed = true;
   }
 
   /**

@@ -1,12 +1,12 @@
-import { DEFAULT_MAX_BATCH_SIZE, DEFAULT_TIMEOUT_MS, httpOptionsFromEnv } from './client.js';
+import { withTimeout } from './abort.js';
+import { DEFAULT_MAX_BATCH_SIZE, DEFAULT_TIMEOUT_MS, gatewayPath, httpOptionsFromEnv } from './client.js';
 import { CommandClient } from './command-client.js';
-import type { Command } from './commands.js';
 import { checkPositive, checkToken, checkUrl, ENV, type EnvSource, processEnv, readEnv } from './config.js';
-import { CachegateConfigError, CachegateError, CachegateUnavailableError, hasCode } from './errors.js';
+import { CachegateConfigError, type CachegateError } from './errors.js';
+import { type FallbackTransport, withFallback } from './fallback.js';
 import { HttpTransport } from './http-transport.js';
 import { RedisTransport } from './redis-transport.js';
-import { deliveryOf, partitionForResend } from './retry.js';
-import type { Outcome, SendOptions } from './transport.js';
+import { type RetryOptions, resolveRetry } from './retry.js';
 
 /** The path commands currently take. */
 export type ActiveTransport = 'http' | 'redis';
@@ -28,11 +28,17 @@ export interface HybridClientOptions {
    */
   recheckIntervalMs?: number;
   /**
-   * Deadline of each attempt in milliseconds: the HTTP attempt, then, after a gateway failure, the direct
-   * attempt (so a call that fails over can take up to twice this). A call can override it.
+   * Deadline of each attempt in milliseconds: the HTTP attempt with its retries, then, after a gateway
+   * failure, the direct attempt (so a call that fails over can take up to twice this). A call can override it.
    * @default 5000
    */
   timeoutMs?: number;
+  /**
+   * Retries over HTTP before falling back, by the same rules as `Cachegate`'s: only commands safe to repeat,
+   * unless the request provably never left. `false` falls back at the first failure.
+   * @default { retries: 2, minDelayMs: 50, maxDelayMs: 1000 }
+   */
+  retry?: RetryOptions | false;
   /** Most commands in one automatic batch. @default 1000 */
   maxBatchSize?: number;
   /** Called once when the client switches from the gateway to direct Redis, with the failure that caused it. @default undefined */
@@ -52,26 +58,12 @@ export interface HybridClientOptions {
  * fails with `CG_ERR_OUTCOME_UNKNOWN`, so an increment is never applied twice.
  */
 export class HybridClient extends CommandClient {
-  readonly #http: HttpTransport;
-  readonly #redis: RedisTransport;
-  readonly #recheckIntervalMs: number;
-  readonly #probeTimeoutMs: number;
-  readonly #onFallback: HybridClientOptions['onFallback'];
-  readonly #onRecover: HybridClientOptions['onRecover'];
-  #active: ActiveTransport = 'http';
-  #unavailableSince = 0;
-  #lastProbeAt = 0;
-  #probe: Promise<boolean> | undefined;
-  #closed = false;
+  readonly #paths: FallbackTransport;
 
   /** @internal Use {@link createHybridClient}. */
   constructor(options: HybridClientOptions = {}) {
     const env = options.env ?? processEnv();
     const timeoutMs = checkPositive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
-    super({
-      timeoutMs,
-      maxBatchSize: checkPositive(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize'),
-    });
     const fromEnv = () => httpOptionsFromEnv(env);
     const url = options.url === undefined ? fromEnv().url : checkUrl(options.url, 'url');
     const token = options.token === undefined ? fromEnv().token : checkToken(options.token, 'token');
@@ -81,120 +73,46 @@ export class HybridClient extends CommandClient {
         `redisUrl (or ${ENV.redisUrl.join(' / ')}) must be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl ?? null)}`,
       );
     }
-    this.#http = new HttpTransport({ url, token, fetch: options.fetch });
-    this.#redis = new RedisTransport({
+    const redis = new RedisTransport({
       url: redisUrl,
       password: options.redisPassword ?? readEnv(env, ENV.redisPassword),
       connectTimeoutMs: Math.min(timeoutMs, 2000),
     });
-    this.#recheckIntervalMs = checkPositive(options.recheckIntervalMs ?? 60_000, 'recheckIntervalMs');
-    this.#probeTimeoutMs = Math.min(timeoutMs, 2000);
-    this.#onFallback = options.onFallback;
-    this.#onRecover = options.onRecover;
+    const { onRecover } = options;
+    const paths = withFallback(
+      gatewayPath(new HttpTransport({ url, token, fetch: options.fetch }), resolveRetry(options.retry)),
+      withTimeout(redis, (ms) => `Redis did not answer within ${ms} ms`),
+      {
+        recheckIntervalMs: checkPositive(options.recheckIntervalMs ?? 60_000, 'recheckIntervalMs'),
+        probeTimeoutMs: Math.min(timeoutMs, 2000),
+        names: { primary: 'The gateway', secondary: 'direct Redis' },
+        onFallback: options.onFallback,
+        onRecover: (info) => {
+          // Back on the gateway, the direct connection would only hold a Redis client slot: release it.
+          void redis.disconnect();
+          onRecover?.(info);
+        },
+      },
+    );
+    super({
+      transport: paths,
+      timeoutMs,
+      maxBatchSize: checkPositive(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize'),
+    });
+    this.#paths = paths;
   }
 
   /** `'http'` while commands go through the gateway, `'redis'` while they go to Redis directly. */
   get activeTransport(): ActiveTransport {
-    return this.#active;
+    return this.#paths.active === 'primary' ? 'http' : 'redis';
   }
 
   /**
    * Probes the gateway's `/health` now (sharing a probe already running) and switches back to it when it is
    * healthy. Never throws.
    */
-  async isServiceAvailable(): Promise<boolean> {
-    return this.#recheck();
-  }
-
-  /** Closes the direct Redis connection. Calls after this reject with `CG_ERR_CLIENT_CLOSED`. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#redis.close();
-  }
-
-  protected async dispatch(commands: Command[], options: SendOptions): Promise<Outcome[]> {
-    if (this.#closed) throw new CachegateError('CG_ERR_CLIENT_CLOSED', 'The client is closed');
-    if (this.#active === 'redis' && Date.now() - this.#lastProbeAt >= this.#recheckIntervalMs)
-      await this.#recheck();
-    if (this.#active === 'redis') return this.#sendDirect(commands, options);
-    try {
-      return await this.#http.send(commands, options);
-    } catch (error) {
-      if (!isGatewayFailure(error)) throw error;
-      this.#fallBack(error as CachegateError);
-      return this.#resendDirect(commands, options, error as CachegateError);
-    }
-  }
-
-  /** After a gateway failure: re-sends directly what is safe to re-send, settles the rest as unknown. */
-  async #resendDirect(
-    commands: Command[],
-    options: SendOptions,
-    failure: CachegateError,
-  ): Promise<Outcome[]> {
-    const positions = commands.map((_, index) => index);
-    const { resend, settled } = partitionForResend(commands, positions, failure, options.mode);
-    const outcomes: Outcome[] = new Array(commands.length);
-    for (const [index, outcome] of settled) outcomes[index] = outcome;
-    if (resend.length > 0) {
-      let results: Outcome[];
-      try {
-        results = await this.#sendDirect(
-          resend.map((index) => commands[index] as Command),
-          options,
-        );
-      } catch (error) {
-        results = resend.map(() => ({ ok: false, error: error as CachegateError }));
-      }
-      resend.forEach((index, position) => {
-        outcomes[index] = results[position] as Outcome;
-      });
-    }
-    return outcomes;
-  }
-
-  async #sendDirect(commands: Command[], options: SendOptions): Promise<Outcome[]> {
-    try {
-      return await this.#redis.send(commands, options);
-    } catch (error) {
-      if (!hasCode(error, 'CG_ERR_UNAVAILABLE')) throw error;
-      const since = new Date(this.#unavailableSince).toISOString();
-      throw new CachegateUnavailableError(
-        `The gateway is unavailable (since ${since}) and direct Redis failed too: ${(error as Error).message}`,
-        { sent: (error as CachegateUnavailableError).sent ?? true, cause: error },
-      );
-    }
-  }
-
-  #fallBack(error: CachegateError): void {
-    if (this.#active === 'redis') return;
-    this.#active = 'redis';
-    this.#unavailableSince = Date.now();
-    this.#lastProbeAt = this.#unavailableSince;
-    safely(() => this.#onFallback?.(error));
-  }
-
-  /** One `/health` probe at a time; callers arriving meanwhile share its answer. */
-  #recheck(): Promise<boolean> {
-    this.#probe ??= (async () => {
-      try {
-        const healthy = await this.#http.isHealthy(this.#probeTimeoutMs);
-        if (healthy && this.#active === 'redis') this.#recover();
-        return healthy;
-      } finally {
-        this.#lastProbeAt = Date.now();
-        this.#probe = undefined;
-      }
-    })();
-    return this.#probe;
-  }
-
-  #recover(): void {
-    this.#active = 'http';
-    const unavailableForMs = Date.now() - this.#unavailableSince;
-    // Back on the gateway, the direct connection would only hold a Redis client slot: release it.
-    void this.#redis.disconnect();
-    safely(() => this.#onRecover?.({ unavailableForMs }));
+  override isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    return super.isServiceAvailable({ timeoutMs: options.timeoutMs ?? Math.min(this.timeoutMs, 2000) });
   }
 }
 
@@ -210,18 +128,4 @@ export class HybridClient extends CommandClient {
  */
 export function createHybridClient(options: HybridClientOptions = {}): HybridClient {
   return new HybridClient(options);
-}
-
-/** Refused, reset, timed out or 502/503/504: the gateway path is broken. 401/403/429 are not fallbacks. */
-function isGatewayFailure(error: unknown): boolean {
-  return deliveryOf(error) !== undefined && !hasCode(error, 'CG_ERR_RATE_LIMITED');
-}
-
-/** A throwing callback must not break the call that triggered it. */
-function safely(callback: () => void): void {
-  try {
-    callback();
-  } catch {
-    // The caller's own bug; the SDK has nowhere sensible to report it.
-  }
 }

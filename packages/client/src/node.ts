@@ -6,7 +6,7 @@
 import { Cachegate } from './client.js';
 import type { CommandClient } from './command-client.js';
 import { ENV, processEnv, readEnv } from './config.js';
-import { createHybridClient, type HybridClient } from './hybrid.js';
+import { createHybridClient } from './hybrid.js';
 import { createSeedHelpers } from './seed-helpers.js';
 
 export {
@@ -18,7 +18,7 @@ export {
 export * from './index.js';
 export { RedisTransport, type RedisTransportOptions } from './redis-transport.js';
 
-let defaultClient: (CommandClient & Partial<Pick<HybridClient, 'close'>>) | undefined;
+let defaultClient: CommandClient | undefined;
 
 /**
  * The client behind the seed helpers: hybrid when a Redis URL is configured (`CACHEGATE_REDIS_URL` or
@@ -49,5 +49,5 @@ export const isServiceAvailable = seedHelpers.isServiceAvailable;
 export async function closeCache(): Promise<void> {
   const client = defaultClient;
   defaultClient = undefined;
-  await client?.close?.();
+  await client?.close();
 }

@@ -1,7 +1,7 @@
 import { createClient, ErrorReply, MultiErrorReply, type RedisClientType } from '@redis/client';
 import { withDeadline } from './abort.js';
 import { type Command, commandName } from './commands.js';
-import { CachegateCommandError, CachegateError, CachegateUnavailableError } from './errors.js';
+import { CachegateCommandError, CachegateError, CachegateUnavailableError, clientClosed } from './errors.js';
 import type { Outcome, SendOptions, Transport } from './transport.js';
 
 /** Options of {@link RedisTransport}. */
@@ -19,6 +19,7 @@ export interface RedisTransportOptions {
  * have the same RESP2 shape as the gateway's (strings, integers, null, arrays), and values go through the
  * same codec upstream, so data written through either transport reads back identically through the other.
  *
+ * Commands cannot be recalled once written, so a send ignores its signal: `withTimeout` stops waiting for it.
  * Fails fast: no offline queue and no background reconnect loop. A broken connection is dropped and the
  * next send opens a new one, so a dead Redis costs one refused connect per call, never a hang.
  */
@@ -38,21 +39,27 @@ export class RedisTransport implements Transport {
   }
 
   async send(commands: Command[], options: SendOptions): Promise<Outcome[]> {
-    return withDeadline(
-      options.timeoutMs,
-      options.signal,
-      async () => {
-        const client = await this.#open();
-        try {
-          return options.mode === 'transaction'
-            ? await transaction(client, commands)
-            : await pipeline(client, commands);
-        } catch (error) {
-          throw unavailable('Redis failed', error);
-        }
-      },
-      (ms) => `Redis did not answer within ${ms} ms`,
-    );
+    const client = await this.#open();
+    try {
+      return options.mode === 'transaction'
+        ? await transaction(client, commands)
+        : await pipeline(client, commands);
+    } catch (error) {
+      throw unavailable('Redis failed', error);
+    }
+  }
+
+  /** True when Redis answers PING within `timeoutMs`. Never throws. */
+  async isHealthy(timeoutMs: number): Promise<boolean> {
+    try {
+      return await withDeadline(
+        timeoutMs,
+        undefined,
+        async () => (await (await this.#open()).ping()) === 'PONG',
+      );
+    } catch {
+      return false;
+    }
   }
 
   /** Closes the connection after its pending commands; a later send opens a new one unless closed for good. */
@@ -70,8 +77,7 @@ export class RedisTransport implements Transport {
   }
 
   #open(): Promise<RedisClientType> {
-    if (this.#closed)
-      return Promise.reject(new CachegateError('CG_ERR_CLIENT_CLOSED', 'The client is closed'));
+    if (this.#closed) return Promise.reject(clientClosed());
     if (this.#client?.isReady) return Promise.resolve(this.#client);
     // Concurrent callers share one connection attempt.
     this.#connecting ??= this.#connect().finally(() => {
@@ -99,7 +105,7 @@ export class RedisTransport implements Transport {
     }
     if (this.#closed) {
       destroyQuietly(client);
-      throw new CachegateError('CG_ERR_CLIENT_CLOSED', 'The client is closed');
+      throw clientClosed();
     }
     this.#client = client;
     return client;

@@ -1,6 +1,7 @@
+import { sleep } from './abort.js';
 import { type Command, commandName, isSafeToRepeat } from './commands.js';
 import { type CachegateError, CachegateOutcomeUnknownError, hasCode } from './errors.js';
-import type { BatchMode, Outcome } from './transport.js';
+import { type BatchMode, failAt, type Outcome, sendAt, type Transport, wrap } from './transport.js';
 
 /** When and how often a failed request is re-sent. Only commands that are safe to repeat are re-sent. */
 export interface RetryOptions {
@@ -28,6 +29,41 @@ export function resolveRetry(retry: RetryOptions | false | undefined): RetryPoli
 export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfterMs = 0): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** attempt);
   return Math.max(Math.random() * ceiling, Math.min(retryAfterMs, policy.maxDelayMs));
+}
+
+/**
+ * A transport that re-sends what failed in delivery, with backoff, until `policy.retries` re-sends are spent
+ * or the send's signal fires. When retries run out, the commands that may be sent again elsewhere carry the
+ * last failure as their outcome, so a fallback after this layer can still take them (see {@link Outcome}).
+ */
+export function withRetry(inner: Transport, policy: RetryPolicy): Transport {
+  return wrap(inner, async (commands, options) => {
+    const outcomes: Outcome[] = new Array(commands.length);
+    let pending = commands.map((_, index) => index);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await sendAt(
+          (batch, sendOptions) => inner.send(batch, sendOptions),
+          commands,
+          pending,
+          outcomes,
+          options,
+        );
+        return outcomes;
+      } catch (caught) {
+        const error = caught as CachegateError;
+        // The deadline or the caller's signal ended the send: nothing left to wait for.
+        if (options.signal?.aborted || deliveryOf(error) === undefined) throw error;
+        const { resend, settled } = partitionForResend(commands, pending, error, options.mode);
+        for (const [index, outcome] of settled) outcomes[index] = outcome;
+        if (attempt >= policy.retries) failAt(outcomes, resend, error);
+        if (attempt >= policy.retries || resend.length === 0) return outcomes;
+        pending = resend;
+        const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
+        await sleep(backoffDelay(attempt, policy, retryAfterMs), options.signal);
+      }
+    }
+  });
 }
 
 /**

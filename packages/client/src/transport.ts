@@ -7,7 +7,12 @@ import type { CachegateError } from './errors.js';
  */
 export type BatchMode = 'pipeline' | 'transaction';
 
-/** What one command produced: its reply (RESP2 shaped: string, integer, null or array) or its error. */
+/**
+ * What one command produced: its reply (RESP2 shaped: string, integer, null or array) or its error. An
+ * outcome carries a delivery failure (`CG_ERR_UNAVAILABLE`, a gateway 503, `CG_ERR_TIMEOUT`,
+ * `CG_ERR_RATE_LIMITED`) only for a command that may be sent again elsewhere: it never left, or repeating it
+ * is harmless. A command that may have run and is not safe to repeat carries `CG_ERR_OUTCOME_UNKNOWN`.
+ */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: CachegateError };
 
 /** Options of one {@link Transport.send}. */
@@ -15,21 +20,23 @@ export interface SendOptions {
   /** How the commands run. */
   mode: BatchMode;
   /**
-   * How long the transport may take before failing with a timeout, in milliseconds.
-   * @default undefined (no timer of its own: an outer deadline bounds it)
+   * The call's deadline in milliseconds, applied by the timeout layer of a composed transport; the layers
+   * below it see only the resulting `signal`.
+   * @default undefined (only `signal` ends the send)
    */
   timeoutMs?: number | undefined;
   /**
-   * Fires when every caller waiting for this batch has given up: the transport should stop waiting.
+   * Fires when the send should stop: its deadline passed, or every caller waiting for it gave up.
    * @default undefined
    */
   signal?: AbortSignal | undefined;
 }
 
 /**
- * The seam between operations and the wire: one implementation speaks HTTP to the gateway, one speaks
- * RESP to Redis directly. Both run the same command arrays and return replies of the same shape, so a
- * value written through one reads back identically through the other.
+ * The one seam between the command client and the wire. `HttpTransport` speaks HTTP to the gateway and
+ * `RedisTransport` speaks RESP to Redis directly; retries, deadlines and the hybrid client's fallback are
+ * transports too, wrapped around those (`withRetry`, `withTimeout`, `withFallback`). Every transport returns
+ * replies of the same shape, so a value written through one reads back identically through another.
  */
 export interface Transport {
   /**
@@ -38,6 +45,35 @@ export interface Transport {
    * CachegateError, and a transaction Redis discards fails every outcome.
    */
   send(commands: Command[], options: SendOptions): Promise<Outcome[]>;
+  /** True when the service answers its health check within `timeoutMs`. Never throws. */
+  isHealthy(timeoutMs: number): Promise<boolean>;
   /** Releases connections. Sends after close fail with `CG_ERR_CLIENT_CLOSED`. */
-  close?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A transport that sends its own way and passes health checks and closing through to `inner`. */
+export function wrap(inner: Transport, send: Transport['send']): Transport {
+  return { send, isHealthy: (timeoutMs) => inner.isHealthy(timeoutMs), close: () => inner.close() };
+}
+
+/** Sends the commands at `positions` and writes their outcomes into `outcomes` at those same positions. */
+export async function sendAt(
+  send: Transport['send'],
+  commands: Command[],
+  positions: number[],
+  outcomes: Outcome[],
+  options: SendOptions,
+): Promise<void> {
+  const results = await send(
+    positions.map((index) => commands[index] as Command),
+    options,
+  );
+  positions.forEach((index, position) => {
+    outcomes[index] = results[position] as Outcome;
+  });
+}
+
+/** Gives every command at `positions` the same failed outcome. */
+export function failAt(outcomes: Outcome[], positions: number[], error: CachegateError): void {
+  for (const index of positions) outcomes[index] = { ok: false, error };
 }

@@ -1,4 +1,4 @@
-import { Cachegate, type CachegateError } from '@cachegate/client';
+import { Cachegate, type CachegateError, type RetryOptions } from '@cachegate/client';
 import { createHybridClient, type HybridClient } from '@cachegate/client/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../server/src/redis/embedded.js';
@@ -17,12 +17,17 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((client) => client.close()));
 });
 
-function hybrid(url = proxy.url, fallbacks: CachegateError[] = []): HybridClient {
+function hybrid(
+  url = proxy.url,
+  fallbacks: CachegateError[] = [],
+  retry: RetryOptions | false = { minDelayMs: 10, maxDelayMs: 20 },
+): HybridClient {
   const client = createHybridClient({
     url,
     token: TOKENS.write,
     redisUrl: stack.redis.url,
     env: {},
+    retry,
     onFallback: (error) => fallbacks.push(error),
   });
   opened.push(client);
@@ -119,6 +124,59 @@ describe('hybrid client: an INCR is never applied twice', () => {
     expect((await rejectionOf(cache.get('k'))).code).toBe('CG_ERR_AUTH_FAILED');
     expect(cache.activeTransport).toBe('http');
     expect(fallbacks).toEqual([]);
+  });
+});
+
+describe('hybrid client: the HTTP retry rules run before any fallback', () => {
+  it('a GET whose connection was reset twice is retried over HTTP and never falls back', async () => {
+    await stack.redis.command('SET', 'g', '"value"');
+    proxy.behave((_request, index) => (index < 2 ? { kind: 'drop' } : { kind: 'forward' }));
+    const fallbacks: CachegateError[] = [];
+    const cache = hybrid(proxy.url, fallbacks);
+    expect(await cache.get('g')).toBe('value');
+    expect(proxy.requests).toHaveLength(3);
+    expect(cache.activeTransport).toBe('http');
+    expect(fallbacks).toEqual([]);
+  });
+
+  it('a 429 is retried over HTTP, even an INCR, and applied once: no fallback', async () => {
+    proxy.behave((_request, index) => (index === 0 ? { kind: 'respond', status: 429 } : { kind: 'forward' }));
+    const cache = hybrid();
+    expect(await cache.incr('counter')).toBe(1);
+    expect(proxy.requests).toHaveLength(2);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+    expect(cache.activeTransport).toBe('http');
+  });
+
+  it('once the retries are spent, a GET falls back to Redis', async () => {
+    await stack.redis.command('SET', 'g', '"value"');
+    proxy.behave(() => ({ kind: 'drop' }));
+    const fallbacks: CachegateError[] = [];
+    const cache = hybrid(proxy.url, fallbacks);
+    expect(await cache.get('g')).toBe('value');
+    expect(proxy.requests).toHaveLength(3);
+    expect(cache.activeTransport).toBe('redis');
+    expect(fallbacks.map((error) => error.code)).toEqual(['CG_ERR_UNAVAILABLE']);
+  });
+
+  it('an INCR whose first attempt may have run is not retried over HTTP nor sent over Redis', async () => {
+    proxy.behave((_request, index) => (index === 0 ? { kind: 'forward-then-drop' } : { kind: 'forward' }));
+    const cache = hybrid();
+    const [read, increment] = await Promise.allSettled([cache.get('g'), cache.incr('counter')]);
+    expect(read).toEqual({ status: 'fulfilled', value: null });
+    expect((increment as PromiseRejectedResult).reason.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect(proxy.requests.map((request) => request.path)).toEqual(['/pipeline', '/']);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+    expect(cache.activeTransport).toBe('http');
+  });
+
+  it('retry: false falls back at the first failure', async () => {
+    await stack.redis.command('SET', 'g', '"value"');
+    proxy.behave(() => ({ kind: 'drop' }));
+    const cache = hybrid(proxy.url, [], false);
+    expect(await cache.get('g')).toBe('value');
+    expect(proxy.requests).toHaveLength(1);
+    expect(cache.activeTransport).toBe('redis');
   });
 });
 
