@@ -1,65 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../deploy/test/helpers/compose.js';
 import { configVariableNames } from '../packages/server/src/config.js';
-import { ERRORS } from '../packages/server/src/errors.js';
+import { markdownDocs } from './helpers/docs.js';
 import { repo } from './helpers/pack.js';
 
-/** The prose users read holds to the code: error codes, setting names, the CI recipes. */
+/** The prose users read holds to the code: setting names, the CI recipes (error codes: error-vocabulary). */
 
-function markdownFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (['node_modules', '.git', 'dist', '.cache', 'results'].includes(name)) return [];
-    if (statSync(path).isDirectory()) return markdownFiles(path);
-    return name.endsWith('.md') ? [path] : [];
-  });
-}
-
-/** Codes such as CG_ERR_AUTH_INVALID named in a text; `CG_ERR_*` and `CG_ERR_...` name no code. */
-const codesIn = (text: string) => new Set(text.match(/\bCG_ERR_[A-Z][A-Z0-9_]*[A-Z0-9]\b/g) ?? []);
-
-const serverCodes = new Set(Object.keys(ERRORS));
-// The SDK's codes are the string literals of its ErrorCode union, which exists only at compile time.
-const clientCodes = new Set(
-  [
-    ...readFileSync(join(repo, 'packages/client/src/errors.ts'), 'utf8').matchAll(/'(CG_ERR_[A-Z0-9_]+)'/g),
-  ].map((m) => m[1] as string),
-);
-const docs = markdownFiles(repo).map((path) => ({
-  path: relative(repo, path),
-  text: readFileSync(path, 'utf8'),
-}));
+const docs = markdownDocs();
 const text = (path: string) => docs.find((doc) => doc.path === path)?.text ?? '';
-
-describe('error codes in the docs', () => {
-  it('reads both catalogs and the docs that name codes', () => {
-    expect(serverCodes).toContain('CG_ERR_AUTH_INVALID');
-    expect(clientCodes).toContain('CG_ERR_AUTH_FAILED');
-    expect(clientCodes.size).toBeGreaterThan(10);
-    const named = new Set(docs.flatMap((doc) => [...codesIn(doc.text)]));
-    expect(named.size).toBeGreaterThan(20);
-  });
-
-  it('names only codes the gateway or the SDK has', () => {
-    const unknown = docs.flatMap((doc) =>
-      [...codesIn(doc.text)]
-        .filter((code) => !serverCodes.has(code) && !clientCodes.has(code))
-        .map((code) => `${doc.path}: ${code}`),
-    );
-    expect(unknown).toEqual([]);
-  });
-
-  it("gives the SDK's codes in the SDK's README, and the gateway's in the API reference", () => {
-    expect([...codesIn(text('packages/client/README.md'))].filter((code) => !clientCodes.has(code))).toEqual(
-      [],
-    );
-    expect([...codesIn(text('docs/api.md'))].filter((code) => !serverCodes.has(code))).toEqual([]);
-  });
-});
 
 describe('docs/ci.md', () => {
   const ci = text('docs/ci.md');

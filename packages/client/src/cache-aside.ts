@@ -1,6 +1,6 @@
 import { decodeValue } from './codec.js';
 import type { CommandArg } from './commands.js';
-import { hasCode, invalidArgument } from './errors.js';
+import { invalidArgument, isOutage } from './errors.js';
 import type { SetOptions } from './operations.js';
 import type { CallOptions } from './pipeline.js';
 
@@ -103,5 +103,5 @@ export async function getOrSet<T>(
 }
 
 function ignoreWhenCacheDown(error: unknown): void {
-  if (!hasCode(error, 'CG_ERR_UNAVAILABLE', 'CG_ERR_TIMEOUT', 'CG_ERR_OUTCOME_UNKNOWN')) throw error;
+  if (!isOutage(error)) throw error;
 }

@@ -174,8 +174,13 @@ export class CommandClient {
     try {
       return await this.#transport.send(commands, { mode: 'pipeline', ...options });
     } catch (error) {
-      if (commands.length < 2 || !hasCode(error, 'CG_ERR_COMMAND_DENIED', 'CG_ERR_REQUEST_TOO_LARGE'))
-        throw error;
+      const refusedWhole = hasCode(
+        error,
+        'CG_ERR_COMMAND_DENIED',
+        'CG_ERR_BODY_TOO_LARGE',
+        'CG_ERR_PIPELINE_TOO_LARGE',
+      );
+      if (commands.length < 2 || !refusedWhole) throw error;
       const middle = Math.ceil(commands.length / 2);
       const halves = [commands.slice(0, middle), commands.slice(middle)];
       // Each half settles on its own: a failure in one must not discard the other's results.

@@ -4,10 +4,11 @@ import { decodeBase64Result } from './decode-result.js';
 import {
   CachegateCommandError,
   CachegateError,
-  type CachegateErrorCode,
   CachegateHttpError,
   CachegateUnavailableError,
   clientClosed,
+  type GatewayErrorCode,
+  gatewayCode,
 } from './errors.js';
 import type { Outcome, SendOptions, Transport } from './transport.js';
 
@@ -82,15 +83,17 @@ export class HttpTransport implements Transport {
     const { status, headers } = response;
     const body = parseJson(text, status);
     if (status === 200) return single ? [toOutcome(body, commands[0] ?? [])] : toOutcomes(body, commands);
+    const code = gatewayCode(headers.get('cachegate-error-code'));
     if (status === 400) {
       // A Redis error for `POST /`; for a transaction, Redis discarded it: every command failed.
       const error = new CachegateCommandError(
         single ? commandName(commands[0] ?? []) : 'MULTI',
         errorText(body),
+        code ?? (options.mode === 'transaction' ? 'CG_ERR_TRANSACTION_ABORTED' : 'CG_ERR_REDIS_ERROR'),
       );
       return commands.map(() => ({ ok: false, error }));
     }
-    throw statusError(status, errorText(body), headers, this.url);
+    throw statusError(status, code, errorText(body), headers, this.url);
   }
 
   /** Sends after this fail with `CG_ERR_CLIENT_CLOSED`; fetch owns the sockets, so nothing else to release. */
@@ -181,25 +184,33 @@ function toOutcomes(body: unknown, commands: Command[]): Outcome[] {
   return body.map((item, index) => toOutcome(item, commands[index] ?? []));
 }
 
-const STATUS_CODES: Record<number, CachegateErrorCode> = {
-  401: 'CG_ERR_AUTH_FAILED',
+/** The gateway's code for an answer that names none (from Upstash, or a proxy in between). */
+const STATUS_CODES: Record<number, GatewayErrorCode> = {
+  401: 'CG_ERR_AUTH_INVALID',
   403: 'CG_ERR_COMMAND_DENIED',
-  413: 'CG_ERR_REQUEST_TOO_LARGE',
+  413: 'CG_ERR_BODY_TOO_LARGE',
   429: 'CG_ERR_RATE_LIMITED',
 };
 
-function statusError(status: number, message: string, headers: Headers, url: string): CachegateError {
+function statusError(
+  status: number,
+  code: GatewayErrorCode | undefined,
+  message: string,
+  headers: Headers,
+  url: string,
+): CachegateError {
   const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
   if (status === 502 || status === 503 || status === 504) {
     return new CachegateUnavailableError(`The gateway at ${url} is unavailable (${status}): ${message}`, {
       // The gateway promises with this header that nothing reached Redis; proxies (502, 504) never do.
       sent: headers.get('cachegate-executed') !== 'no',
       status,
+      ...(code === undefined ? {} : { code }),
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
   return new CachegateHttpError(
-    STATUS_CODES[status] ?? 'CG_ERR_HTTP_STATUS',
+    code ?? STATUS_CODES[status] ?? 'CG_ERR_HTTP_STATUS',
     status,
     `${status}: ${message}`,
   );

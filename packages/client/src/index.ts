@@ -23,6 +23,8 @@ export {
   CachegateOutcomeUnknownError,
   CachegateTimeoutError,
   CachegateUnavailableError,
+  type GatewayErrorCode,
+  isUnavailable,
 } from './errors.js';
 export { HttpTransport, type HttpTransportOptions } from './http-transport.js';
 export type { SetOptions } from './operations.js';

@@ -137,7 +137,7 @@ async function transaction(client: RedisClientType, commands: Command[]): Promis
   } catch (error) {
     if (error instanceof MultiErrorReply) replies = error.replies as unknown[];
     else if (error instanceof ErrorReply) {
-      const failure = commandError(['MULTI'], error);
+      const failure = new CachegateCommandError('MULTI', error.message, 'CG_ERR_TRANSACTION_ABORTED');
       return commands.map(() => ({ ok: false, error: failure }));
     } else throw error;
   }

@@ -1,6 +1,6 @@
 import { sleep } from './abort.js';
 import { type Command, commandName, isSafeToRepeat } from './commands.js';
-import { type CachegateError, CachegateOutcomeUnknownError, hasCode } from './errors.js';
+import { type CachegateError, CachegateOutcomeUnknownError, hasCode, isUnavailable } from './errors.js';
 import { type BatchMode, failAt, type Outcome, sendAt, type Transport, wrap } from './transport.js';
 
 /** When and how often a failed request is re-sent. Only commands that are safe to repeat are re-sent. */
@@ -72,8 +72,7 @@ export function withRetry(inner: Transport, policy: RetryPolicy): Transport {
  * 502/503/504, `undefined` when the failure is not about delivery (401, 403, bad arguments...).
  */
 export function deliveryOf(error: unknown): 'not-sent' | 'maybe-sent' | undefined {
-  if (hasCode(error, 'CG_ERR_UNAVAILABLE'))
-    return (error as { sent?: boolean }).sent === false ? 'not-sent' : 'maybe-sent';
+  if (isUnavailable(error)) return error.sent === false ? 'not-sent' : 'maybe-sent';
   if (hasCode(error, 'CG_ERR_RATE_LIMITED')) return 'not-sent';
   if (hasCode(error, 'CG_ERR_TIMEOUT')) return 'maybe-sent';
   return undefined;

@@ -1,4 +1,4 @@
-import { hasCode } from './errors.js';
+import { isOutage } from './errors.js';
 
 /** What the seed-compatible helpers need from a client. */
 export interface SeedHelperClient {
@@ -25,7 +25,7 @@ export interface SeedHelpers {
  * environment only when the helpers are actually used.
  *
  * The seed treated its cache as optional: a function kept working when the cache was down. So these
- * helpers turn outages (`CG_ERR_UNAVAILABLE`, `CG_ERR_TIMEOUT`, `CG_ERR_OUTCOME_UNKNOWN`) into a miss or
+ * helpers turn outages (unavailable, including the gateway's 503s, `CG_ERR_TIMEOUT`, `CG_ERR_OUTCOME_UNKNOWN`) into a miss or
  * `false`. Configuration, auth and argument errors still throw: they are mistakes to fix, not outages.
  */
 export function createSeedHelpers(client: () => SeedHelperClient): SeedHelpers {
@@ -42,7 +42,7 @@ async function orWhenDown<T, F>(work: () => Promise<T>, fallback: F): Promise<T 
   try {
     return await work();
   } catch (error) {
-    if (hasCode(error, 'CG_ERR_UNAVAILABLE', 'CG_ERR_TIMEOUT', 'CG_ERR_OUTCOME_UNKNOWN')) return fallback;
+    if (isOutage(error)) return fallback;
     throw error;
   }
 }

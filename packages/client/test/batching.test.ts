@@ -62,7 +62,7 @@ describe('tick batching', () => {
     expect(good).toEqual({ status: 'fulfilled', value: true });
     expect(alsoGood).toEqual({ status: 'fulfilled', value: 1 });
     expect(wrongType.status).toBe('rejected');
-    expect((wrongType as PromiseRejectedResult).reason.code).toBe('CG_ERR_COMMAND_FAILED');
+    expect((wrongType as PromiseRejectedResult).reason.code).toBe('CG_ERR_REDIS_ERROR');
     expect((wrongType as PromiseRejectedResult).reason.message).toMatch(/WRONGTYPE/);
     expect(proxy.requests).toHaveLength(1);
   });

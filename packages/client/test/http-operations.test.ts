@@ -112,7 +112,7 @@ describe('pipeline and multi', () => {
   it('a failing command rejects exec with that command error', async () => {
     await cache.set('str', 'text');
     const error = await rejectionOf(cache.pipeline().get('str').incr('str').exec());
-    expect(error.code).toBe('CG_ERR_COMMAND_FAILED');
+    expect(error.code).toBe('CG_ERR_REDIS_ERROR');
     expect(error.message).toMatch(/not an integer/);
   });
 
@@ -126,13 +126,13 @@ describe('errors', () => {
     await cache.set('text', 'abc');
     const [ok, bad] = await Promise.allSettled([cache.get('text'), cache.incr('text')]);
     expect(ok).toEqual({ status: 'fulfilled', value: 'abc' });
-    expect(bad.status === 'rejected' && (bad.reason as { code: string }).code).toBe('CG_ERR_COMMAND_FAILED');
+    expect(bad.status === 'rejected' && (bad.reason as { code: string }).code).toBe('CG_ERR_REDIS_ERROR');
   });
 
-  it('a wrong token is CG_ERR_AUTH_FAILED with status 401', async () => {
+  it('a wrong token is CG_ERR_AUTH_INVALID with status 401', async () => {
     const wrong = new Cachegate({ url: stack.gateway.url, token: 'not-a-valid-token-at-all' });
     const error = (await rejectionOf(wrong.get('k'))) as Error & { code: string; status: number };
-    expect(error.code).toBe('CG_ERR_AUTH_FAILED');
+    expect(error.code).toBe('CG_ERR_AUTH_INVALID');
     expect(error.status).toBe(401);
   });
 

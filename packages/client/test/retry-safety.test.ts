@@ -121,7 +121,7 @@ describe('hybrid client: an INCR is never applied twice', () => {
       onFallback: (e) => fallbacks.push(e),
     });
     opened.push(cache);
-    expect((await rejectionOf(cache.get('k'))).code).toBe('CG_ERR_AUTH_FAILED');
+    expect((await rejectionOf(cache.get('k'))).code).toBe('CG_ERR_AUTH_INVALID');
     expect(cache.activeTransport).toBe('http');
     expect(fallbacks).toEqual([]);
   });

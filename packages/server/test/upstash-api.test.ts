@@ -354,3 +354,44 @@ describe('/subscribe and /psubscribe (server-sent events)', () => {
     expect((await response.json()).error).toContain('/subscribe/<channel>');
   });
 });
+
+describe('Cachegate-Error-Code', () => {
+  it('names the catalog code of every error answer, where the Upstash body has no room for it', async () => {
+    const codeOf = async (response: Response) => {
+      await response.body?.cancel();
+      return [response.status, response.headers.get('cachegate-error-code')];
+    };
+    await redis.command('LPUSH', 'list', 'a');
+    expect(await codeOf(await post('/', ['GET', 'k'], { token: null }))).toEqual([
+      401,
+      'CG_ERR_AUTH_MISSING',
+    ]);
+    expect(await codeOf(await post('/', ['GET', 'k'], { token: 'unknown-token-0123456789' }))).toEqual([
+      401,
+      'CG_ERR_AUTH_INVALID',
+    ]);
+    expect(await codeOf(await post('/', ['SET', 'k', 'v'], { token: TOKENS.read }))).toEqual([
+      403,
+      'CG_ERR_COMMAND_DENIED',
+    ]);
+    expect(await codeOf(await post('/', ['GET', 'list']))).toEqual([400, 'CG_ERR_REDIS_ERROR']);
+    expect(await codeOf(await post('/pipeline', Array(6).fill(['GET', 'k'])))).toEqual([
+      413,
+      'CG_ERR_PIPELINE_TOO_LARGE',
+    ]);
+    expect(await codeOf(await post('/', ['SET', 'k', 'x'.repeat(5000)]))).toEqual([
+      413,
+      'CG_ERR_BODY_TOO_LARGE',
+    ]);
+    expect(await codeOf(await post('/multi-exec', [['SET', 'k']]))).toEqual([
+      400,
+      'CG_ERR_TRANSACTION_ABORTED',
+    ]);
+  });
+
+  it('is absent from answers that succeed', async () => {
+    const response = await post('/', ['SET', 'k', 'v']);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cachegate-error-code')).toBeNull();
+  });
+});

@@ -157,10 +157,12 @@ export class RequestContext {
 
   /**
    * Answers with a catalog error in the format of the route family: `{"error": "<message>"}` for the
-   * Upstash routes, `{"error": {"code", "message", "requestId"}}` for the cache API.
+   * Upstash routes, `{"error": {"code", "message", "requestId"}}` for the cache API. The code also travels
+   * as `Cachegate-Error-Code`, since the Upstash body has no room for it.
    */
   sendError(error: GatewayError): void {
     const headers = this.headers;
+    headers.push('cachegate-error-code', error.code);
     if (error.retryAfterSeconds !== undefined) headers.push('retry-after', String(error.retryAfterSeconds));
     if (error.statusCode === 401) headers.push('www-authenticate', 'Bearer');
     if (!error.mayHaveRun) headers.push('cachegate-executed', 'no');

@@ -23,6 +23,7 @@ const EXPOSED_HEADERS = [
   'ETag',
   'Retry-After',
   'Cachegate-Executed',
+  'Cachegate-Error-Code',
   'RateLimit-Limit',
   'RateLimit-Remaining',
   'RateLimit-Reset',

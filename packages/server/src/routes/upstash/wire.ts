@@ -1,6 +1,6 @@
 import { pipelineItemJson, resultJson } from '../../core/encode-result.js';
 import type { BatchResult } from '../../core/executor.js';
-import { gatewayError } from '../../errors.js';
+import { type ErrorCode, gatewayError } from '../../errors.js';
 import { JSON_TYPE, type RequestContext } from '../../http/context.js';
 import { ErrorReply, encodeReply } from '../../redis/resp.js';
 import type { Command, ReplyForm } from '../../redis/types.js';
@@ -112,6 +112,7 @@ export function sendSingle(
   const result = batch.replies[0] ?? null;
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
   const refused = result instanceof ErrorReply;
+  if (refused) ctx.headers.push('cachegate-error-code', 'CG_ERR_REDIS_ERROR' satisfies ErrorCode);
   const status = refused ? 400 : 200;
   const body =
     form === 'resp2'
