@@ -41,11 +41,13 @@ describe('a real gateway: the SDK reports the code the gateway sent', () => {
     expect(await stack.redis.command('GET', 'm')).toBeNull();
   });
 
-  it('503 CG_ERR_REDIS_UNAVAILABLE once Redis is gone, and isUnavailable says so', async () => {
+  it('503 CG_ERR_REDIS_UNAVAILABLE once Redis is gone: isUnavailable, and an outage to getOrSet', async () => {
     await stack.redis.stop();
     const error = await rejectionOf(client().get('k'));
     expect(error.code).toBe('CG_ERR_REDIS_UNAVAILABLE');
     expect(isUnavailable(error)).toBe(true);
+    // An outage to the cache-aside helpers as well: the loader still answers.
+    expect(await client().getOrSet('k', () => 'loaded')).toBe('loaded');
   });
 });
 
