@@ -5,7 +5,7 @@ import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from '../red
 import { type Databases, databaseName } from '../redis/databases.js';
 import type { MonitorListener, StopMonitor } from '../redis/monitor.js';
 import { ErrorReply } from '../redis/resp.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from '../redis/subscriber.js';
+import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { denialReason, scopeDenial } from './policy.js';
 import { SharedReads } from './shared-reads.js';
@@ -161,17 +161,11 @@ export class CommandExecutor {
    * Subscribes to a channel or pattern for a streaming route. Any scope may listen (it reads); Redis ACL
    * users' channel rules apply on their own connection. Runs on a pub/sub connection, never a command one.
    */
-  async subscribe(
-    principal: Principal,
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe> {
+  async subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
     const found = this.databases.resolve(principal, Date.now() + this.options.commandTimeoutMs);
     const backend = found instanceof Promise ? await found : found;
     if (backend === undefined || !backend.isReady) throw unavailable(principal);
-    const subscribed = backend.subscribe(principal, kind, name, listener, onEnd);
+    const subscribed = backend.subscribe(principal, subscription);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ReplyTimeoutError(true)), this.options.commandTimeoutMs);

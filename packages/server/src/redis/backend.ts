@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from '../core/command-table.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Subscription, Unsubscribe } from './subscriber.js';
 import type { Command, Reply, ReplyForm } from './types.js';
 
 /** A `host:port` pair of a Sentinel or Cluster node. */
@@ -50,16 +50,10 @@ export interface RedisBackend {
    */
   transaction(batch: Batch): Promise<Reply[]>;
   /**
-   * Subscribes to a channel (or pattern) on a pub/sub connection of its own, never a command connection.
-   * `onEnd` runs if the subscription ends on the server side (its server was replaced).
+   * Subscribes to a channel (or pattern) on a pub/sub connection of its own, never a command connection,
+   * logged in as `principal`'s Redis user.
    */
-  subscribe(
-    principal: Principal,
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe>;
+  subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe>;
   /**
    * Streams MONITOR output on a connection of its own per stream (never a shared one), logged in as
    * `principal`'s Redis user; resolves once Redis confirmed by `deadline`. Standalone and Sentinel monitor

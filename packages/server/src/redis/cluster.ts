@@ -15,7 +15,7 @@ import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { ErrorReply, replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Subscription, Unsubscribe } from './subscriber.js';
 import type { Arg, Command, Logger, Reply } from './types.js';
 
 /** Options for {@link ClusterBackend}. */
@@ -165,14 +165,8 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   }
 
   /** On a random master: cluster pub/sub reaches every node. */
-  async subscribe(
-    principal: Principal,
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe> {
-    return this.#node(this.#ownerOf(undefined)).subscriber(principal).subscribe(kind, name, listener, onEnd);
+  async subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
+    return this.#node(this.#ownerOf(undefined)).subscriber(principal).subscribe(subscription);
   }
 
   /**

@@ -13,8 +13,6 @@ import type { DatabaseSettings, Logger } from './types.js';
  * report unready) before Redis does.
  */
 export function connectRedis(config: Config, logger: Logger): RedisBackend {
-  const url = config.redisUrl === undefined ? undefined : new URL(config.redisUrl);
-  const password = config.redisPassword ?? (url?.password ? decodeURIComponent(url.password) : undefined);
   const nearCache =
     config.nearCache === 'on'
       ? { maxBytes: config.nearCacheMaxBytes, prefixes: config.nearCachePrefixes }
@@ -25,12 +23,7 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
     password: config.redisPassword,
     tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
-    scopeUsers: new ScopeUsers({
-      mode: config.scopeUsers,
-      secret: `${url?.username ?? ''}\0${password ?? ''}`,
-      commandTimeoutMs: config.commandTimeoutMs,
-      logger,
-    }),
+    scopeUsers: scopeUsersFor(config, config.redisUrl, config.redisPassword, logger),
   };
   if (config.redisSentinels.length > 0) {
     return new SentinelBackend({
@@ -58,8 +51,6 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
  * Redis, with passwords derived from this database's own credentials.
  */
 export function connectDatabase(config: Config, database: DatabaseSettings, logger: Logger): RedisBackend {
-  const url = new URL(database.url);
-  const password = database.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
   return new StandaloneBackend({
     url: database.url,
     password: database.password,
@@ -67,11 +58,26 @@ export function connectDatabase(config: Config, database: DatabaseSettings, logg
     commandTimeoutMs: config.commandTimeoutMs,
     maxReplyDepth: config.maxJsonDepth,
     logger,
-    scopeUsers: new ScopeUsers({
-      mode: config.scopeUsers,
-      secret: `${url.username}\0${password ?? ''}`,
-      commandTimeoutMs: config.commandTimeoutMs,
-      logger,
-    }),
+    scopeUsers: scopeUsersFor(config, database.url, database.password, logger),
+  });
+}
+
+/**
+ * The scope users of one Redis. Their passwords derive from that Redis's own credentials (the URL's user,
+ * and the password given apart or else in the URL), so every gateway process in front of it agrees.
+ */
+function scopeUsersFor(
+  config: Config,
+  redisUrl: string | undefined,
+  password: string | undefined,
+  logger: Logger,
+): ScopeUsers {
+  const url = redisUrl === undefined ? undefined : new URL(redisUrl);
+  const secret = password ?? (url?.password ? decodeURIComponent(url.password) : '');
+  return new ScopeUsers({
+    mode: config.scopeUsers,
+    secret: `${url?.username ?? ''}\0${secret}`,
+    commandTimeoutMs: config.commandTimeoutMs,
+    logger,
   });
 }

@@ -4,7 +4,7 @@ import { type Batch, openHolding, type RedisBackend } from './backend.js';
 import { NotSentError } from './connection.js';
 import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Subscription, Unsubscribe } from './subscriber.js';
 import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from './types.js';
 
 /**
@@ -195,18 +195,12 @@ class Database extends EventEmitter implements RedisBackend {
     return this.#track((backend) => backend.transaction(batch));
   }
 
-  async subscribe(
-    principal: Principal,
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe> {
+  async subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
     const backend = this.#backend;
     if (backend === undefined) throw this.#closedError();
     return openHolding(
-      (ended) => backend.subscribe(principal, kind, name, listener, ended),
-      onEnd,
+      (ended) => backend.subscribe(principal, { ...subscription, onEnd: ended }),
+      subscription.onEnd,
       this.#streamStarted(),
     );
   }

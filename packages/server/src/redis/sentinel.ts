@@ -7,7 +7,7 @@ import type { MonitorListener, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Subscription, Unsubscribe } from './subscriber.js';
 import type { Logger, Reply } from './types.js';
 
 /** Options for {@link SentinelBackend}. */
@@ -95,14 +95,8 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
   }
 
   /** On the current master; a failover ends the subscription (onEnd), and the client subscribes again. */
-  async subscribe(
-    principal: Principal,
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe> {
-    return this.#master().subscribe(principal, kind, name, listener, onEnd);
+  async subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
+    return this.#master().subscribe(principal, subscription);
   }
 
   /** On the current master; a failover ends the stream (the old master's connections close). */

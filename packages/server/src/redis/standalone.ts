@@ -8,7 +8,7 @@ import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
-import type { MessageListener, SubscriptionKind, Unsubscribe } from './subscriber.js';
+import type { Subscription, Unsubscribe } from './subscriber.js';
 import type { Reply } from './types.js';
 
 /** Options for {@link StandaloneBackend}. */
@@ -64,14 +64,8 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     return this.#node.connectionFor(batch.principal).transaction(argsOf(batch), batch.deadline, batch.form);
   }
 
-  subscribe(
-    principal: Principal,
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe> {
-    return this.#node.subscriber(principal).subscribe(kind, name, listener, onEnd);
+  subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
+    return this.#node.subscriber(principal).subscribe(subscription);
   }
 
   monitor(

@@ -11,6 +11,15 @@ export type MessageListener = (message: Buffer, channel: Buffer) => void;
 /** Ends a subscription. */
 export type Unsubscribe = () => Promise<void>;
 
+/** A channel or pattern a streaming route listens to, and whom to tell. */
+export interface Subscription {
+  readonly kind: SubscriptionKind;
+  readonly name: string;
+  readonly listener: MessageListener;
+  /** Runs if the subscription ends without being unsubscribed (its server was replaced after a failover). */
+  readonly onEnd: () => void;
+}
+
 type Client = ReturnType<typeof createClient>;
 
 /**
@@ -45,16 +54,10 @@ export class Subscriber {
   }
 
   /**
-   * Subscribes `listener` to a channel or pattern; resolves once Redis confirmed. `onEnd` runs if the
-   * subscription ends without being unsubscribed (the server was replaced after a failover).
+   * Subscribes the listener to a channel or pattern; resolves once Redis confirmed.
    * @throws the ErrorReply of a refused subscription (e.g. NOPERM for a Redis ACL user).
    */
-  async subscribe(
-    kind: SubscriptionKind,
-    name: string,
-    listener: MessageListener,
-    onEnd: () => void,
-  ): Promise<Unsubscribe> {
+  async subscribe({ kind, name, listener, onEnd }: Subscription): Promise<Unsubscribe> {
     const client = await this.#client;
     try {
       if (kind === 'subscribe') await client.subscribe(name, listener, true);

@@ -69,7 +69,7 @@ export function subscribeRoutes({ executor, drain }: Services): Route[] {
               ? event('message', channel.toString(), message.toString())
               : event('pmessage', name, channel.toString(), message.toString()),
           );
-        unsubscribes.push(await executor.subscribe(ctx.caller, kind, name, listener, end));
+        unsubscribes.push(await executor.subscribe(ctx.caller, { kind, name, listener, onEnd: end }));
         events.push(event(kind, name, String(index + 1)));
       }
     } catch (error) {
