@@ -98,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     maxMonitors: config.maxMonitors,
   });
   metrics.observeMonitors(() => executor.openMonitors);
+  metrics.observeDatabases(() => databases.statuses());
   metrics.observeReads(backend, executor.reads);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();

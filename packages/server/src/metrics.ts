@@ -11,6 +11,7 @@ import type { ExecutorObserver } from './core/executor.js';
 import type { NearCacheStats } from './core/near-cache-store.js';
 import type { ErrorCode } from './errors.js';
 import type { RedisBackend } from './redis/backend.js';
+import { DATABASE_STATUSES, type DatabaseStatus } from './redis/databases.js';
 import type { NearCache } from './redis/near-cache.js';
 
 /** One series of a {@link FastHistogram}: its labels, and counts per bucket (the last is +Inf). */
@@ -323,6 +324,23 @@ export class GatewayMetrics implements ExecutorObserver {
       collect() {
         const caches = backend.nearCaches();
         this.set(caches.length > 0 && caches.every((cache) => cache.isLive) ? 1 : 0);
+      },
+    });
+  }
+
+  /** Exports the state of each tokens-file database, by name, as `cachegate_database_state`. */
+  observeDatabases(statuses: () => { name: string; status: DatabaseStatus }[]): void {
+    new Gauge({
+      name: 'cachegate_database_state',
+      help: 'Tokens-file databases (redisUrl) by name: 1 for the state each is in (idle, connecting, up, down), 0 for the others; summed over CACHEGATE_WORKERS it counts workers',
+      labelNames: ['database', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { name, status } of statuses()) {
+          for (const state of DATABASE_STATUSES)
+            this.set({ database: name, state }, state === status ? 1 : 0);
+        }
       },
     });
   }

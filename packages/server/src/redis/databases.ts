@@ -11,7 +11,18 @@ import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from
  * What `/health` says of a tokens-file database: `idle` (no connection: unused lately, which is no
  * failure), `connecting` (first use under way), `up`, or `down` (connected before, or tried, and failing).
  */
-export type DatabaseStatus = 'idle' | 'connecting' | 'up' | 'down';
+export const DATABASE_STATUSES = ['idle', 'connecting', 'up', 'down'] as const;
+export type DatabaseStatus = (typeof DATABASE_STATUSES)[number];
+
+/** How many databases are in each state (every state present, 0 included). */
+export function countByStatus(statuses: { status: DatabaseStatus }[]): Record<DatabaseStatus, number> {
+  const counts = Object.fromEntries(DATABASE_STATUSES.map((status) => [status, 0])) as Record<
+    DatabaseStatus,
+    number
+  >;
+  for (const { status } of statuses) counts[status] += 1;
+  return counts;
+}
 
 /** The name of the database `principal`'s commands go to: its tokens-file database, or `default`. */
 export function databaseName(principal: Principal): string {
@@ -108,7 +119,7 @@ export class Databases {
     }
   }
 
-  /** The tokens-file databases and their states, by name (for `/health`). */
+  /** The tokens-file databases and their states, by name (for `/health` and the metrics). */
   statuses(): { name: string; status: DatabaseStatus }[] {
     return [...this.#byName.values()].map((database) => ({
       name: database.settings.name,

@@ -1,4 +1,5 @@
 import type { Route } from '../../http/router.js';
+import { countByStatus, DATABASE_STATUSES } from '../../redis/databases.js';
 import { VERSION } from '../../version.js';
 import type { Services } from '../services.js';
 
@@ -43,8 +44,9 @@ const healthSchema = {
     databases: {
       type: 'object',
       description:
-        'Tokens-file databases (redisUrl) by name: "idle" is unconnected for lack of traffic, not a failure. They do not change "status".',
-      additionalProperties: { type: 'string', enum: ['idle', 'connecting', 'up', 'down'] },
+        'How many tokens-file databases (redisUrl) are in each state; "idle" is unconnected for lack of traffic, not a failure. They do not change "status". Names are on /metrics (cachegate_database_state), which needs a token.',
+      required: [...DATABASE_STATUSES],
+      properties: Object.fromEntries(DATABASE_STATUSES.map((status) => [status, { type: 'integer' }])),
     },
   },
 };
@@ -130,9 +132,8 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
                       bytes: caches.reduce((total, cache) => total + cache.store.bytes, 0),
                     },
                   }),
-              ...(statuses.length === 0
-                ? {}
-                : { databases: Object.fromEntries(statuses.map(({ name, status }) => [name, status])) }),
+              // Counts only: database names (often tenants') are not for unauthenticated callers.
+              ...(statuses.length === 0 ? {} : { databases: countByStatus(statuses) }),
             });
             if (redis.status === 'up') return ctx.send(200, body);
             ctx.headers.push('retry-after', '1');
