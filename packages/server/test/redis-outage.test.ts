@@ -72,4 +72,24 @@ describe('Redis outage', () => {
       'gateway did not recover',
     );
   });
+
+  it('the Redis rate-limit store is held to the command timeout too, and fails open', async () => {
+    const limited = await startGateway(redis.url, {
+      CACHEGATE_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+      CACHEGATE_RATE_LIMIT: '1000/1m',
+      CACHEGATE_RATE_LIMIT_STORE: 'redis',
+    });
+    process.kill(redis.process.pid as number, 'SIGSTOP');
+    try {
+      const { response, ms } = await timed(limited.request('/get/k'));
+      // The count times out and the request goes on (fail open) to meet the same stalled Redis: two
+      // command timeouts in all, never a wait for Redis to wake up.
+      expect(response.status).toBe(503);
+      expect(ms).toBeGreaterThanOrEqual(2 * COMMAND_TIMEOUT_MS - 50);
+      expect(ms).toBeLessThan(3 * COMMAND_TIMEOUT_MS);
+    } finally {
+      process.kill(redis.process.pid as number, 'SIGCONT');
+      await limited.close();
+    }
+  });
 });
