@@ -330,6 +330,7 @@ describe('metric names against a real gateway', () => {
     const rules = ruleExpressions(alertRulesYaml());
     expect(rules.map((rule) => rule.alert).sort()).toEqual(
       [
+        'DatabaseDown',
         'EventLoopLag',
         'GatewayDown',
         'HighErrorRatio',
