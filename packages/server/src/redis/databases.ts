@@ -8,8 +8,9 @@ import type { Subscription, Unsubscribe } from './subscriber.js';
 import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from './types.js';
 
 /**
- * What `/health` says of a tokens-file database: `idle` (no connection: unused lately, which is no
- * failure), `connecting` (first use under way), `up`, or `down` (connected before, or tried, and failing).
+ * The state of a tokens-file database (`cachegate_database_state`; `/health` counts them): `idle` (no
+ * connection: unused lately, which is no failure), `connecting` (first use under way), `up`, or `down`
+ * (connected before, or tried, and failing).
  */
 export const DATABASE_STATUSES = ['idle', 'connecting', 'up', 'down'] as const;
 export type DatabaseStatus = (typeof DATABASE_STATUSES)[number];
