@@ -10,7 +10,12 @@ export function withTimeout(inner: Transport, describe: (ms: number) => string):
     withDeadline(
       options.timeoutMs,
       options.signal,
-      (signal) => inner.send(commands, { mode: options.mode, signal }),
+      (signal) =>
+        inner.send(commands, {
+          mode: options.mode,
+          signal,
+          deadline: options.timeoutMs === undefined ? options.deadline : Date.now() + options.timeoutMs,
+        }),
       describe,
     ),
   );

@@ -98,11 +98,19 @@ export class CachegateConfigError extends CachegateError {
 export class CachegateHttpError extends CachegateError {
   /** The HTTP status of the response. */
   readonly status: number;
+  /** The server's `Retry-After`, in milliseconds, when it sent one (429). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: CachegateErrorCode, status: number, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: CachegateErrorCode,
+    status: number,
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number | undefined },
+  ) {
     super(code, message, options);
     this.name = 'CachegateHttpError';
     this.status = status;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

@@ -40,6 +40,8 @@ export class FallbackTransport implements Transport {
   readonly #secondary: Transport;
   readonly #options: FallbackOptions;
   #active: ActivePath = 'primary';
+  /** Counts recoveries, so that a send begun before the last one cannot start a new outage. */
+  #recoveries = 0;
   #unavailableSince = 0;
   #lastProbeAt = 0;
   #probe: Promise<boolean> | undefined;
@@ -60,10 +62,12 @@ export class FallbackTransport implements Transport {
     if (this.#active === 'secondary' && Date.now() - this.#lastProbeAt >= this.#options.recheckIntervalMs)
       await this.isHealthy(this.#options.probeTimeoutMs);
     if (this.#active === 'secondary') return this.#sendSecondary(commands, options);
+    const recoveries = this.#recoveries;
     const outcomes = await this.#sendPrimary(commands, options);
     const failure = pathFailure(outcomes);
     if (failure === undefined) return outcomes;
-    this.#fallBack(failure);
+    // A send still failing from an outage the probe has since seen end does not start another one.
+    if (recoveries === this.#recoveries) this.#fallBack(failure);
     const resend = outcomes.flatMap((outcome, index) =>
       !outcome.ok && isGatewayFailure(outcome.error) ? [index] : [],
     );
@@ -146,6 +150,7 @@ export class FallbackTransport implements Transport {
 
   #recover(): void {
     this.#active = 'primary';
+    this.#recoveries += 1;
     const unavailableForMs = Date.now() - this.#unavailableSince;
     safely(() => this.#options.onRecover?.({ unavailableForMs }));
   }

@@ -213,6 +213,7 @@ function statusError(
     code ?? STATUS_CODES[status] ?? 'CG_ERR_HTTP_STATUS',
     status,
     `${status}: ${message}`,
+    { retryAfterMs },
   );
 }
 

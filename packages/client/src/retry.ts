@@ -32,8 +32,8 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfterMs 
 }
 
 /**
- * A transport that re-sends what failed in delivery, with backoff, until `policy.retries` re-sends are spent
- * or the send's signal fires. When retries run out, the commands that may be sent again elsewhere carry the
+ * A transport that re-sends what failed in delivery, with backoff, until `policy.retries` re-sends are spent,
+ * the next backoff would pass the send's deadline, or its signal fires. When retries run out, the commands that may be sent again elsewhere carry the
  * last failure as their outcome, so a fallback after this layer can still take them (see {@link Outcome}).
  */
 export function withRetry(inner: Transport, policy: RetryPolicy): Transport {
@@ -53,14 +53,25 @@ export function withRetry(inner: Transport, policy: RetryPolicy): Transport {
       } catch (caught) {
         const error = caught as CachegateError;
         // The deadline or the caller's signal ended the send: nothing left to wait for.
-        if (options.signal?.aborted || deliveryOf(error) === undefined) throw error;
+        if (options.signal?.aborted) throw error;
+        if (deliveryOf(error) === undefined) {
+          if (attempt === 0) throw error;
+          // An earlier attempt may have run some commands, whose unknown outcomes must stand: a failure of
+          // the whole batch now would have callers (the auto-batch split) send them again.
+          failAt(outcomes, pending, error);
+          return outcomes;
+        }
         const { resend, settled } = partitionForResend(commands, pending, error, options.mode);
         for (const [index, outcome] of settled) outcomes[index] = outcome;
-        if (attempt >= policy.retries) failAt(outcomes, resend, error);
-        if (attempt >= policy.retries || resend.length === 0) return outcomes;
-        pending = resend;
         const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-        await sleep(backoffDelay(attempt, policy, retryAfterMs), options.signal);
+        const delay = backoffDelay(attempt, policy, retryAfterMs);
+        // A backoff past the deadline would end in a timeout, which says less than this failure does (a
+        // refused request is known not to have run, a timed-out one is not).
+        const outOfTime = options.deadline !== undefined && Date.now() + delay >= options.deadline;
+        if (attempt >= policy.retries || outOfTime) failAt(outcomes, resend, error);
+        if (attempt >= policy.retries || outOfTime || resend.length === 0) return outcomes;
+        pending = resend;
+        await sleep(delay, options.signal);
       }
     }
   });

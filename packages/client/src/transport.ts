@@ -26,6 +26,12 @@ export interface SendOptions {
    */
   timeoutMs?: number | undefined;
   /**
+   * When the send must be over (a `Date.now()` time), set by the timeout layer for the layers below it, so
+   * that they can plan: a retry does not start a backoff it cannot finish.
+   * @default undefined
+   */
+  deadline?: number | undefined;
+  /**
    * Fires when the send should stop: its deadline passed, or every caller waiting for it gave up.
    * @default undefined
    */

@@ -170,6 +170,63 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
     expect(cache.activeTransport).toBe('http');
   });
 
+  it('an INCR refused with Cachegate-Executed: no until the deadline nears goes to Redis, not to "unknown"', async () => {
+    proxy.behave(() => ({
+      kind: 'respond',
+      status: 503,
+      headers: {
+        'retry-after': '1',
+        'cachegate-executed': 'no',
+        'cachegate-error-code': 'CG_ERR_OVERLOADED',
+      },
+    }));
+    const fallbacks: CachegateError[] = [];
+    const cache = createHybridClient({
+      url: proxy.url,
+      token: TOKENS.write,
+      redisUrl: stack.redis.url,
+      env: {},
+      timeoutMs: 1500,
+      onFallback: (error) => fallbacks.push(error),
+    });
+    opened.push(cache);
+    const started = performance.now();
+    expect(await cache.incr('counter')).toBe(1);
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+    expect(fallbacks.map((error) => error.code)).toEqual(['CG_ERR_OVERLOADED']);
+  });
+
+  it('a request from before a recovery that fails after it does not start a second outage', async () => {
+    let commandRequests = 0;
+    proxy.behave((request) =>
+      request.path !== '/health' && commandRequests++ < 2
+        ? { kind: 'forward', delayMs: 1000 }
+        : { kind: 'forward' },
+    );
+    const fallbacks: CachegateError[] = [];
+    const cache = createHybridClient({
+      url: proxy.url,
+      token: TOKENS.write,
+      redisUrl: stack.redis.url,
+      env: {},
+      timeoutMs: 300,
+      retry: false,
+      onFallback: (error) => fallbacks.push(error),
+    });
+    opened.push(cache);
+    const first = cache.get('a');
+    await delay(100);
+    const second = cache.get('b');
+    expect(await first).toBeNull(); // timed out at 300 ms, then read from Redis
+    expect(cache.activeTransport).toBe('redis');
+    expect(await cache.isServiceAvailable()).toBe(true);
+    expect(cache.activeTransport).toBe('http');
+    expect(await second).toBeNull(); // timed out at 400 ms, after the recovery
+    expect(cache.activeTransport).toBe('http');
+    expect(fallbacks).toHaveLength(1);
+  });
+
   it('retry: false falls back at the first failure', async () => {
     await stack.redis.command('SET', 'g', '"value"');
     proxy.behave(() => ({ kind: 'drop' }));
@@ -252,6 +309,50 @@ describe('isomorphic client: retries only where safe', () => {
     const error = await rejectionOf(http({ retry: { retries: 2, minDelayMs: 1, maxDelayMs: 2 } }).get('g'));
     expect(error.code).toBe('CG_ERR_UNAVAILABLE');
     expect(proxy.requests).toHaveLength(3);
+  });
+
+  it('a later attempt refused as a whole (403) leaves an INCR that may have run unknown, and sends it no more', async () => {
+    await stack.redis.command('SET', 'g', '1');
+    proxy.behave((_request, index) =>
+      index === 0
+        ? { kind: 'forward-then-drop' }
+        : { kind: 'respond', status: 403, headers: { 'cachegate-error-code': 'CG_ERR_COMMAND_DENIED' } },
+    );
+    const cache = http();
+    const [increment, read] = await Promise.allSettled([cache.incr('counter'), cache.get('g')]);
+    expect((increment as PromiseRejectedResult).reason.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
+    expect((read as PromiseRejectedResult).reason.code).toBe('CG_ERR_COMMAND_DENIED');
+    // The first attempt and the GET's retry; the 403 splits nothing, so the INCR is not sent again.
+    expect(proxy.requests.map((request) => request.path)).toEqual(['/pipeline', '/']);
+    expect(await stack.redis.command('GET', 'counter')).toBe('1');
+  });
+
+  it("a backoff that would pass the deadline is not started: the call ends with the gateway's own error", async () => {
+    proxy.behave(() => ({
+      kind: 'respond',
+      status: 503,
+      headers: {
+        'retry-after': '1',
+        'cachegate-executed': 'no',
+        'cachegate-error-code': 'CG_ERR_OVERLOADED',
+      },
+    }));
+    const cache = new Cachegate({ url: proxy.url, token: TOKENS.write, timeoutMs: 1500 });
+    const started = performance.now();
+    const error = await rejectionOf(cache.incr('counter'));
+    expect(error.code).toBe('CG_ERR_OVERLOADED');
+    expect(performance.now() - started).toBeLessThan(1500);
+    // Sent at 0 and after the 1 s Retry-After; a second 1 s wait would end past the 1.5 s deadline.
+    expect(proxy.requests).toHaveLength(2);
+  });
+
+  it("honours a 429's Retry-After", async () => {
+    proxy.behave((_request, index) =>
+      index === 0 ? { kind: 'respond', status: 429, headers: { 'retry-after': '0.3' } } : { kind: 'forward' },
+    );
+    const started = performance.now();
+    expect(await http({ retry: { retries: 1, minDelayMs: 1, maxDelayMs: 1000 } }).incr('counter')).toBe(1);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
   });
 
   it('retry: false sends once', async () => {

@@ -49,8 +49,9 @@ describe('timeouts', () => {
       retry: { retries: 1000, minDelayMs: 20, maxDelayMs: 40 },
     });
     const { error, ms } = await timed(cache.get('k'));
-    expect(error.code).toBe('CG_ERR_TIMEOUT');
-    expect(ms).toBeLessThan(1000);
+    // The last reset once no further backoff fits, or the timeout if an attempt was still out at 300 ms.
+    expect(['CG_ERR_UNAVAILABLE', 'CG_ERR_TIMEOUT']).toContain(error.code);
+    expect(ms).toBeLessThan(400);
     expect(proxy.requests.length).toBeGreaterThan(1);
   });
 
