@@ -60,7 +60,10 @@ export class FallbackTransport implements Transport {
   async send(commands: Command[], options: SendOptions): Promise<Outcome[]> {
     if (this.#closed) throw clientClosed();
     if (this.#active === 'secondary' && Date.now() - this.#lastProbeAt >= this.#options.recheckIntervalMs)
-      await this.isHealthy(this.#options.probeTimeoutMs);
+      // The probe spends the call's time too, so it gets no more than the call's own timeout.
+      await this.isHealthy(
+        Math.min(this.#options.probeTimeoutMs, options.timeoutMs ?? Number.POSITIVE_INFINITY),
+      );
     if (this.#active === 'secondary') return this.#sendSecondary(commands, options);
     const recoveries = this.#recoveries;
     const outcomes = await this.#sendPrimary(commands, options);

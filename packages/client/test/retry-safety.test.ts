@@ -227,6 +227,29 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
     expect(fallbacks).toHaveLength(1);
   });
 
+  it("the periodic health probe takes no more than the call's own timeout", async () => {
+    await stack.redis.command('SET', 'g', '"value"');
+    proxy.behave((request) =>
+      request.path === '/health' ? { kind: 'forward', delayMs: 1500 } : { kind: 'drop' },
+    );
+    const cache = createHybridClient({
+      url: proxy.url,
+      token: TOKENS.write,
+      redisUrl: stack.redis.url,
+      env: {},
+      retry: false,
+      recheckIntervalMs: 50,
+    });
+    opened.push(cache);
+    expect(await cache.get('g')).toBe('value');
+    expect(cache.activeTransport).toBe('redis');
+    await delay(60);
+    const started = performance.now();
+    expect(await cache.get('g', { timeoutMs: 200 })).toBe('value');
+    expect(performance.now() - started).toBeLessThan(600);
+    expect(proxy.requests.map((request) => request.path)).toContain('/health');
+  });
+
   it('retry: false falls back at the first failure', async () => {
     await stack.redis.command('SET', 'g', '"value"');
     proxy.behave(() => ({ kind: 'drop' }));
