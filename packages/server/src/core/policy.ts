@@ -56,6 +56,33 @@ const BLOCKS_ONLY_WITH_OPTION = new Set(['xread', 'xreadgroup']);
 const PROTOCOL_STATE = new Set(['script|debug', 'asking']);
 
 /**
+ * Commands Redis files under neither `@admin` nor `@dangerous` that act on what the whole server shares, so
+ * they need an admin token: the function libraries (a write token replacing one would have an admin's FCALL
+ * run its code with the gateway's own rights), the script cache and the kill of another caller's script,
+ * the allocator, and the cluster's topology.
+ */
+const SERVER_WIDE = new Set([
+  'function|load',
+  'function|delete',
+  'function|flush',
+  'function|restore',
+  'function|kill',
+  'script|flush',
+  'script|kill',
+  'memory|purge',
+  'memory|stats',
+  'memory|doctor',
+  'memory|malloc-stats',
+  'cluster|info',
+  'cluster|nodes',
+  'cluster|shards',
+  'cluster|slots',
+  'cluster|links',
+  'cluster|myid',
+  'cluster|myshardid',
+]);
+
+/**
  * Decides whether `principal` may run `command`, whose entry in the command table is `info` (undefined when
  * the server does not know the command). Returns undefined when allowed, otherwise the reason, naming the
  * command. Unknown commands are allowed through so that Redis answers with its own error.
@@ -107,7 +134,7 @@ export function denialReason(
  */
 export function scopeAllows(info: CommandInfo, scope: Scope): boolean {
   if (scope === 'admin' || LISTENING.has(info.name)) return true;
-  if (info.isAdminOnly) return false;
+  if (info.isAdminOnly || SERVER_WIDE.has(info.name)) return false;
   return scope === 'write' || !info.isMutating;
 }
 
@@ -134,6 +161,9 @@ export function scopeDenial(info: CommandInfo, scope: Scope, shown: string): str
   if (info.isAdminOnly) {
     const kind = info.categories.has('@admin') || info.flags.has('admin') ? '@admin' : '@dangerous';
     return `${shown} is a ${kind} command: it needs a token with scope "admin"`;
+  }
+  if (SERVER_WIDE.has(info.name)) {
+    return `${info.name.replace('|', ' ').toUpperCase()} acts on what the whole server shares: it needs a token with scope "admin"`;
   }
   return `${shown} writes: this token has scope "read"`;
 }

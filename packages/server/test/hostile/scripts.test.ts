@@ -58,7 +58,7 @@ describe('scripts are held to the scope of the token that sent them', () => {
     const sha = await (await run(['SCRIPT', 'LOAD', `return ${call}`], TOKENS.write)).json();
     await expectRefusedInsideRedis(await run(['EVALSHA', sha.result, '0'], TOKENS.write));
     const library = `#!lua name=hostile\nredis.register_function('f', function() return ${call} end)`;
-    expect((await run(['FUNCTION', 'LOAD', 'REPLACE', library], TOKENS.write)).status).toBe(200);
+    expect((await run(['FUNCTION', 'LOAD', 'REPLACE', library], TOKENS.admin)).status).toBe(200);
     await expectRefusedInsideRedis(await run(['FCALL', 'f', '0'], TOKENS.write));
   });
 
@@ -108,6 +108,49 @@ describe('scripts are held to the scope of the token that sent them', () => {
       }
     }
     expect(checked).toBeGreaterThan(400);
+  });
+});
+
+describe('what every caller shares: function libraries, the script cache, the allocator, the topology', () => {
+  it("a write token cannot replace an admin's function library, so the admin never runs its code", async () => {
+    const own =
+      "#!lua name=adminlib\nredis.register_function('stats', function() return redis.call('DBSIZE') end)";
+    expect((await run(['FUNCTION', 'LOAD', own], TOKENS.admin)).status).toBe(200);
+    const hostile =
+      "#!lua name=adminlib\nredis.register_function('stats', function() return redis.call('FLUSHALL') end)";
+    const replaced = await run(['FUNCTION', 'LOAD', 'REPLACE', hostile], TOKENS.write);
+    expect(replaced.status).toBe(403);
+    expect((await replaced.json()).error).toContain('FUNCTION LOAD');
+    expect(await (await run(['FCALL', 'stats', '0'], TOKENS.admin)).json()).toEqual({ result: 1 });
+    expect(await redis.command('GET', 'canary')).toBe('still here');
+  });
+
+  it.each([
+    [['FUNCTION', 'LOAD', "#!lua name=x\nredis.register_function('x', function() return 1 end)"], 'write'],
+    [['FUNCTION', 'DELETE', 'adminlib'], 'write'],
+    [['FUNCTION', 'FLUSH'], 'write'],
+    [['FUNCTION', 'RESTORE', 'x'], 'write'],
+    [['FUNCTION', 'KILL'], 'write'],
+    [['SCRIPT', 'FLUSH'], 'write'],
+    [['SCRIPT', 'KILL'], 'write'],
+    [['MEMORY', 'PURGE'], 'write'],
+    [['MEMORY', 'STATS'], 'read'],
+    [['MEMORY', 'DOCTOR'], 'read'],
+    [['CLUSTER', 'NODES'], 'write'],
+  ])('%j needs an admin token (tried with %s), in the policy and in Redis', async (command, scope) => {
+    const response = await run(command, scope === 'read' ? TOKENS.read : TOKENS.write);
+    expect(response.status).toBe(403);
+    expect((await response.json()).error).toContain('needs a token with scope "admin"');
+    const verdict = await redis.command('ACL', 'DRYRUN', `cachegate-${scope}`, ...command.map(String));
+    expect(String(verdict)).toMatch(/no permissions to run/);
+  });
+
+  it('still lets every scope read what it needs: SCRIPT LOAD and EXISTS for writers, MEMORY USAGE for readers', async () => {
+    expect((await run(['SCRIPT', 'LOAD', 'return 1'], TOKENS.write)).status).toBe(200);
+    expect((await run(['SCRIPT', 'EXISTS', 'abc'], TOKENS.write)).status).toBe(200);
+    expect(await (await run(['MEMORY', 'USAGE', 'canary'], TOKENS.read)).json()).toEqual({
+      result: expect.any(Number),
+    });
   });
 });
 
