@@ -37,6 +37,12 @@ describe('Redis outage', () => {
     const ready = await gateway.request('/readyz', { token: null });
     expect(ready.status).toBe(503);
     expect(ready.headers.get('retry-after')).toBe('1');
+    // Public routes: the reason in fixed words, never Redis's address.
+    for (const path of ['/readyz', '/health']) {
+      const body = await (await gateway.request(path, { token: null })).text();
+      expect(body).not.toContain(String(redis.port));
+      expect(JSON.parse(body)).toMatchObject({ status: 'unavailable' });
+    }
 
     redis = await redis.restart();
     const restartedAt = Date.now();
@@ -62,6 +68,9 @@ describe('Redis outage', () => {
       expect(ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
       const health = await timed(gateway.request('/health', { token: null }));
       expect(health.response.status).toBe(503);
+      const body = await health.response.json();
+      expect(body.redis).toEqual({ status: 'down', reason: 'no answer in time' });
+      expect(JSON.stringify(body)).not.toContain(String(redis.port));
       expect(health.ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
     } finally {
       process.kill(redis.process.pid as number, 'SIGCONT');

@@ -1,4 +1,5 @@
 import type { Route } from '../../http/router.js';
+import { ReplyTimeoutError } from '../../redis/connection.js';
 import { countByStatus, DATABASE_STATUSES } from '../../redis/databases.js';
 import { VERSION } from '../../version.js';
 import type { Services } from '../services.js';
@@ -56,7 +57,7 @@ const healthSchema = {
  * - `GET /livez`: the process runs (no Redis call);
  * - `GET /readyz`: the main Redis answers PING; 503 + Retry-After when it does not or while shutting down;
  * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check),
- *   with each tokens-file database's state by name (never its URL). Only the main Redis decides readiness:
+ *   with how many tokens-file databases are in each state (no names, no addresses). Only the main Redis decides readiness:
  *   a tenant's database being down must not take the gateway out of its load balancer.
  */
 export function healthRoutes({ backend, databases, config, drain }: Services): Route[] {
@@ -68,7 +69,11 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
       await backend.ping(Date.now() + Math.min(PROBE_TIMEOUT_MS, config.commandTimeoutMs));
       return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
     } catch (error) {
-      return { status: 'down', reason: (error as Error).message };
+      // Fixed words: the error's own message names Redis's address, which is not for a public route.
+      return {
+        status: 'down',
+        reason: error instanceof ReplyTimeoutError ? 'no answer in time' : 'connection lost',
+      };
     }
   };
   const tags = ['operations'];
