@@ -189,6 +189,32 @@ describe('timeouts', () => {
   });
 });
 
+describe('a subscriber that never reads', () => {
+  it('has its stream ended once 4 MiB wait unsent, instead of the gateway holding every message', async () => {
+    const socket = await open();
+    const subscribed = readUntil(socket, 'data: subscribe,flood,1');
+    socket.write(`GET /subscribe/flood HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.read}\r\n\r\n`);
+    await subscribed;
+    socket.removeAllListeners('data');
+    socket.pause();
+    const message = 'm'.repeat(2 * 1024 * 1024);
+    for (let i = 0; i < 12; i++) await redis.command('PUBLISH', 'flood', message);
+    let received = 0;
+    const closed = new Promise<boolean>((resolve) => {
+      socket.on('close', () => resolve(true));
+      setTimeout(() => resolve(false), 5_000);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    socket.resume();
+    expect(await closed).toBe(true);
+    // Ended early: what the kernel's buffers and the 4 MiB held, not all 24 MiB published.
+    expect(received).toBeLessThan(20 * 1024 * 1024);
+    await expectUnharmed();
+  });
+});
+
 describe('memory under a client that pipelines and never reads', () => {
   let process: (GatewayProcess & { base: string }) | undefined;
   afterAll(() => {

@@ -1,5 +1,23 @@
+import type { ServerResponse } from 'node:http';
+
 /** A comment line now and then keeps idle proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 25_000;
+
+/**
+ * Unsent bytes past which a reader is too slow for its stream: the stream is ended rather than buffered
+ * without bound (MONITOR on a busy Redis, or messages published faster than a paused reader takes them),
+ * and the client may reopen it.
+ */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Ends the stream of a reader that fell {@link MAX_UNSENT_BYTES} behind and closes its connection: ending
+ * the response alone would keep every unsent byte until the reader took it.
+ */
+export function dropSlowReader(res: ServerResponse, end: () => void): void {
+  end();
+  res.destroy();
+}
 
 /** One server-sent event carrying `fields` joined by commas, as the Upstash SDK parses them. */
 export function event(...fields: string[]): string {

@@ -3,14 +3,8 @@ import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
 import type { StopMonitor } from '../../redis/monitor.js';
 import type { Services } from '../services.js';
-import { acceptsEventStream, event, HEARTBEAT_MS } from './event-stream.js';
+import { acceptsEventStream, dropSlowReader, event, HEARTBEAT_MS, MAX_UNSENT_BYTES } from './event-stream.js';
 import { commonResponses, errorResponseSchema } from './schemas.js';
-
-/**
- * Unsent bytes past which a reader is too slow for the stream: it is ended rather than buffered without
- * bound (MONITOR on a busy Redis outpaces a slow reader), and the client may reopen it.
- */
-const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 /**
  * `POST /monitor`: Redis MONITOR as a stream of server-sent events, as Upstash's REST API documents it
@@ -31,7 +25,7 @@ export function monitorRoute({ executor, drain }: Services): Route {
     const write = (text: string) => {
       if (!isOpen) return;
       res.write(text);
-      if (res.writableLength > MAX_UNSENT_BYTES) end();
+      if (res.writableLength > MAX_UNSENT_BYTES) dropSlowReader(res, end);
     };
     const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     const end = () => {

@@ -4,7 +4,7 @@ import type { Route } from '../../http/router.js';
 import type { SubscriptionKind, Unsubscribe } from '../../redis/subscriber.js';
 import type { Services } from '../services.js';
 import { commandFromUrl } from './command.js';
-import { event, HEARTBEAT_MS } from './event-stream.js';
+import { dropSlowReader, event, HEARTBEAT_MS, MAX_UNSENT_BYTES } from './event-stream.js';
 import { commonResponses } from './schemas.js';
 
 /**
@@ -12,7 +12,8 @@ import { commonResponses } from './schemas.js';
  * server-sent events, as the Upstash REST API serves it (`redis.subscribe()` in `@upstash/redis`):
  * `data: subscribe,<channel>,<count>` once subscribed, then `data: message,<channel>,<message>` (or
  * `data: pmessage,<pattern>,<channel>,<message>`). Subscriptions live on a pub/sub connection of their own;
- * the stream ends when the client goes away or the gateway shuts down.
+ * the stream ends when the client goes away, the gateway shuts down, or the reader falls
+ * {@link MAX_UNSENT_BYTES} behind.
  */
 export function subscribeRoutes({ executor, drain }: Services): Route[] {
   return (['subscribe', 'psubscribe'] as const satisfies SubscriptionKind[]).map((kind) => {
@@ -47,7 +48,9 @@ export function subscribeRoutes({ executor, drain }: Services): Route[] {
     let isOpen = true;
     // Messages may still arrive between the end of the stream and the unsubscription.
     const write = (text: string) => {
-      if (isOpen) res.write(text);
+      if (!isOpen) return;
+      if (res.writableLength > MAX_UNSENT_BYTES) return dropSlowReader(res, end);
+      res.write(text);
     };
     const unsubscribes: Unsubscribe[] = [];
     const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
