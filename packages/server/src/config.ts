@@ -146,6 +146,12 @@ const VARIABLES = {
     parse: integer(8, 2000),
     help: 'Deepest nesting of a cache API value, and of a Redis reply passed on (deeper ones get a clear error).',
   },
+  maxReplyBytes: {
+    env: 'CACHEGATE_MAX_REPLY_BYTES',
+    default: '16777216',
+    parse: integer(1024),
+    help: "Largest Redis reply passed on, per command (16 MiB: a 10 MiB value reads back); a larger one is that command's error, read and dropped without being held.",
+  },
   maxPipeline: {
     env: 'CACHEGATE_MAX_PIPELINE',
     default: '1000',

@@ -27,6 +27,7 @@ export interface ClusterOptions {
   tls: boolean;
   commandTimeoutMs: number;
   maxReplyDepth: number;
+  maxReplyBytes: number;
   scopeUsers: ScopeUsers;
   nearCache?: NearCacheOptions | undefined;
   logger: Logger;

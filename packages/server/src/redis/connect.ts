@@ -20,6 +20,7 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
   const common = {
     commandTimeoutMs: config.commandTimeoutMs,
     maxReplyDepth: config.maxJsonDepth,
+    maxReplyBytes: config.maxReplyBytes,
     password: config.redisPassword,
     tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
@@ -57,6 +58,7 @@ export function connectDatabase(config: Config, database: DatabaseSettings, logg
     tlsCa: database.tlsCa,
     commandTimeoutMs: config.commandTimeoutMs,
     maxReplyDepth: config.maxJsonDepth,
+    maxReplyBytes: config.maxReplyBytes,
     logger,
     scopeUsers: scopeUsersFor(config, database.url, database.password, logger),
   });

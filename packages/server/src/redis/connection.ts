@@ -23,6 +23,8 @@ export interface ConnectionOptions {
   maxQueuedCommands?: number;
   /** Replies nested deeper than this arrive as an ErrorReply (see ReplyParser). @default 1000 */
   maxReplyDepth?: number;
+  /** Replies larger than this arrive as an ErrorReply, never held (see ReplyParser). @default no limit */
+  maxReplyBytes?: number;
   /** Connect only once this settles; a rejection fails what was sent meanwhile. @default connect at once */
   startAfter?: Promise<void> | undefined;
   /**
@@ -264,7 +266,12 @@ export class RedisConnection extends EventEmitter {
     socket.setTimeout(this.#options.commandTimeoutMs, () =>
       socket.destroy(new Error(`connecting to Redis at ${this.address} timed out`)),
     );
-    const parser = new ReplyParser(this.#onReply, this.#options.maxReplyDepth ?? 1000, this.#headForm);
+    const parser = new ReplyParser(
+      this.#onReply,
+      this.#options.maxReplyDepth ?? 1000,
+      this.#headForm,
+      this.#options.maxReplyBytes,
+    );
     socket.once(tls ? 'secureConnect' : 'connect', () => this.#handshake(socket));
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;

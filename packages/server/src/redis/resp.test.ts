@@ -3,9 +3,14 @@ import { ErrorReply, encodeCommand, ProtocolError, ReplyParser } from './resp.js
 import type { Reply } from './types.js';
 
 /** Feeds `wire` to a parser in pieces of `size` bytes and returns every reply. */
-function parse(wire: Buffer | string, size = Number.POSITIVE_INFINITY, maxDepth = 100): Reply[] {
+function parse(
+  wire: Buffer | string,
+  size = Number.POSITIVE_INFINITY,
+  maxDepth = 100,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Reply[] {
   const replies: Reply[] = [];
-  const parser = new ReplyParser((reply) => replies.push(reply), maxDepth);
+  const parser = new ReplyParser((reply) => replies.push(reply), maxDepth, () => 'bytes', maxBytes);
   const bytes = Buffer.from(wire);
   for (let i = 0; i < bytes.length; i += Math.min(size, bytes.length))
     parser.feed(bytes.subarray(i, i + size));
@@ -27,6 +32,33 @@ describe('ReplyParser', () => {
   it('gives the same replies however the bytes are split', () => {
     const whole = parse(WIRE);
     for (const size of [1, 2, 3, 7]) expect(parse(WIRE, size)).toEqual(whole);
+  });
+
+  it('turns a reply over maxBytes into an error, holds none of it, and stays in step', () => {
+    const big = Buffer.alloc(100_000, 1);
+    const array = Buffer.concat([
+      Buffer.from('*3\r\n'),
+      ...[1, 2, 3].map(() => Buffer.concat([Buffer.from(`$${big.length}\r\n`), big, Buffer.from('\r\n')])),
+    ]);
+    const wire = Buffer.concat([array, Buffer.from('$3\r\nabc\r\n'), array, Buffer.from(':7\r\n')]);
+    for (const size of [Number.POSITIVE_INFINITY, 65_536, 1000, 7]) {
+      const replies = parse(wire, size, 100, 250_000);
+      expect(replies).toHaveLength(4);
+      expect(replies[0]).toBeInstanceOf(ErrorReply);
+      expect((replies[0] as ErrorReply).message).toContain('CACHEGATE_MAX_REPLY_BYTES');
+      expect(replies[1]).toEqual(Buffer.from('abc'));
+      expect(replies[2]).toBeInstanceOf(ErrorReply);
+      expect(replies[3]).toBe(7);
+    }
+  });
+
+  it('counts a reply once however its bytes are split: one just under maxBytes passes', () => {
+    const value = Buffer.alloc(900, 2);
+    const wire = Buffer.concat([Buffer.from('*2\r\n$900\r\n'), value, Buffer.from('\r\n:1\r\n')]);
+    for (const size of [Number.POSITIVE_INFINITY, 100, 3, 1]) {
+      expect(parse(wire, size, 100, 1000)).toEqual([[value, 1]]);
+      expect(parse(wire, size, 100, 900)[0]).toBeInstanceOf(ErrorReply);
+    }
   });
 
   it('reads a large bulk string arriving in many chunks byte for byte', () => {

@@ -56,8 +56,10 @@ const CRLF = Buffer.from('\r\n');
  */
 export const NIL_ARRAY: Reply[] = Object.freeze([]) as unknown as Reply[];
 
+/** An open array: its items so far (none kept once the reply is too large), its length, how many arrived. */
 interface Frame {
-  readonly items: Reply[];
+  readonly items: Reply[] | undefined;
+  readonly length: number;
   filled: number;
 }
 
@@ -65,7 +67,8 @@ interface Frame {
  * An incremental RESP2 reply parser. It keeps no recursion (an explicit stack of open arrays), so a reply
  * nested any number of levels deep is read without exhausting the call stack and the stream stays in step;
  * a reply nested deeper than `maxDepth` is delivered as an {@link ErrorReply} instead, so that no later
- * stage (the JSON encoders) has to walk it. Bulk strings come out as Buffers (byte-exact) or, when asked,
+ * stage (the JSON encoders) has to walk it. So is a reply of more than `maxBytes`: once past it, the rest
+ * of that reply is read and dropped, never held, and the connection stays in step. Bulk strings come out as Buffers (byte-exact) or, when asked,
  * as UTF-8 text (see ReplyForm); status replies as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
  */
 export class ReplyParser {
@@ -81,12 +84,29 @@ export class ReplyParser {
   #skip = 0;
   readonly #stack: Frame[] = [];
   #tooDeep = false;
+  readonly #maxBytes: number;
+  /** Bytes of the reply being read so far (bulk payloads, lines and array lengths), against `maxBytes`. */
+  #replyBytes = 0;
+  #tooLarge = false;
 
   /** @param form asked at each bulk string and nil array: how the reply being read is wanted. */
-  constructor(onReply: (reply: Reply) => void, maxDepth: number, form: () => ReplyForm = () => 'bytes') {
+  constructor(
+    onReply: (reply: Reply) => void,
+    maxDepth: number,
+    form: () => ReplyForm = () => 'bytes',
+    maxBytes = Number.POSITIVE_INFINITY,
+  ) {
     this.#onReply = onReply;
     this.#maxDepth = maxDepth;
     this.#form = form;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Counts `bytes` against the reply's budget; true once the reply is over it (its data is then dropped). */
+  #spend(bytes: number): boolean {
+    this.#replyBytes += bytes;
+    if (this.#replyBytes > this.#maxBytes) this.#tooLarge = true;
+    return this.#tooLarge;
   }
 
   /** Parses a chunk from the socket, delivering each complete reply in order. @throws {ProtocolError} */
@@ -119,6 +139,7 @@ export class ReplyParser {
       if (lineEnd === -1 || lineEnd + 1 >= data.length) break;
       if (data[lineEnd + 1] !== 10) throw new ProtocolError('a line does not end with CRLF');
       const next = lineEnd + 2;
+      if (type !== 36 && type !== 42) this.#spend(next - offset);
       switch (type) {
         case 43: // '+'
           this.#deliver(
@@ -146,6 +167,16 @@ export class ReplyParser {
           }
           if (length < 0) throw new ProtocolError(`invalid bulk string length ${length}`);
           const end = next + length;
+          if (this.#spend(length + next - offset)) {
+            // Over budget: step over the payload (now or as it arrives) and keep only the structure.
+            this.#deliver(null);
+            if (end + 2 <= data.length) {
+              offset = end + 2;
+              break;
+            }
+            this.#skip = end + 2 - data.length;
+            return;
+          }
           if (end + 2 <= data.length) {
             this.#deliver(
               this.#form() === 'text' ? data.toString('utf8', next, end) : data.subarray(next, end),
@@ -154,6 +185,8 @@ export class ReplyParser {
             break;
           }
           if (length < LARGE_BULK) {
+            // Read again, header and all, once the rest has arrived: counted then.
+            this.#replyBytes -= length + next - offset;
             this.#rest = data.subarray(offset);
             return;
           }
@@ -166,13 +199,14 @@ export class ReplyParser {
         case 42: {
           // '*'
           const length = Number(parseInteger(data, offset + 1, lineEnd));
+          const tooLarge = this.#spend(next - offset + Math.max(length, 0));
           offset = next;
           if (length === -1) this.#deliver(this.#form() === 'resp2' ? NIL_ARRAY : null);
           else if (length === 0) this.#deliver([]);
           else if (length < 0) throw new ProtocolError(`invalid array length ${length}`);
           else {
             if (this.#stack.length >= this.#maxDepth) this.#tooDeep = true;
-            this.#stack.push({ items: new Array(length), filled: 0 });
+            this.#stack.push({ items: tooLarge ? undefined : new Array(length), length, filled: 0 });
           }
           break;
         }
@@ -189,10 +223,11 @@ export class ReplyParser {
     for (;;) {
       const frame = this.#stack[this.#stack.length - 1];
       if (frame === undefined) break;
-      frame.items[frame.filled++] = current;
-      if (frame.filled < frame.items.length) return;
+      if (frame.items !== undefined) frame.items[frame.filled] = current;
+      frame.filled++;
+      if (frame.filled < frame.length) return;
       this.#stack.pop();
-      current = frame.items;
+      current = frame.items ?? null;
     }
     if (this.#tooDeep) {
       this.#tooDeep = false;
@@ -200,6 +235,14 @@ export class ReplyParser {
         `ERR the reply is nested more than ${this.#maxDepth} levels deep; the gateway does not forward it`,
       );
     }
+    if (this.#tooLarge) {
+      this.#tooLarge = false;
+      current = new ErrorReply(
+        `ERR the reply is over ${this.#maxBytes} bytes (CACHEGATE_MAX_REPLY_BYTES); the gateway does not ` +
+          'forward it: ask for less at once (fewer keys, a range, SCAN)',
+      );
+    }
+    this.#replyBytes = 0;
     this.#onReply(current);
   }
 }

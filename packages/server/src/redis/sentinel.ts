@@ -23,6 +23,7 @@ export interface SentinelOptions {
   tls: boolean;
   commandTimeoutMs: number;
   maxReplyDepth: number;
+  maxReplyBytes: number;
   scopeUsers: ScopeUsers;
   nearCache?: NearCacheOptions | undefined;
   logger: Logger;

@@ -56,6 +56,37 @@ describe('deeply nested replies', () => {
   });
 });
 
+describe('replies over CACHEGATE_MAX_REPLY_BYTES', () => {
+  let capped: TestGateway;
+  beforeAll(async () => {
+    capped = await startGateway(redis.url, { CACHEGATE_MAX_REPLY_BYTES: String(4 * 1024 * 1024) });
+  });
+  afterAll(() => capped?.close());
+  const post = (path: string, body: unknown) =>
+    capped.request(path, { method: 'POST', body: JSON.stringify(body), token: TOKENS.read });
+
+  it('a read token cannot have the gateway hold a huge reply: a clear 400, its own item in a pipeline', async () => {
+    await redis.command('SET', 'mb', 'v'.repeat(1024 * 1024));
+    const many = ['MGET', ...Array(40).fill('mb')];
+    const response = await post('/', many);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('cachegate-error-code')).toBe('CG_ERR_REDIS_ERROR');
+    expect((await response.json()).error).toContain('CACHEGATE_MAX_REPLY_BYTES');
+    const items = await (await post('/pipeline', [['GET', 'canary'], many, ['GET', 'mb']])).json();
+    expect(items[0]).toEqual({ result: 'still here' });
+    expect(items[1].error).toContain('CACHEGATE_MAX_REPLY_BYTES');
+    expect(items[2].result).toHaveLength(1024 * 1024);
+    // The connection stayed in step: the next replies belong to their commands.
+    expect(await (await post('/', ['GET', 'canary'])).json()).toEqual({ result: 'still here' });
+  });
+
+  it('passes replies within it, such as a 1 MB value read three times', async () => {
+    await redis.command('SET', 'mb', 'v'.repeat(1024 * 1024));
+    const values = (await (await post('/', ['MGET', 'mb', 'mb', 'mb'])).json()).result;
+    expect(values.map((value: string) => value.length)).toEqual([1024 * 1024, 1024 * 1024, 1024 * 1024]);
+  });
+});
+
 describe('batches that expect no reply', () => {
   // Found by the fuzzer: an empty batch queued on a connection took the next batch's reply, shifting every
   // later answer by one.
