@@ -10,7 +10,12 @@ function parse(
   maxBytes = Number.POSITIVE_INFINITY,
 ): Reply[] {
   const replies: Reply[] = [];
-  const parser = new ReplyParser((reply) => replies.push(reply), maxDepth, () => 'bytes', maxBytes);
+  const parser = new ReplyParser(
+    (reply) => replies.push(reply),
+    maxDepth,
+    () => 'bytes',
+    maxBytes,
+  );
   const bytes = Buffer.from(wire);
   for (let i = 0; i < bytes.length; i += Math.min(size, bytes.length))
     parser.feed(bytes.subarray(i, i + size));
