@@ -170,6 +170,37 @@ describe('timeouts', () => {
     await expectUnharmed();
   });
 
+  it('closes a connection that never sends a byte within the header timeout too', async () => {
+    const socket = await open();
+    const started = Date.now();
+    expect(await readUntil(socket)).toMatch(/^HTTP\/1.1 408 /);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThan(1900);
+    expect(waited).toBeLessThan(3500);
+    await expectUnharmed();
+  });
+
+  it('keeps a stream open past that timeout, and keep-alive connections between requests', async () => {
+    const socket = await open();
+    const subscribed = readUntil(socket, 'data: subscribe,quiet,1');
+    socket.write(`GET /subscribe/quiet HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.read}\r\n\r\n`);
+    await subscribed;
+    await tick(3000);
+    const message = readUntil(socket, 'data: message,quiet,still listening');
+    await redis.command('PUBLISH', 'quiet', 'still listening');
+    expect(await message).toContain('data: message,quiet,still listening');
+    socket.destroy();
+    const keptAlive = await open();
+    const first = readUntil(keptAlive, '"status":"ok"');
+    keptAlive.write(getLivez);
+    await first;
+    await tick(3000);
+    const second = readUntil(keptAlive, 'HTTP/1.1 200');
+    keptAlive.write(getLivez);
+    expect(await second).toContain('HTTP/1.1 200');
+    keptAlive.destroy();
+  });
+
   it('answers 408 when the body does not arrive within CACHEGATE_REQUEST_TIMEOUT_MS, and runs nothing', async () => {
     const socket = await open();
     const answer = readUntil(socket);
