@@ -136,6 +136,12 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   });
   inFlight = () => adapter.inFlight;
   const server = createListener(config, adapter);
+  if (server.maxConnections < config.maxConnections) {
+    log.warn(
+      { maxConnections: server.maxConnections },
+      "CACHEGATE_MAX_CONNECTIONS is held below the process's open-file limit (ulimit -n); raise that limit to allow more",
+    );
+  }
   return {
     config,
     server,

@@ -205,6 +205,12 @@ const VARIABLES = {
     parse: oneOf(['memory', 'redis']),
     help: '"memory" counts per process; "redis" shares the limit across gateway replicas through Redis.',
   },
+  maxConnections: {
+    env: 'CACHEGATE_MAX_CONNECTIONS',
+    default: '10000',
+    parse: integer(1),
+    help: "Client connections open at once per process; past it, new ones are closed at once. Held below the process's open-file limit, so that idle clients cannot take the descriptors Redis connections need.",
+  },
   maxInFlight: {
     env: 'CACHEGATE_MAX_IN_FLIGHT',
     default: '5000',

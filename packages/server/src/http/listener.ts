@@ -9,6 +9,8 @@ import type { HttpAdapter } from './adapter.js';
 const DEADLINE_CHECK_INTERVAL_MS = 1000;
 /** Headers must arrive within this (slow-loris guard), however long idle keep-alive connections live. */
 const HEADERS_TIMEOUT_MS = 10_000;
+/** File descriptors kept for what is not a client connection: Redis connections, files, logs. */
+const RESERVED_DESCRIPTORS = 256;
 
 /**
  * The gateway's listening socket: `node:http`, or `node:https` with CACHEGATE_TLS_CERT/KEY, with every
@@ -32,10 +34,30 @@ export function createListener(config: Config, adapter: HttpAdapter): Server {
         )
       : createHttpServer(options, adapter.onRequest);
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.maxConnections = connectionLimit(config.maxConnections);
   server.on(config.tlsCert ? 'secureConnection' : 'connection', adapter.onConnection);
   server.on('checkContinue', adapter.onCheckContinue);
   server.on('clientError', answerClientError);
   return server;
+}
+
+/**
+ * `wanted`, held below the process's open-file limit less {@link RESERVED_DESCRIPTORS}: idle keep-alive
+ * clients past it would otherwise take the descriptors the gateway needs to reach Redis (EMFILE).
+ */
+export function connectionLimit(wanted: number, limits = readOpenFileLimit()): number {
+  if (limits === undefined) return wanted;
+  return Math.max(1, Math.min(wanted, limits - RESERVED_DESCRIPTORS));
+}
+
+/** The soft open-file limit, on Linux; undefined elsewhere or when unlimited. */
+function readOpenFileLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line === null ? undefined : Number(line[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Malformed requests, oversized headers (431) and requests too slow to arrive (408), in JSON. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connectionLimit } from '../../src/http/listener.js';
 import {
   type GatewayProcess,
   spawnReadyGateway,
@@ -217,6 +218,43 @@ describe('timeouts', () => {
     const text = await answer;
     expect(text).toMatch(/^HTTP\/1.1 431 /);
     expect(text).toContain('{"error":');
+  });
+});
+
+describe('connections', () => {
+  it('past CACHEGATE_MAX_CONNECTIONS, new ones are closed at once and the open ones still served', async () => {
+    const limited = await startGateway(redis.url, { CACHEGATE_MAX_CONNECTIONS: '20' });
+    const limitedPort = Number(new URL(limited.url).port);
+    const connectTo = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: limitedPort }, () => resolve(socket));
+        socket.on('error', () => undefined);
+        socket.once('error', reject);
+      });
+    try {
+      const held = await Promise.all(Array.from({ length: 20 }, connectTo));
+      await tick(100);
+      const extra = await connectTo();
+      expect(await readUntil(extra)).toBe('');
+      const answer = readUntil(held[0] as Socket, 'still here');
+      (held[0] as Socket).write(getCanary);
+      expect(await answer).toContain('still here');
+      for (const socket of held) socket.destroy();
+      const counted = () =>
+        new Promise<number>((resolve) =>
+          limited.app.server.getConnections((_error, count) => resolve(count)),
+        );
+      await waitFor(async () => (await counted()) === 0, 2_000, 'the closed connections are still counted');
+      expect((await limited.request('/livez', { token: null })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('are held below the open-file limit, leaving room for Redis connections', () => {
+    expect(connectionLimit(10_000, 1024)).toBe(768);
+    expect(connectionLimit(500, 1024)).toBe(500);
+    expect(connectionLimit(10_000, undefined)).toBe(10_000);
   });
 });
 
