@@ -102,6 +102,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   metrics.observeReads(backend, executor.reads);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
+  metrics.observeStreams(() => drain.streams.size);
   const services: Services = {
     config,
     executor,

@@ -211,6 +211,12 @@ const VARIABLES = {
     parse: integer(1),
     help: "Client connections open at once per process; past it, new ones are closed at once. Held below the process's open-file limit, so that idle clients cannot take the descriptors Redis connections need.",
   },
+  maxStreams: {
+    env: 'CACHEGATE_MAX_STREAMS',
+    default: '1000',
+    parse: integer(1),
+    help: 'Open /subscribe, /psubscribe and /monitor streams per process; past it, new ones get 503 + Retry-After. Streams do not count against CACHEGATE_MAX_IN_FLIGHT.',
+  },
   maxInFlight: {
     env: 'CACHEGATE_MAX_IN_FLIGHT',
     default: '5000',

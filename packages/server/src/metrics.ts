@@ -345,6 +345,18 @@ export class GatewayMetrics implements ExecutorObserver {
     });
   }
 
+  /** Exports `open()`, every stream open now (subscriptions and MONITOR), as `cachegate_streams_open`. */
+  observeStreams(open: () => number): void {
+    new Gauge({
+      name: 'cachegate_streams_open',
+      help: 'Server-sent event streams open (/subscribe, /psubscribe, /monitor), capped by CACHEGATE_MAX_STREAMS; not counted in cachegate_http_requests_in_flight',
+      registers: [this.registry],
+      collect() {
+        this.set(open());
+      },
+    });
+  }
+
   /** Exports `open()`, the MONITOR streams open now, as `cachegate_monitor_streams`. */
   observeMonitors(open: () => number): void {
     new Gauge({

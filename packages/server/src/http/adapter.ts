@@ -361,11 +361,15 @@ export class HttpAdapter implements RequestOwner {
     ctx.sendError(known);
   }
 
+  streaming(ctx: RequestContext) {
+    if (!ctx.isSettled) this.#inFlight--;
+  }
+
   /** Accounting, once per request, however it ended; then the next request of its connection. */
   settle(ctx: RequestContext) {
     if (ctx.isSettled) return;
     ctx.isSettled = true;
-    this.#inFlight--;
+    if (!ctx.isStreaming) this.#inFlight--;
     if (ctx.bodyBytes > 0) this.#releaseBody(ctx);
     const { req } = ctx;
     const route = ctx.route?.path ?? 'unmatched';

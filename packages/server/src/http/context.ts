@@ -10,6 +10,8 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 export interface RequestOwner {
   received(ctx: RequestContext, chunk: Buffer): void;
   ended(ctx: RequestContext): void;
+  /** The request became a stream: it no longer counts as in flight (streams have their own cap). */
+  streaming(ctx: RequestContext): void;
   settle(ctx: RequestContext): void;
 }
 
@@ -43,6 +45,8 @@ export class RequestContext {
   status = 0;
   /** True once accounting (in flight, metrics, log) was done: exactly once, however the request ended. */
   isSettled = false;
+  /** True once the answer is a stream, which is not counted in flight. */
+  isStreaming = false;
   /** Body bytes this request reserves under CACHEGATE_MAX_BUFFERED_BODY_BYTES (its declared length). */
   bodyBytes = 0;
   /** True once the reservation is made (the body is being read); false while it waits for room. */
@@ -140,6 +144,8 @@ export class RequestContext {
   /** Starts a streamed answer (server-sent events) and returns the response to write to. */
   stream(contentType: string): ServerResponse {
     this.status = 200;
+    this.isStreaming = true;
+    this.owner.streaming(this);
     this.headers.push(
       'content-type',
       contentType,

@@ -258,6 +258,50 @@ describe('connections', () => {
   });
 });
 
+describe('open streams', () => {
+  /** Opens a /subscribe stream with a read token; resolves with its status once the answer head is in. */
+  const subscribe = (base: string, channel: string, controller: AbortController) =>
+    fetch(`${base}/subscribe/${channel}`, {
+      headers: { authorization: `Bearer ${TOKENS.read}` },
+      signal: controller.signal,
+    }).then(async (response) => {
+      if (response.status !== 200) await response.body?.cancel();
+      return response.status;
+    });
+
+  it('do not count as requests in flight: 25 of them leave room under CACHEGATE_MAX_IN_FLIGHT=20', async () => {
+    const controller = new AbortController();
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 25 }, (_, index) => subscribe(gateway.url, `room-${index}`, controller)),
+      );
+      expect(statuses).toEqual(Array(25).fill(200));
+      expect(gateway.app.inFlight()).toBe(0);
+      await expectUnharmed();
+    } finally {
+      controller.abort();
+    }
+  });
+
+  it('are capped by CACHEGATE_MAX_STREAMS instead, with a 503 that leaves requests served', async () => {
+    const capped = await startGateway(redis.url, { CACHEGATE_MAX_STREAMS: '3' });
+    const controller = new AbortController();
+    try {
+      const statuses = [];
+      for (let index = 0; index < 5; index++)
+        statuses.push(await subscribe(capped.url, `c${index}`, controller));
+      expect(statuses).toEqual([200, 200, 200, 503, 503]);
+      const refused = await capped.request('/subscribe/more', { token: TOKENS.read });
+      expect(refused.headers.get('cachegate-error-code')).toBe('CG_ERR_OVERLOADED');
+      expect((await refused.json()).error).toContain('CACHEGATE_MAX_STREAMS=3');
+      expect(await (await capped.request('/get/canary')).json()).toEqual({ result: 'still here' });
+    } finally {
+      controller.abort();
+      await capped.close();
+    }
+  });
+});
+
 describe('a subscriber that never reads', () => {
   it('has its stream ended once 4 MiB wait unsent, instead of the gateway holding every message', async () => {
     const socket = await open();

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { gatewayError } from '../../errors.js';
+import type { DrainState } from '../../http/adapter.js';
 
 /** A comment line now and then keeps idle proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 25_000;
@@ -9,6 +11,17 @@ export const HEARTBEAT_MS = 25_000;
  * and the client may reopen it.
  */
 export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Refuses a new stream once `maxStreams` (CACHEGATE_MAX_STREAMS) are open in this process: streams do not
+ * count as requests in flight, so that open ones never crowd out requests, and are capped here instead.
+ * @throws {GatewayError} 503 CG_ERR_OVERLOADED
+ */
+export function admitStream(drain: DrainState, maxStreams: number): void {
+  if (drain.streams.size >= maxStreams) {
+    throw gatewayError('CG_ERR_OVERLOADED', `Too many streams open (CACHEGATE_MAX_STREAMS=${maxStreams})`);
+  }
+}
 
 /**
  * Ends the stream of a reader that fell {@link MAX_UNSENT_BYTES} behind and closes its connection: ending

@@ -3,7 +3,14 @@ import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
 import type { StopMonitor } from '../../redis/monitor.js';
 import type { Services } from '../services.js';
-import { acceptsEventStream, dropSlowReader, event, HEARTBEAT_MS, MAX_UNSENT_BYTES } from './event-stream.js';
+import {
+  acceptsEventStream,
+  admitStream,
+  dropSlowReader,
+  event,
+  HEARTBEAT_MS,
+  MAX_UNSENT_BYTES,
+} from './event-stream.js';
 import { commonResponses, errorResponseSchema } from './schemas.js';
 
 /**
@@ -14,11 +21,12 @@ import { commonResponses, errorResponseSchema } from './schemas.js';
  * each is one `data:` line. Admin tokens only; every stream has a Redis connection of its own, closed when
  * the client goes away, when the gateway shuts down, or (ending the stream) when Redis is lost.
  */
-export function monitorRoute({ executor, drain }: Services): Route {
+export function monitorRoute({ executor, drain, config }: Services): Route {
   const handle = async (ctx: RequestContext) => {
     if (!acceptsEventStream(ctx.req.headers.accept)) {
       throw gatewayError('CG_ERR_NOT_ACCEPTABLE', 'POST /monitor answers with text/event-stream only');
     }
+    admitStream(drain, config.maxStreams);
     const res = ctx.res;
     let isOpen = true;
     let stop: StopMonitor | undefined;

@@ -4,7 +4,7 @@ import type { Route } from '../../http/router.js';
 import type { SubscriptionKind, Unsubscribe } from '../../redis/subscriber.js';
 import type { Services } from '../services.js';
 import { commandFromUrl } from './command.js';
-import { dropSlowReader, event, HEARTBEAT_MS, MAX_UNSENT_BYTES } from './event-stream.js';
+import { admitStream, dropSlowReader, event, HEARTBEAT_MS, MAX_UNSENT_BYTES } from './event-stream.js';
 import { commonResponses } from './schemas.js';
 
 /**
@@ -15,7 +15,7 @@ import { commonResponses } from './schemas.js';
  * the stream ends when the client goes away, the gateway shuts down, or the reader falls
  * {@link MAX_UNSENT_BYTES} behind.
  */
-export function subscribeRoutes({ executor, drain }: Services): Route[] {
+export function subscribeRoutes({ executor, drain, config }: Services): Route[] {
   return (['subscribe', 'psubscribe'] as const satisfies SubscriptionKind[]).map((kind) => {
     const handle = (ctx: RequestContext) => stream(ctx, kind);
     const doc = {
@@ -44,6 +44,7 @@ export function subscribeRoutes({ executor, drain }: Services): Route[] {
       .filter((name) => name !== '');
     if (names.length === 0)
       throw gatewayError('CG_ERR_REQUEST_INVALID', `Name at least one channel: /${kind}/<name>`);
+    admitStream(drain, config.maxStreams);
     const res = ctx.res;
     let isOpen = true;
     // Messages may still arrive between the end of the stream and the unsubscription.
