@@ -191,8 +191,7 @@ describe('RedisBackend.monitor', () => {
     let ended = 0;
     const stop = await own.app.backend.monitor(
       GATEWAY_PRINCIPAL,
-      () => undefined,
-      () => ended++,
+      { listener: () => undefined, onEnd: () => ended++ },
       Date.now() + 2_000,
     );
     expect(await monitorConnections(redis.url)).toBe(1);

@@ -68,7 +68,7 @@ describe('Redis outage', () => {
       expect(ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);
       const health = await timed(gateway.request('/health', { token: null }));
       expect(health.response.status).toBe(503);
-      const body = await health.response.json();
+      const body = (await health.response.json()) as { redis: unknown };
       expect(body.redis).toEqual({ status: 'down', reason: 'no answer in time' });
       expect(JSON.stringify(body)).not.toContain(String(redis.port));
       expect(health.ms).toBeLessThan(2 * COMMAND_TIMEOUT_MS);

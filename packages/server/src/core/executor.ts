@@ -3,7 +3,7 @@ import { GatewayError, gatewayError } from '../errors.js';
 import { type Batch, openHolding, type PlannedCommand, type RedisBackend } from '../redis/backend.js';
 import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from '../redis/connection.js';
 import { type Databases, databaseName } from '../redis/databases.js';
-import type { MonitorListener, StopMonitor } from '../redis/monitor.js';
+import type { MonitorStream, StopMonitor } from '../redis/monitor.js';
 import { ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
@@ -196,7 +196,7 @@ export class CommandExecutor {
    * policy words it), at most `maxMonitors` at once (503). The returned function ends it; `onEnd` runs when
    * Redis ends it first. Either way the stream's slot is given back exactly once.
    */
-  async monitor(principal: Principal, listener: MonitorListener, onEnd: () => void): Promise<StopMonitor> {
+  async monitor(principal: Principal, stream: MonitorStream): Promise<StopMonitor> {
     const found = this.databases.resolve(principal, Date.now() + this.options.commandTimeoutMs);
     const backend = found instanceof Promise ? await found : found;
     const table = backend?.commandTable;
@@ -222,8 +222,8 @@ export class CommandExecutor {
     const deadline = Date.now() + this.options.commandTimeoutMs;
     try {
       return await openHolding(
-        (ended) => backend.monitor(principal, listener, ended, deadline),
-        onEnd,
+        (ended) => backend.monitor(principal, { ...stream, onEnd: ended }, deadline),
+        stream.onEnd,
         () => {
           this.#openMonitors--;
         },

@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from '../core/command-table.js';
-import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
 import type { Command, Reply, ReplyForm } from './types.js';
@@ -61,12 +61,7 @@ export interface RedisBackend {
    * stream ends on the server side (a lost connection, a failover, the backend closing).
    * @throws {ErrorReply} when Redis refused MONITOR (NOPERM for an ACL user).
    */
-  monitor(
-    principal: Principal,
-    listener: MonitorListener,
-    onEnd: () => void,
-    deadline: number,
-  ): Promise<StopMonitor>;
+  monitor(principal: Principal, stream: MonitorStream, deadline: number): Promise<StopMonitor>;
   /** The near cache of the server a cacheable read goes to, when the near cache is on. */
   nearCacheFor(command: PlannedCommand): NearCache | undefined;
   /** Every near cache: one per server that takes writes. */

@@ -10,7 +10,7 @@ import {
   TransactionAbortedError,
 } from './connection.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
-import { type MonitorListener, openMonitors, type StopMonitor } from './monitor.js';
+import { type MonitorStream, openMonitors, type StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { ErrorReply, replyAsText } from './resp.js';
@@ -175,18 +175,14 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
    * covers the masters known when it opened and ends when any of their connections is lost (a failover,
    * a removed master), so the client reopens it on the new topology instead of silently missing a shard.
    */
-  async monitor(
-    principal: Principal,
-    listener: MonitorListener,
-    onEnd: () => void,
-    deadline: number,
-  ): Promise<StopMonitor> {
+  async monitor(principal: Principal, stream: MonitorStream, deadline: number): Promise<StopMonitor> {
     if (this.#masters.length === 0) throw new NotSentError('No cluster master is known');
     return openMonitors(
       this.#masters.map(
-        (address) => (end) => this.#node(address).monitor(principal, listener, end, deadline),
+        (address) => (end) =>
+          this.#node(address).monitor(principal, { listener: stream.listener, onEnd: end }, deadline),
       ),
-      onEnd,
+      stream.onEnd,
     );
   }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
 import { type Batch, openHolding, type RedisBackend } from './backend.js';
 import { NotSentError } from './connection.js';
-import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
 import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from './types.js';
@@ -217,17 +217,12 @@ class Database extends EventEmitter implements RedisBackend {
     );
   }
 
-  async monitor(
-    principal: Principal,
-    listener: MonitorListener,
-    onEnd: () => void,
-    deadline: number,
-  ): Promise<StopMonitor> {
+  async monitor(principal: Principal, stream: MonitorStream, deadline: number): Promise<StopMonitor> {
     const backend = this.#backend;
     if (backend === undefined) throw this.#closedError();
     return openHolding(
-      (ended) => backend.monitor(principal, listener, ended, deadline),
-      onEnd,
+      (ended) => backend.monitor(principal, { ...stream, onEnd: ended }, deadline),
+      stream.onEnd,
       this.#streamStarted(),
     );
   }

@@ -9,6 +9,12 @@ import { ErrorReply } from './resp.js';
 export type MonitorListener = (line: string) => void;
 
 /** Ends a MONITOR stream and closes its connection(s). Safe to call more than once. */
+/** Where a MONITOR stream's lines go, and what runs when it ends on the server side. */
+export interface MonitorStream {
+  readonly listener: MonitorListener;
+  readonly onEnd: () => void;
+}
+
 export type StopMonitor = () => void;
 
 /**

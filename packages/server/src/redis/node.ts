@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
 import type { CommandTable } from '../core/command-table.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
-import { type MonitorListener, openMonitor, type StopMonitor } from './monitor.js';
+import { type MonitorStream, openMonitor, type StopMonitor } from './monitor.js';
 import { NearCache, type NearCacheOptions } from './near-cache.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
@@ -118,19 +118,14 @@ export class RedisNode extends EventEmitter {
    * Opens a MONITOR stream on a connection of its own, as `principal`'s Redis user (so Redis's ACLs
    * apply), never a shared one. `onEnd` runs when the connection is lost or the node closes.
    */
-  async monitor(
-    principal: Principal,
-    listener: MonitorListener,
-    onEnd: () => void,
-    deadline: number,
-  ): Promise<StopMonitor> {
+  async monitor(principal: Principal, stream: MonitorStream, deadline: number): Promise<StopMonitor> {
     const user = this.#options.scopeUsers.userFor(principal);
     let end: () => void = () => undefined;
-    const stop = await openMonitor({ ...this.#options, user }, listener, () => end(), deadline);
+    const stop = await openMonitor({ ...this.#options, user }, stream.listener, () => end(), deadline);
     end = () => {
       this.#monitors.delete(end);
       stop();
-      onEnd();
+      stream.onEnd();
     };
     this.#monitors.add(end);
     return () => {

@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { CommandTable } from '../core/command-table.js';
 import type { Batch, NodeAddress, RedisBackend } from './backend.js';
 import { NotSentError, RedisConnection } from './connection.js';
-import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
@@ -101,13 +101,8 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
   }
 
   /** On the current master; a failover ends the stream (the old master's connections close). */
-  async monitor(
-    principal: Principal,
-    listener: MonitorListener,
-    onEnd: () => void,
-    deadline: number,
-  ): Promise<StopMonitor> {
-    return this.#master().monitor(principal, listener, onEnd, deadline);
+  async monitor(principal: Principal, stream: MonitorStream, deadline: number): Promise<StopMonitor> {
+    return this.#master().monitor(principal, stream, deadline);
   }
 
   scriptsNeedAdmin(principal: Principal): boolean {

@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import { CommandTable } from '../core/command-table.js';
 import { argsOf, type Batch, type RedisBackend } from './backend.js';
 import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
-import type { MonitorListener, StopMonitor } from './monitor.js';
+import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { replyAsText } from './resp.js';
@@ -68,13 +68,8 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     return this.#node.subscriber(principal).subscribe(subscription);
   }
 
-  monitor(
-    principal: Principal,
-    listener: MonitorListener,
-    onEnd: () => void,
-    deadline: number,
-  ): Promise<StopMonitor> {
-    return this.#node.monitor(principal, listener, onEnd, deadline);
+  monitor(principal: Principal, stream: MonitorStream, deadline: number): Promise<StopMonitor> {
+    return this.#node.monitor(principal, stream, deadline);
   }
 
   async ping(deadline: number): Promise<void> {

@@ -46,7 +46,7 @@ export function monitorRoute({ executor, drain, config }: Services): Route {
     };
     res.once('close', end);
     try {
-      stop = await executor.monitor(ctx.caller, (line) => write(event(line)), end);
+      stop = await executor.monitor(ctx.caller, { listener: (line) => write(event(line)), onEnd: end });
     } catch (error) {
       isOpen = false;
       clearInterval(heartbeat);
