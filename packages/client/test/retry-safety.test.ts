@@ -1,5 +1,5 @@
-import { Cachegate, type CachegateError, type RetryOptions } from '@cachegate/client';
-import { createHybridClient, type HybridClient } from '@cachegate/client/node';
+import { Cachegate, type CachegateError } from '@cachegate/client';
+import { createHybridClient, type HybridClient, type HybridClientOptions } from '@cachegate/client/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../server/src/redis/embedded.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
@@ -17,18 +17,23 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((client) => client.close()));
 });
 
-function hybrid(
-  url = proxy.url,
-  fallbacks: CachegateError[] = [],
-  retry: RetryOptions | false = { minDelayMs: 10, maxDelayMs: 20 },
-): HybridClient {
+/** A gateway 503 that promises nothing ran and asks for a 1 s wait. */
+const OVERLOADED_NOTHING_RAN = {
+  kind: 'respond',
+  status: 503,
+  headers: { 'retry-after': '1', 'cachegate-executed': 'no', 'cachegate-error-code': 'CG_ERR_OVERLOADED' },
+} as const;
+
+/** A hybrid client through the proxy with quick retries, closed after the test; `options` override. */
+function hybrid(options: HybridClientOptions = {}, fallbacks: CachegateError[] = []): HybridClient {
   const client = createHybridClient({
-    url,
+    url: proxy.url,
     token: TOKENS.write,
     redisUrl: stack.redis.url,
     env: {},
-    retry,
+    retry: { minDelayMs: 10, maxDelayMs: 20 },
     onFallback: (error) => fallbacks.push(error),
+    ...options,
   });
   opened.push(client);
   return client;
@@ -46,7 +51,7 @@ describe('hybrid client: an INCR is never applied twice', () => {
   it('an INCR that reached a gateway which died before answering is not re-sent over Redis', async () => {
     proxy.behave(() => ({ kind: 'forward-then-drop' }));
     const fallbacks: CachegateError[] = [];
-    const cache = hybrid(proxy.url, fallbacks);
+    const cache = hybrid({}, fallbacks);
     const error = await rejectionOf(cache.incr('counter'));
     expect(error.code).toBe('CG_ERR_OUTCOME_UNKNOWN');
     expect(error.message).toMatch(/INCR may or may not have been applied/);
@@ -83,7 +88,7 @@ describe('hybrid client: an INCR is never applied twice', () => {
   });
 
   it('an INCR whose connection was refused (never sent) is sent over Redis and applied once', async () => {
-    const cache = hybrid(await deadUrl());
+    const cache = hybrid({ url: await deadUrl() });
     expect(await cache.incr('counter')).toBe(1);
     expect(await stack.redis.command('GET', 'counter')).toBe('1');
     expect(cache.activeTransport).toBe('redis');
@@ -113,14 +118,7 @@ describe('hybrid client: an INCR is never applied twice', () => {
 
   it('401 and 403 are not gateway failures: no fallback, the error surfaces', async () => {
     const fallbacks: CachegateError[] = [];
-    const cache = createHybridClient({
-      url: proxy.url,
-      token: 'wrong-token-0123456789',
-      redisUrl: stack.redis.url,
-      env: {},
-      onFallback: (e) => fallbacks.push(e),
-    });
-    opened.push(cache);
+    const cache = hybrid({ token: 'wrong-token-0123456789' }, fallbacks);
     expect((await rejectionOf(cache.get('k'))).code).toBe('CG_ERR_AUTH_INVALID');
     expect(cache.activeTransport).toBe('http');
     expect(fallbacks).toEqual([]);
@@ -132,7 +130,7 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
     await stack.redis.command('SET', 'g', '"value"');
     proxy.behave((_request, index) => (index < 2 ? { kind: 'drop' } : { kind: 'forward' }));
     const fallbacks: CachegateError[] = [];
-    const cache = hybrid(proxy.url, fallbacks);
+    const cache = hybrid({}, fallbacks);
     expect(await cache.get('g')).toBe('value');
     expect(proxy.requests).toHaveLength(3);
     expect(cache.activeTransport).toBe('http');
@@ -152,7 +150,7 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
     await stack.redis.command('SET', 'g', '"value"');
     proxy.behave(() => ({ kind: 'drop' }));
     const fallbacks: CachegateError[] = [];
-    const cache = hybrid(proxy.url, fallbacks);
+    const cache = hybrid({}, fallbacks);
     expect(await cache.get('g')).toBe('value');
     expect(proxy.requests).toHaveLength(3);
     expect(cache.activeTransport).toBe('redis');
@@ -171,25 +169,9 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
   });
 
   it('an INCR refused with Cachegate-Executed: no until the deadline nears goes to Redis, not to "unknown"', async () => {
-    proxy.behave(() => ({
-      kind: 'respond',
-      status: 503,
-      headers: {
-        'retry-after': '1',
-        'cachegate-executed': 'no',
-        'cachegate-error-code': 'CG_ERR_OVERLOADED',
-      },
-    }));
+    proxy.behave(() => OVERLOADED_NOTHING_RAN);
     const fallbacks: CachegateError[] = [];
-    const cache = createHybridClient({
-      url: proxy.url,
-      token: TOKENS.write,
-      redisUrl: stack.redis.url,
-      env: {},
-      timeoutMs: 1500,
-      onFallback: (error) => fallbacks.push(error),
-    });
-    opened.push(cache);
+    const cache = hybrid({ timeoutMs: 1500, retry: {} }, fallbacks);
     const started = performance.now();
     expect(await cache.incr('counter')).toBe(1);
     expect(performance.now() - started).toBeLessThan(1500);
@@ -205,16 +187,7 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
         : { kind: 'forward' },
     );
     const fallbacks: CachegateError[] = [];
-    const cache = createHybridClient({
-      url: proxy.url,
-      token: TOKENS.write,
-      redisUrl: stack.redis.url,
-      env: {},
-      timeoutMs: 300,
-      retry: false,
-      onFallback: (error) => fallbacks.push(error),
-    });
-    opened.push(cache);
+    const cache = hybrid({ timeoutMs: 300, retry: false }, fallbacks);
     const first = cache.get('a');
     await delay(100);
     const second = cache.get('b');
@@ -232,15 +205,7 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
     proxy.behave((request) =>
       request.path === '/health' ? { kind: 'forward', delayMs: 1500 } : { kind: 'drop' },
     );
-    const cache = createHybridClient({
-      url: proxy.url,
-      token: TOKENS.write,
-      redisUrl: stack.redis.url,
-      env: {},
-      retry: false,
-      recheckIntervalMs: 50,
-    });
-    opened.push(cache);
+    const cache = hybrid({ retry: false, recheckIntervalMs: 50 });
     expect(await cache.get('g')).toBe('value');
     expect(cache.activeTransport).toBe('redis');
     await delay(60);
@@ -253,7 +218,7 @@ describe('hybrid client: the HTTP retry rules run before any fallback', () => {
   it('retry: false falls back at the first failure', async () => {
     await stack.redis.command('SET', 'g', '"value"');
     proxy.behave(() => ({ kind: 'drop' }));
-    const cache = hybrid(proxy.url, [], false);
+    const cache = hybrid({ retry: false });
     expect(await cache.get('g')).toBe('value');
     expect(proxy.requests).toHaveLength(1);
     expect(cache.activeTransport).toBe('redis');
@@ -351,15 +316,7 @@ describe('isomorphic client: retries only where safe', () => {
   });
 
   it("a backoff that would pass the deadline is not started: the call ends with the gateway's own error", async () => {
-    proxy.behave(() => ({
-      kind: 'respond',
-      status: 503,
-      headers: {
-        'retry-after': '1',
-        'cachegate-executed': 'no',
-        'cachegate-error-code': 'CG_ERR_OVERLOADED',
-      },
-    }));
+    proxy.behave(() => OVERLOADED_NOTHING_RAN);
     const cache = new Cachegate({ url: proxy.url, token: TOKENS.write, timeoutMs: 1500 });
     const started = performance.now();
     const error = await rejectionOf(cache.incr('counter'));
