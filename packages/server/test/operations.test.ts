@@ -192,6 +192,31 @@ describe('rate limits', () => {
   });
 });
 
+describe('the Redis rate-limit store', () => {
+  it('fails closed on a counter a write token spoiled: spoiling its own does not lift its limit', async () => {
+    const gateway = await startGateway(redis.url, {
+      CACHEGATE_RATE_LIMIT: '5/1h',
+      CACHEGATE_RATE_LIMIT_STORE: 'redis',
+    });
+    try {
+      expect((await gateway.request('/get/k')).status).toBe(200);
+      const [counter] = (await redis.command('KEYS', 'cachegate:ratelimit:*')) as string[];
+      const spoil = await gateway.request('/', {
+        method: 'POST',
+        body: JSON.stringify(['SET', counter, 'x']),
+      });
+      expect(spoil.status).toBe(200);
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await gateway.request('/get/k')).status);
+      expect(statuses).toEqual([429, 429, 429]);
+      // It heals with its window: the spoiled counter got an expiry.
+      expect(Number(await redis.command('PTTL', counter as string))).toBeGreaterThan(0);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
 describe('backpressure', () => {
   it('answers 503 + Retry-After at once past CACHEGATE_MAX_IN_FLIGHT while admitted requests complete', async () => {
     const gateway = await startGateway(redis.url, { CACHEGATE_MAX_IN_FLIGHT: '2' });

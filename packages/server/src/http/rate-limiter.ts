@@ -26,9 +26,15 @@ class MemoryStore implements RateLimitStore {
   }
 }
 
-/** INCR the window's counter, giving it an expiry when it is created; atomic, so replicas share one count. */
+/**
+ * INCR the window's counter, giving it an expiry when it is created; atomic, so replicas share one count.
+ * A counter that is no integer (the keys are in reach of write tokens, see docs/operations.md) answers -1,
+ * and gets an expiry so that it heals with its window.
+ */
 const HIT_SCRIPT =
-  "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
+  "local n = redis.pcall('INCR', KEYS[1]) " +
+  "if type(n) ~= 'number' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) return -1 end " +
+  "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
 
 /** Counts in Redis, so every gateway replica in front of it enforces one shared limit. */
 class RedisStore implements RateLimitStore {
@@ -39,7 +45,8 @@ class RedisStore implements RateLimitStore {
       ['EVAL', HIT_SCRIPT, '1', `cachegate:ratelimit:${key}:${window}`, String(rule.windowMs * 2)],
     ]);
     if (typeof reply !== 'number') throw new Error(`the rate-limit script answered ${String(reply)}`);
-    return reply;
+    // A spoiled counter fails closed: spoiling one's own must not lift one's limit.
+    return reply === -1 ? Number.POSITIVE_INFINITY : reply;
   }
 }
 
