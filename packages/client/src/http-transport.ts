@@ -105,9 +105,9 @@ export class HttpTransport implements Transport {
    * `GET /health` within `timeoutMs`: true when the gateway and its Redis are up (200), false on any other
    * answer or failure. Never throws.
    */
-  async isHealthy(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  async isHealthy(timeoutMs: number): Promise<boolean> {
     try {
-      return await withDeadline(timeoutMs, signal, async (deadline) => {
+      return await withDeadline(timeoutMs, undefined, async (deadline) => {
         const response = await this.#fetch(`${this.url}/health`, { signal: deadline });
         await response.body?.cancel();
         return response.status === 200;

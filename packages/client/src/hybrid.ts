@@ -59,6 +59,7 @@ export interface HybridClientOptions {
  */
 export class HybridClient extends CommandClient {
   readonly #paths: FallbackTransport;
+  readonly #probeTimeoutMs: number;
 
   /** @internal Use {@link createHybridClient}. */
   constructor(options: HybridClientOptions = {}) {
@@ -73,10 +74,12 @@ export class HybridClient extends CommandClient {
         `redisUrl (or ${ENV.redisUrl.join(' / ')}) must be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl ?? null)}`,
       );
     }
+    // Connecting to Redis and probing the gateway are quick or hopeless: neither waits the whole timeout.
+    const quickMs = Math.min(timeoutMs, 2000);
     const redis = new RedisTransport({
       url: redisUrl,
       password: options.redisPassword ?? readEnv(env, ENV.redisPassword),
-      connectTimeoutMs: Math.min(timeoutMs, 2000),
+      connectTimeoutMs: quickMs,
     });
     const { onRecover } = options;
     const paths = withFallback(
@@ -84,7 +87,7 @@ export class HybridClient extends CommandClient {
       withTimeout(redis, (ms) => `Redis did not answer within ${ms} ms`),
       {
         recheckIntervalMs: checkPositive(options.recheckIntervalMs ?? 60_000, 'recheckIntervalMs'),
-        probeTimeoutMs: Math.min(timeoutMs, 2000),
+        probeTimeoutMs: quickMs,
         names: { primary: 'The gateway', secondary: 'direct Redis' },
         onFallback: options.onFallback,
         onRecover: (info) => {
@@ -100,6 +103,7 @@ export class HybridClient extends CommandClient {
       maxBatchSize: checkPositive(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize'),
     });
     this.#paths = paths;
+    this.#probeTimeoutMs = quickMs;
   }
 
   /** `'http'` while commands go through the gateway, `'redis'` while they go to Redis directly. */
@@ -112,7 +116,7 @@ export class HybridClient extends CommandClient {
    * healthy. Never throws.
    */
   override isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
-    return super.isServiceAvailable({ timeoutMs: options.timeoutMs ?? Math.min(this.timeoutMs, 2000) });
+    return super.isServiceAvailable({ timeoutMs: options.timeoutMs ?? this.#probeTimeoutMs });
   }
 }
 

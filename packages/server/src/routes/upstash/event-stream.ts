@@ -10,7 +10,7 @@ export const HEARTBEAT_MS = 25_000;
  * without bound (MONITOR on a busy Redis, or messages published faster than a paused reader takes them),
  * and the client may reopen it.
  */
-export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Refuses a new stream once `maxStreams` (CACHEGATE_MAX_STREAMS) are open in this process: streams do not
@@ -24,10 +24,15 @@ export function admitStream(drain: DrainState, maxStreams: number): void {
 }
 
 /**
- * Ends the stream of a reader that fell {@link MAX_UNSENT_BYTES} behind and closes its connection: ending
- * the response alone would keep every unsent byte until the reader took it.
+ * Writes one event to a stream, unless its reader fell {@link MAX_UNSENT_BYTES} behind: then the stream
+ * ends (`end`) and its connection closes, since ending the response alone would keep every unsent byte
+ * until the reader took it.
  */
-export function dropSlowReader(res: ServerResponse, end: () => void): void {
+export function writeEvent(res: ServerResponse, text: string, end: () => void): void {
+  if (res.writableLength <= MAX_UNSENT_BYTES) {
+    res.write(text);
+    return;
+  }
   end();
   res.destroy();
 }

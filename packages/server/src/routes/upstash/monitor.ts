@@ -3,14 +3,7 @@ import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
 import type { StopMonitor } from '../../redis/monitor.js';
 import type { Services } from '../services.js';
-import {
-  acceptsEventStream,
-  admitStream,
-  dropSlowReader,
-  event,
-  HEARTBEAT_MS,
-  MAX_UNSENT_BYTES,
-} from './event-stream.js';
+import { acceptsEventStream, admitStream, event, HEARTBEAT_MS, writeEvent } from './event-stream.js';
 import { commonResponses, errorResponseSchema } from './schemas.js';
 
 /**
@@ -31,9 +24,7 @@ export function monitorRoute({ executor, drain, config }: Services): Route {
     let isOpen = true;
     let stop: StopMonitor | undefined;
     const write = (text: string) => {
-      if (!isOpen) return;
-      res.write(text);
-      if (res.writableLength > MAX_UNSENT_BYTES) dropSlowReader(res, end);
+      if (isOpen) writeEvent(res, text, end);
     };
     const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     const end = () => {

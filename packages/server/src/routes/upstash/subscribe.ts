@@ -4,7 +4,7 @@ import type { Route } from '../../http/router.js';
 import type { SubscriptionKind, Unsubscribe } from '../../redis/subscriber.js';
 import type { Services } from '../services.js';
 import { commandFromUrl } from './command.js';
-import { admitStream, dropSlowReader, event, HEARTBEAT_MS, MAX_UNSENT_BYTES } from './event-stream.js';
+import { admitStream, event, HEARTBEAT_MS, writeEvent } from './event-stream.js';
 import { commonResponses } from './schemas.js';
 
 /**
@@ -13,7 +13,7 @@ import { commonResponses } from './schemas.js';
  * `data: subscribe,<channel>,<count>` once subscribed, then `data: message,<channel>,<message>` (or
  * `data: pmessage,<pattern>,<channel>,<message>`). Subscriptions live on a pub/sub connection of their own;
  * the stream ends when the client goes away, the gateway shuts down, or the reader falls
- * {@link MAX_UNSENT_BYTES} behind.
+ * 4 MiB behind (see writeEvent).
  */
 export function subscribeRoutes({ executor, drain, config }: Services): Route[] {
   return (['subscribe', 'psubscribe'] as const satisfies SubscriptionKind[]).map((kind) => {
@@ -49,9 +49,7 @@ export function subscribeRoutes({ executor, drain, config }: Services): Route[] 
     let isOpen = true;
     // Messages may still arrive between the end of the stream and the unsubscription.
     const write = (text: string) => {
-      if (!isOpen) return;
-      if (res.writableLength > MAX_UNSENT_BYTES) return dropSlowReader(res, end);
-      res.write(text);
+      if (isOpen) writeEvent(res, text, end);
     };
     const unsubscribes: Unsubscribe[] = [];
     const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
