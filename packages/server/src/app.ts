@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import pino from 'pino';
+import { AnswerBudget } from './answer-budget.js';
 import { TokenStore } from './auth/token-store.js';
 import { type Config, hasRedisBackend } from './config.js';
 import { CommandExecutor } from './core/executor.js';
@@ -13,6 +14,7 @@ import { GatewayMetrics } from './metrics.js';
 import type { RedisBackend } from './redis/backend.js';
 import { connectDatabase, connectRedis } from './redis/connect.js';
 import { Databases } from './redis/databases.js';
+import { SubscriptionCount } from './redis/subscriber.js';
 import { batchRoutes } from './routes/cache/batch.js';
 import { entryRoute } from './routes/cache/entry.js';
 import { documentRoutes } from './routes/operations/document.js';
@@ -54,8 +56,17 @@ export interface Gateway {
   readonly log: GatewayLogger;
   /** The route table. */
   readonly routes: readonly Route[];
-  /** Requests received and not yet answered. */
+  /** Authenticated requests received and not yet answered (streams excluded). */
   inFlight(): number;
+  /** What the process holds for others right now; each is back to 0 when the gateway is idle. */
+  gauges(): {
+    inFlight: number;
+    bodyBytesReserved: number;
+    answerBytesHeld: number;
+    streams: number;
+    redisSubscriptions: number;
+    connections: number;
+  };
   /**
    * Swaps in reloaded tokens (SIGHUP) and their databases: new ones are registered, removed or changed
    * ones closed after their in-flight requests.
@@ -79,11 +90,17 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   }
   const log = deps.logger ?? pino({ level: config.logLevel });
   const tokens = deps.tokens ?? TokenStore.load(config, config.tokensFile);
-  const backend = connectRedis(config, log.child({ component: 'redis' }));
+  const subscriptions = new SubscriptionCount();
+  const backend = connectRedis(config, log.child({ component: 'redis' }), subscriptions);
   const databases = new Databases({
     main: backend,
     open: (database) =>
-      connectDatabase(config, database, log.child({ component: 'redis', database: database.name })),
+      connectDatabase(
+        config,
+        database,
+        log.child({ component: 'redis', database: database.name }),
+        subscriptions,
+      ),
     idleMs: config.backendIdleMs,
     commandTimeoutMs: config.commandTimeoutMs,
     logger: log.child({ component: 'databases' }),
@@ -102,6 +119,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   metrics.observeReads(backend, executor.reads);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
+  const answers = new AnswerBudget(config.maxBufferedReplyBytes, config.maxAnswerBytes);
   metrics.observeStreams(() => drain.streams.size);
   const services: Services = {
     config,
@@ -134,8 +152,15 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     log,
     maxBodyBytes: config.maxBodyBytes,
     maxBufferedBodyBytes: config.maxBufferedBodyBytes,
+    answers,
+    sendTimeoutMs: config.sendTimeoutMs,
   });
   inFlight = () => adapter.inFlight;
+  metrics.observeBudgets(
+    () => adapter.bufferedBodyBytes,
+    () => answers.held,
+  );
+  metrics.observeSubscriptions(() => subscriptions.open);
   const server = createListener(config, adapter);
   if (server.maxConnections < config.maxConnections) {
     log.warn(
@@ -153,9 +178,20 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     log,
     routes,
     inFlight: () => adapter.inFlight,
+    gauges: () => ({
+      inFlight: adapter.inFlight,
+      bodyBytesReserved: adapter.bufferedBodyBytes,
+      answerBytesHeld: answers.held,
+      streams: drain.streams.size,
+      redisSubscriptions: subscriptions.open,
+      connections: adapter.connections,
+    }),
     reloadTokens: (next) => {
       tokens.replaceWith(next);
       databases.setTokens(tokens.principals());
+      // Revocation ends what a token holds open: its subscriptions and MONITOR streams end now.
+      const ended = drain.streams.endRevoked((principal) => tokens.isCurrent(principal));
+      if (ended > 0) log.info({ streams: ended }, 'ended the streams of removed or changed tokens');
     },
     listen: ({ port, host }) =>
       new Promise((resolve, reject) => {

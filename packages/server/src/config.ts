@@ -150,7 +150,25 @@ const VARIABLES = {
     env: 'CACHEGATE_MAX_REPLY_BYTES',
     default: '16777216',
     parse: integer(1024),
-    help: "Largest Redis reply passed on, per command (16 MiB: a 10 MiB value reads back); a larger one is that command's error, read and dropped without being held.",
+    help: "Largest Redis reply passed on, per command, counting 64 bytes per value on top of its data (16 MiB: a 10 MiB value reads back); a larger one is that command's error, read and dropped without being held.",
+  },
+  maxAnswerBytes: {
+    env: 'CACHEGATE_MAX_ANSWER_BYTES',
+    default: '33554432',
+    parse: integer(1024),
+    help: "Largest answer to one request: its replies (counted as for CACHEGATE_MAX_REPLY_BYTES) and its encoded body (JSON escapes and base64 included). Replies past it are their commands' errors, read and dropped without being held.",
+  },
+  maxBufferedReplyBytes: {
+    env: 'CACHEGATE_MAX_BUFFERED_REPLY_BYTES',
+    default: '67108864',
+    parse: integer(1024),
+    help: 'Reply bytes all answers of the process hold at once, counted as for CACHEGATE_MAX_REPLY_BYTES, until each answer is sent. Past it, a reply beyond the first 64 KiB of its answer is its command\'s error ("retry shortly"), read and dropped without being held.',
+  },
+  sendTimeoutMs: {
+    env: 'CACHEGATE_SEND_TIMEOUT_MS',
+    default: '30000',
+    parse: integer(100),
+    help: 'Longest a client may leave part of an answer unread (each time the gateway waits for it); past it the connection closes and what it held is freed.',
   },
   maxPipeline: {
     env: 'CACHEGATE_MAX_PIPELINE',
@@ -210,6 +228,12 @@ const VARIABLES = {
     default: '10000',
     parse: integer(1),
     help: "Client connections open at once per process; past it, new ones are closed at once. Held below the process's open-file limit, so that idle clients cannot take the descriptors Redis connections need.",
+  },
+  maxStreamChannels: {
+    env: 'CACHEGATE_MAX_STREAM_CHANNELS',
+    default: '100',
+    parse: integer(1, 10_000),
+    help: 'Most channels or patterns one /subscribe or /psubscribe stream may name; more get 400.',
   },
   maxStreams: {
     env: 'CACHEGATE_MAX_STREAMS',

@@ -17,6 +17,7 @@ export const ERRORS = {
   CG_ERR_NOT_ACCEPTABLE: { status: 406, message: 'This route answers only with text/event-stream' },
   CG_ERR_REDIS_ERROR: { status: 400, message: 'Redis returned an error' },
   CG_ERR_TRANSACTION_ABORTED: { status: 400, message: 'Transaction discarded' },
+  CG_ERR_REPLY_TOO_LARGE: { status: 400, message: 'The reply is too large to forward' },
   CG_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'Redis is unavailable' },
   CG_ERR_REDIS_TIMEOUT: { status: 503, message: 'Redis did not answer in time' },
   CG_ERR_REPLICATION_INCOMPLETE: { status: 503, message: 'Too few replicas confirmed the write' },
@@ -36,6 +37,7 @@ export type ErrorCode = keyof typeof ERRORS;
  */
 const MAY_HAVE_RUN: ReadonlySet<ErrorCode> = new Set([
   'CG_ERR_REDIS_ERROR',
+  'CG_ERR_REPLY_TOO_LARGE',
   'CG_ERR_REDIS_UNAVAILABLE',
   'CG_ERR_REDIS_TIMEOUT',
   'CG_ERR_REPLICATION_INCOMPLETE',

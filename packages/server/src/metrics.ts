@@ -345,6 +345,38 @@ export class GatewayMetrics implements ExecutorObserver {
     });
   }
 
+  /** Request body bytes reserved and answer bytes held: both back to 0 whenever the gateway is idle. */
+  observeBudgets(bodyBytes: () => number, answerBytes: () => number): void {
+    new Gauge({
+      name: 'cachegate_body_bytes_reserved',
+      help: 'Request body bytes reserved under CACHEGATE_MAX_BUFFERED_BODY_BYTES',
+      registers: [this.registry],
+      collect() {
+        this.set(bodyBytes());
+      },
+    });
+    new Gauge({
+      name: 'cachegate_answer_bytes_held',
+      help: 'Reply bytes held for answers under CACHEGATE_MAX_BUFFERED_REPLY_BYTES (64 bytes per value counted on top of its data)',
+      registers: [this.registry],
+      collect() {
+        this.set(answerBytes());
+      },
+    });
+  }
+
+  /** Exports `open()`, the channels and patterns subscribed on Redis for open streams. */
+  observeSubscriptions(open: () => number): void {
+    new Gauge({
+      name: 'cachegate_redis_subscriptions',
+      help: 'Channels and patterns the gateway holds subscribed on Redis for open /subscribe and /psubscribe streams',
+      registers: [this.registry],
+      collect() {
+        this.set(open());
+      },
+    });
+  }
+
   /** Exports `open()`, every stream open now (subscriptions and MONITOR), as `cachegate_streams_open`. */
   observeStreams(open: () => number): void {
     new Gauge({

@@ -44,7 +44,7 @@ function rawReplies(commands: string[][]): Promise<Buffer> {
         }
       },
       1000,
-      () => 'resp2',
+      () => ({ form: 'resp2', reservation: undefined, isWanted: true }),
     );
     socket.on('data', (chunk) => {
       chunks.push(chunk);

@@ -187,9 +187,28 @@ export class TokenStore {
     return [...this.#byDigest.values()].map((entry) => entry.principal);
   }
 
-  /** Swaps in the tokens of `next` (used on SIGHUP); requests already authenticated are unaffected. */
+  /**
+   * Swaps in the tokens of `next` (used on SIGHUP); requests already authenticated are unaffected. A token
+   * whose entry did not change keeps its principal, so {@link isCurrent} tells revoked and changed tokens
+   * (whose open streams must end) from the rest.
+   */
   replaceWith(next: TokenStore): void {
-    this.#byDigest = next.#byDigest;
+    const previous = this.#byDigest;
+    this.#byDigest = new Map(
+      [...next.#byDigest].map(([digest, entry]) => {
+        const known = previous.get(digest);
+        return [
+          digest,
+          known !== undefined && isSamePrincipal(known.principal, entry.principal) ? known : entry,
+        ];
+      }),
+    );
+  }
+
+  /** Whether `principal` is still what one of the configured tokens resolves to. */
+  isCurrent(principal: Principal): boolean {
+    for (const entry of this.#byDigest.values()) if (entry.principal === principal) return true;
+    return false;
   }
 
   /** The principal for a presented token, or undefined when it matches none. */
@@ -323,6 +342,19 @@ function connectionKey(entry: FileEntry): string {
     entry.redisTlsCa ?? null,
   ];
   return sha256(JSON.stringify(parts));
+}
+
+/** Equal when a token grants the same: name, scope, Redis user, database and rate limit. */
+function isSamePrincipal(a: Principal, b: Principal): boolean {
+  const limit = (rule: Principal['rateLimit']) => (typeof rule === 'object' ? rule.text : rule);
+  return (
+    a.name === b.name &&
+    a.scope === b.scope &&
+    a.redisUser?.username === b.redisUser?.username &&
+    a.redisUser?.password === b.redisUser?.password &&
+    a.database?.key === b.database?.key &&
+    limit(a.rateLimit) === limit(b.rateLimit)
+  );
 }
 
 function sha256(text: string): string {

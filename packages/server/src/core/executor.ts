@@ -1,10 +1,16 @@
+import type { AnswerReservation } from '../answer-budget.js';
 import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import { type Batch, openHolding, type PlannedCommand, type RedisBackend } from '../redis/backend.js';
-import { NotSentError, ReplyTimeoutError, TransactionAbortedError } from '../redis/connection.js';
+import {
+  NotSentError,
+  ReplyTimeoutError,
+  TransactionAbortedError,
+  TransactionReplyDroppedError,
+} from '../redis/connection.js';
 import { type Databases, databaseName } from '../redis/databases.js';
 import type { MonitorStream, StopMonitor } from '../redis/monitor.js';
-import { ErrorReply } from '../redis/resp.js';
+import { type DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { denialReason, scopeDenial } from './policy.js';
@@ -73,12 +79,14 @@ export class CommandExecutor {
    * 403 when the policy denies any command (nothing runs), 503 when Redis is down or too slow,
    * 400 when Redis discards a transaction.
    * @param form how the replies come back: `text` when they only become JSON text (not base64).
+   * @param reservation the request's share of the AnswerBudget, where its replies are held.
    */
   async run(
     principal: Principal,
     mode: ExecutionMode,
     commands: Command[],
     form: ReplyForm = 'bytes',
+    reservation?: AnswerReservation,
   ): Promise<BatchResult> {
     const deadline = Date.now() + this.options.commandTimeoutMs;
     const found = this.databases.resolve(principal, deadline);
@@ -114,14 +122,14 @@ export class CommandExecutor {
     if (shareable) {
       let replies: Reply[];
       try {
-        replies = await this.reads.run(backend, principal, planned, deadline);
+        replies = await this.reads.run(backend, principal, planned, deadline, reservation);
       } catch (error) {
         throw toGatewayError(error);
       }
       this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
       return { replies, wrote: false };
     }
-    const batch: Batch = { principal, commands: planned, deadline, form };
+    const batch: Batch = { principal, commands: planned, deadline, form, reservation };
     const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
     const replicas = principal.database === undefined ? (this.options.writeReplicas ?? 0) : 0;
     // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
@@ -329,6 +337,8 @@ function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   if (error instanceof TransactionAbortedError)
     return gatewayError('CG_ERR_TRANSACTION_ABORTED', error.message);
+  // It ran: only its reply is missing.
+  if (error instanceof TransactionReplyDroppedError) return droppedReplyError(error.reply);
   if (error instanceof ReplyTimeoutError) {
     const timeout = gatewayError('CG_ERR_REDIS_TIMEOUT');
     timeout.mayHaveRun = error.wasSent;
@@ -338,4 +348,17 @@ function toGatewayError(error: unknown): GatewayError {
   const unavailable = gatewayError('CG_ERR_REDIS_UNAVAILABLE', undefined, error);
   unavailable.mayHaveRun = !(error instanceof NotSentError);
   return unavailable;
+}
+
+/**
+ * The answer to a request whose reply the gateway read but did not forward: the command ran. 503 (retry)
+ * when the process held too much at that moment, else 400 (ask for less).
+ */
+export function droppedReplyError(reply: DroppedReply): GatewayError {
+  const error = gatewayError(
+    reply.reason === 'process' ? 'CG_ERR_OVERLOADED' : 'CG_ERR_REPLY_TOO_LARGE',
+    reply.message,
+  );
+  error.mayHaveRun = true;
+  return error;
 }

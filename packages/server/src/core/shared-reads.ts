@@ -1,7 +1,8 @@
+import type { AnswerReservation } from '../answer-budget.js';
 import type { Principal } from '../auth/principal.js';
 import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
 import type { NearCache } from '../redis/near-cache.js';
-import { ErrorReply } from '../redis/resp.js';
+import { DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Command, Reply } from '../redis/types.js';
 import { keysOf } from './command-table.js';
 import type { FillTicket } from './near-cache-store.js';
@@ -59,6 +60,7 @@ export class SharedReads {
     principal: Principal,
     planned: readonly PlannedCommand[],
     deadline: number,
+    reservation?: AnswerReservation,
   ): Promise<Reply[]> {
     let inFlight = this.#inFlight.get(backend);
     if (inFlight === undefined) {
@@ -77,7 +79,7 @@ export class SharedReads {
       if (near !== undefined) {
         const cached = near.store.lookup(id, now);
         if (cached !== undefined) {
-          replies[i] = cached;
+          replies[i] = held(reservation, cached);
           continue;
         }
       }
@@ -89,7 +91,7 @@ export class SharedReads {
             joined.waiters ??= [];
             joined.waiters.push((error, reply) => {
               if (error !== undefined) return reject(error);
-              replies[i] = reply;
+              replies[i] = held(reservation, reply);
               resolve();
             });
           }),
@@ -110,7 +112,7 @@ export class SharedReads {
       // Sent once per near cache (one, but for Cluster reads of several masters).
       const first = misses[0]?.near;
       const sends = misses.every((miss) => miss.near === first)
-        ? [this.#send(backend, inFlight, first, principal, misses, replies, deadline)]
+        ? [this.#send(backend, inFlight, first, principal, misses, replies, deadline, reservation)]
         : [...new Set(misses.map((miss) => miss.near))].map((near) =>
             this.#send(
               backend,
@@ -120,6 +122,7 @@ export class SharedReads {
               misses.filter((miss) => miss.near === near),
               replies,
               deadline,
+              reservation,
             ),
           );
       if (joins.length === 0 && sends.length === 1) await sends[0];
@@ -139,6 +142,7 @@ export class SharedReads {
     misses: Miss[],
     replies: Reply[],
     deadline: number,
+    reservation: AnswerReservation | undefined,
   ): Promise<void> {
     const sentAt = Date.now();
     const fail = (error: unknown, failed: Miss[]) => {
@@ -148,12 +152,22 @@ export class SharedReads {
       }
       throw error;
     };
+    // The flight's replies are held in a share of its own, not the caller's: others may be waiting for them
+    // when the caller goes away. Each caller then holds what it takes (see `held`).
+    const flight = reservation?.budget.open();
     const viaCaller = (sent: Miss[]) =>
-      backend.pipeline({ principal, commands: sent.map(({ command }) => command), deadline });
+      backend.pipeline({
+        principal,
+        commands: sent.map(({ command }) => command),
+        deadline,
+        reservation: flight,
+      });
     let answers: Reply[];
     try {
-      answers = near === undefined ? await viaCaller(misses) : await near.read(withTtls(misses), deadline);
+      answers =
+        near === undefined ? await viaCaller(misses) : await near.read(withTtls(misses), deadline, flight);
     } catch (error) {
+      flight?.release();
       return fail(error, misses);
     }
     // A Cluster slot that moved answers MOVED or ASK on the tracked reader: those go the routed way, unkept.
@@ -176,10 +190,10 @@ export class SharedReads {
         moved.push(miss);
         continue;
       }
-      replies[miss.index] = reply;
+      replies[miss.index] = held(reservation, reply);
       settle(inFlight, miss, undefined, reply);
     }
-    if (moved.length === 0) return;
+    if (moved.length === 0) return flight?.release();
     let again: Reply[];
     try {
       again = await viaCaller(moved);
@@ -188,10 +202,12 @@ export class SharedReads {
         error,
         moved.map((miss) => ({ ...miss, ticket: undefined })),
       );
+    } finally {
+      flight?.release();
     }
     moved.forEach((miss, j) => {
       const reply = again[j] ?? null;
-      replies[miss.index] = reply;
+      replies[miss.index] = held(reservation, reply);
       settle(inFlight, miss, undefined, reply);
     });
   }
@@ -235,6 +251,18 @@ function commandId(args: Command): string {
     id += `\u0000${arg.length}:${arg}`;
   }
   return id;
+}
+
+/**
+ * A reply this request did not read from Redis (a near-cache hit, another read's reply), counted in its
+ * answer like one it read: in its place a DroppedReply when the answer cannot hold it.
+ */
+function held(reservation: AnswerReservation | undefined, reply: Reply): Reply {
+  if (reply instanceof ErrorReply) return reply;
+  const reason = reservation?.charge(sizeOf(reply));
+  if (reason === undefined || reason === 'unwanted') return reply;
+  const budget = reservation?.budget;
+  return DroppedReply.over(reason, (reason === 'answer' ? budget?.maxPerAnswer : budget?.maxHeld) ?? 0);
 }
 
 /** Bytes a reply holds, for the near cache's budget. */

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { AnswerBudget } from '../answer-budget.js';
+import type { Principal } from '../auth/principal.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import type { GatewayMetrics, TelemetryMemo } from '../metrics.js';
@@ -10,12 +12,13 @@ import type { Cors } from './cors.js';
 import type { LoadShedder } from './load-shedder.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Router } from './router.js';
+import { OpenStreams } from './streams.js';
 
 /** Whether the gateway is shutting down, and the open streams to end when it does. */
 export class DrainState {
   isDraining = false;
   /** Open server-sent event streams. */
-  readonly streams = new Set<ServerResponse>();
+  readonly streams = new OpenStreams();
 }
 
 /** What the adapter's steps use. */
@@ -32,20 +35,22 @@ export interface AdapterOptions {
   maxBodyBytes: number;
   /** Body bytes held at once across the process (CACHEGATE_MAX_BUFFERED_BODY_BYTES). */
   maxBufferedBodyBytes: number;
+  /** The memory answers hold (CACHEGATE_MAX_BUFFERED_REPLY_BYTES, CACHEGATE_MAX_ANSWER_BYTES). */
+  answers: AnswerBudget;
+  /** How long a client may take to read what an answer left unsent (CACHEGATE_SEND_TIMEOUT_MS). */
+  sendTimeoutMs: number;
 }
 
 /**
- * Requests served at once per connection (HTTP/1.1 pipelining). Those parsed behind them wait their turn
- * and the socket stops reading, so one client that pipelines without reading its answers holds a bounded
- * amount of memory: at most this many replies, and the unsent bytes below.
+ * Unsent response bytes past which a connection starts no further request until its socket drains: a
+ * client that pipelines without reading its answers holds at most this much, and one answer more.
  */
-const MAX_ACTIVE_PER_CONNECTION = 8;
-/** Unsent response bytes past which a connection starts no further request until its socket drains. */
-const MAX_UNSENT_BYTES = 1024 * 1024;
+const MAX_UNSENT_BYTES = 64 * 1024;
 
-/** Per connection: the requests being served and those waiting behind them. */
+/** Per connection: the request being served, and those pipelined behind it. */
 interface Connection {
   readonly adapter: HttpAdapter;
+  /** The request being served: one at a time, so no request overtakes the one before it (see mayStart). */
   readonly active: RequestContext[];
   readonly waiting: { req: IncomingMessage; res: ServerResponse; expectsContinue: boolean }[];
   isPaused: boolean;
@@ -64,19 +69,23 @@ type WithContext = { [CONTEXT]?: RequestContext };
  * (decision 0010). Per request it costs a context object, its header list, the handler's promise and,
  * when there is a body, its bytes; no framework lifecycle, no hooks.
  *
- * 1. admit: per-connection concurrency (pipelining backpressure), in-flight count;
+ * 1. admit: one request at a time per connection (pipelined ones wait, unread, in order);
  * 2. route: the route table, 404 / 405;
  * 3. CORS: preflights answered, headers for allowed origins;
  * 4. draining: 503 while shutting down, and `Connection: close` on every answer;
- * 5. load: 503 past CACHEGATE_MAX_IN_FLIGHT or while the event loop lags;
- * 6. auth: token -> principal, before the body is read;
- * 7. rate limit;
- * 8. body: read within CACHEGATE_MAX_BODY_BYTES (413), once it fits under CACHEGATE_MAX_BUFFERED_BODY_BYTES
- *    (until then it waits, unread), `100 Continue` only for admitted requests;
- * 9. handler: policy, executor and encoder, through the command routes;
- * 10. settle, exactly once however the request ends (answered, aborted, connection reset): in-flight
- *     count, metrics, the log line, the next pipelined request.
- * Public routes (health, the API document) skip 4-7.
+ * 5. public routes (health, the API document) are served here, without a token and without a body;
+ * 6. load: 503 past CACHEGATE_MAX_IN_FLIGHT or while the event loop lags;
+ * 7. auth: token -> principal. Nothing shared (in-flight count, body budget, Redis) is taken before it;
+ * 8. rate limit;
+ * 9. body: read within CACHEGATE_MAX_BODY_BYTES (413), once it fits under CACHEGATE_MAX_BUFFERED_BODY_BYTES
+ *    and its token's half of it (until then it waits, unread), `100 Continue` only for admitted requests;
+ * 10. handler: policy, executor and encoder, through the command routes; its replies are held within the
+ *     AnswerBudget;
+ * 11. settle, exactly once however the request ends (answered, aborted, connection reset, timed out):
+ *     in-flight count, body and answer budgets, metrics, the log line, the next pipelined request.
+ * An answer given before the request's body was read (401, 404, 413, 429, 503, ...) closes the connection
+ * once sent: reading on would cost the body's bytes for nothing, and stopping leaves the protocol in doubt.
+ * An answer the client does not read within CACHEGATE_SEND_TIMEOUT_MS closes its connection.
  */
 export class HttpAdapter implements RequestOwner {
   readonly #options: AdapterOptions;
@@ -84,8 +93,9 @@ export class HttpAdapter implements RequestOwner {
   readonly #logsRequests: boolean;
   #requestCount = 0;
   #inFlight = 0;
-  /** Body bytes reserved by requests between reading their body and settling. */
+  /** Body bytes reserved by requests between reading their body and settling, in all and per token. */
   #bufferedBytes = 0;
+  readonly #bufferedBy = new Map<Principal, number>();
   /** Requests with a body waiting for room under CACHEGATE_MAX_BUFFERED_BODY_BYTES, first come first. */
   readonly #waitingForRoom: RequestContext[] = [];
   /** Open client connections, for draining (TLS: once past the handshake). */
@@ -96,9 +106,19 @@ export class HttpAdapter implements RequestOwner {
     this.#logsRequests = options.log.isLevelEnabled('info');
   }
 
-  /** Requests started and not yet settled (health probes included). */
+  /** Authenticated requests started and not yet settled (streams and public routes excluded). */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Client connections open now (TLS: past the handshake). */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Request body bytes reserved now (the `cachegate_body_bytes_reserved` gauge). */
+  get bufferedBodyBytes(): number {
+    return this.#bufferedBytes;
   }
 
   /** The server's `connection` (HTTP) or `secureConnection` (HTTPS) listener. */
@@ -121,7 +141,7 @@ export class HttpAdapter implements RequestOwner {
    */
   async drain(server: Server): Promise<void> {
     this.#options.drain.isDraining = true;
-    for (const stream of this.#options.drain.streams) stream.end();
+    this.#options.drain.streams.endAll();
     const closed = new Promise<void>((done) => server.close(() => done()));
     const sweep = () => {
       for (const socket of this.#sockets) {
@@ -151,7 +171,7 @@ export class HttpAdapter implements RequestOwner {
       socket[CONNECTION] = connection;
       socket.once('close', onSocketClose);
     }
-    if (connection.waiting.length === 0 && mayStart(connection, req, socket)) {
+    if (connection.waiting.length === 0 && mayStart(connection, socket)) {
       this.#start(req, res, connection, expectsContinue);
       return;
     }
@@ -168,7 +188,6 @@ export class HttpAdapter implements RequestOwner {
     (res as ServerResponse & WithContext)[CONTEXT] = ctx;
     res.on('close', onResponseClose);
     connection.active.push(ctx);
-    this.#inFlight++;
     try {
       this.#route(ctx);
     } catch (error) {
@@ -193,27 +212,33 @@ export class HttpAdapter implements RequestOwner {
       }
       ctx.headers.push(...cors.headersFor(origin));
     }
-    if (route === undefined) {
-      throw gatewayError('CG_ERR_ROUTE_NOT_FOUND', `No route for ${req.method} ${ctx.path}`);
-    }
+    // Nothing of the request (its target may hold credentials) is echoed.
+    if (route === undefined) throw gatewayError('CG_ERR_ROUTE_NOT_FOUND', 'No route serves this path');
     const operation = match?.operation;
     if (operation === undefined) {
       const allow = Object.keys(route.operations).join(', ');
       const error = gatewayError(
         'CG_ERR_METHOD_NOT_ALLOWED',
-        `${req.method} is not allowed here; use ${allow}`,
+        `This method is not allowed here; use ${allow}`,
       );
       error.allow = allow;
       throw error;
     }
     ctx.operation = operation;
     if (this.#options.drain.isDraining) ctx.headers.push('connection', 'close');
-    if (route.isPublic) return this.#receive(ctx);
+    if (route.isPublic) {
+      if (hasBody(req)) {
+        throw gatewayError('CG_ERR_REQUEST_INVALID', 'This route takes no request body');
+      }
+      return this.#run(ctx);
+    }
     if (this.#options.drain.isDraining) throw gatewayError('CG_ERR_SHUTTING_DOWN');
-    const overload = this.#options.shedder.reason(this.#inFlight);
+    const overload = this.#options.shedder.reason(this.#inFlight + 1);
     if (overload !== undefined) throw gatewayError('CG_ERR_OVERLOADED', overload);
     const principal = this.#authenticate(ctx);
     ctx.principal = principal;
+    ctx.isCounted = true;
+    this.#inFlight++;
     // Counted once authenticated, so that callers without a token cannot crowd out the label values.
     const headers = req.headers;
     const connection = (req.socket as WithConnection)[CONNECTION];
@@ -259,10 +284,8 @@ export class HttpAdapter implements RequestOwner {
   /** Reads the body, if the request has one, then runs the handler. */
   #receive(ctx: RequestContext) {
     const req = ctx.req;
+    if (!hasBody(req)) return this.#run(ctx);
     const length = req.headers['content-length'];
-    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) {
-      return this.#run(ctx);
-    }
     const max = this.#options.maxBodyBytes;
     if (length !== undefined && Number(length) > max) {
       // Drained only when it is on its way: after `Expect: 100-continue` it was never asked for.
@@ -271,23 +294,39 @@ export class HttpAdapter implements RequestOwner {
     // Reserved until the request settles: the body's bytes, and the strings and values made from them,
     // live until it is answered. A chunked body may grow to the limit, so it reserves the limit.
     ctx.bodyBytes = length === undefined ? max : Number(length);
-    if (this.#waitingForRoom.length > 0 || !this.#hasRoomFor(ctx.bodyBytes)) {
-      // Not read meanwhile: Node stops reading its socket, and the client's sends stall in TCP.
-      this.#waitingForRoom.push(ctx);
-      return;
-    }
-    this.#read(ctx);
+    // Not read while it waits: Node stops reading its socket, and the client's sends stall in TCP.
+    this.#waitingForRoom.push(ctx);
+    this.#startBodies();
   }
 
-  /** Whether `bytes` more fit in the budget. A body larger than the whole budget still runs, alone. */
-  #hasRoomFor(bytes: number): boolean {
-    return this.#bufferedBytes === 0 || this.#bufferedBytes + bytes <= this.#options.maxBufferedBodyBytes;
+  /**
+   * Whether `ctx`'s body fits in the budget: the whole of it, and half of it for its token, so that one
+   * token's slow bodies cannot hold every other token's requests. A body larger than that still runs, alone.
+   */
+  #hasRoomFor(ctx: RequestContext): 'yes' | 'no' | 'not for this token' {
+    const max = this.#options.maxBufferedBodyBytes;
+    const bytes = ctx.bodyBytes;
+    if (this.#bufferedBytes !== 0 && this.#bufferedBytes + bytes > max) return 'no';
+    const held = this.#bufferedBy.get(ctx.caller) ?? 0;
+    return held === 0 || held + bytes <= max / 2 ? 'yes' : 'not for this token';
+  }
+
+  /** Starts reading the waiting bodies that now fit, first come first, past those their token must wait for. */
+  #startBodies() {
+    const waiting = this.#waitingForRoom;
+    for (let i = 0; i < waiting.length; ) {
+      const room = this.#hasRoomFor(waiting[i] as RequestContext);
+      if (room === 'no') return;
+      if (room === 'yes') this.#read(waiting.splice(i, 1)[0] as RequestContext);
+      else i++;
+    }
   }
 
   /** Reserves the body's bytes and reads it. */
   #read(ctx: RequestContext) {
     const req = ctx.req;
     this.#bufferedBytes += ctx.bodyBytes;
+    this.#bufferedBy.set(ctx.caller, (this.#bufferedBy.get(ctx.caller) ?? 0) + ctx.bodyBytes);
     ctx.isHoldingBody = true;
     if (ctx.expectsContinue) ctx.res.writeContinue();
     ctx.chunks = [];
@@ -302,7 +341,8 @@ export class HttpAdapter implements RequestOwner {
    * that, the connection closes after the answer: the rest is not worth reading.
    */
   #tooLarge(ctx: RequestContext, isDrained = false) {
-    if (!isDrained) ctx.headers.push('connection', 'close');
+    if (isDrained) ctx.drainsBody = true;
+    else ctx.headers.push('connection', 'close');
     this.fail(
       ctx,
       gatewayError(
@@ -358,18 +398,47 @@ export class HttpAdapter implements RequestOwner {
       ctx.res.destroy();
       return;
     }
+    // The body was not read (or not all of it): closing is cheaper than reading it, and leaves no doubt
+    // about where the next request starts. A caller without a valid token gets no second try on it either.
+    if ((hasBody(ctx.req) && !ctx.req.complete && !ctx.drainsBody) || known.statusCode === 401) {
+      ctx.headers.push('connection', 'close');
+    }
     ctx.sendError(known);
   }
 
   streaming(ctx: RequestContext) {
-    if (!ctx.isSettled) this.#inFlight--;
+    if (!ctx.isSettled && ctx.isCounted) this.#inFlight--;
+    ctx.isCounted = false;
+  }
+
+  get sendTimeoutMs(): number {
+    return this.#options.sendTimeoutMs;
+  }
+
+  /** Opens the share of the AnswerBudget a request's replies are held in; released when it settles. */
+  openAnswer() {
+    return this.#options.answers.open();
+  }
+
+  /**
+   * The answer was handed to the socket. If some of it waits unsent, the client has
+   * CACHEGATE_SEND_TIMEOUT_MS to read it before the connection closes: a reader that stalls must not hold
+   * the answer's memory, its connection slot and its request's accounting for ever.
+   */
+  sent(ctx: RequestContext) {
+    const socket = ctx.req.socket;
+    if (socket.writableLength === 0 || ctx.isSettled) return;
+    ctx.sendTimer = setTimeout(() => socket.destroy(), this.#options.sendTimeoutMs);
+    ctx.sendTimer.unref();
   }
 
   /** Accounting, once per request, however it ended; then the next request of its connection. */
   settle(ctx: RequestContext) {
     if (ctx.isSettled) return;
     ctx.isSettled = true;
-    if (!ctx.isStreaming) this.#inFlight--;
+    if (ctx.isCounted) this.#inFlight--;
+    clearTimeout(ctx.sendTimer);
+    ctx.releaseAnswer();
     if (ctx.bodyBytes > 0) this.#releaseBody(ctx);
     const { req } = ctx;
     const route = ctx.route?.path ?? 'unmatched';
@@ -400,22 +469,22 @@ export class HttpAdapter implements RequestOwner {
 
   /** Gives back a settled request's body budget (or its place in line), and starts those that now fit. */
   #releaseBody(ctx: RequestContext) {
-    if (ctx.isHoldingBody) this.#bufferedBytes -= ctx.bodyBytes;
-    else {
+    if (ctx.isHoldingBody) {
+      this.#bufferedBytes -= ctx.bodyBytes;
+      const held = (this.#bufferedBy.get(ctx.caller) ?? 0) - ctx.bodyBytes;
+      if (held > 0) this.#bufferedBy.set(ctx.caller, held);
+      else this.#bufferedBy.delete(ctx.caller);
+    } else {
       const index = this.#waitingForRoom.indexOf(ctx);
       if (index !== -1) this.#waitingForRoom.splice(index, 1);
     }
-    for (let next = this.#waitingForRoom[0]; next !== undefined; next = this.#waitingForRoom[0]) {
-      if (!this.#hasRoomFor(next.bodyBytes)) return;
-      this.#waitingForRoom.shift();
-      this.#read(next);
-    }
+    this.#startBodies();
   }
 
   /** Starts waiting requests of a connection while it has room, and reads again once none wait. */
   #next(connection: Connection, socket: Socket) {
     for (let next = connection.waiting[0]; next !== undefined; next = connection.waiting[0]) {
-      if (!mayStart(connection, next.req, socket)) {
+      if (!mayStart(connection, socket)) {
         if (socket.writableLength < MAX_UNSENT_BYTES) return;
         if (!connection.isWaitingForDrain) {
           connection.isWaitingForDrain = true;
@@ -474,21 +543,19 @@ function tokenFromQuery(query: string): string | undefined {
 }
 
 /**
- * Whether a connection may start `req` now. Answers go out in order whatever happens, but execution order
- * matters too: requests run side by side only while they are all safe (GET, HEAD), as RFC 9112 allows
- * for pipelining; a write runs alone, after those before it and before those after it. And no more
- * than MAX_ACTIVE_PER_CONNECTION at once, nor while MAX_UNSENT_BYTES of answers wait to be sent.
+ * Whether a connection may start its next request now: once the one before it settled, so that a read
+ * never overtakes a write sent before it on the same connection (a `GET /set/...` writes too, and the
+ * near cache answers reads without waiting for Redis), and not while MAX_UNSENT_BYTES of answers wait to
+ * be sent.
  */
-function mayStart(connection: Connection, req: IncomingMessage, socket: Socket): boolean {
-  const { active } = connection;
-  if (socket.writableLength >= MAX_UNSENT_BYTES) return false;
-  if (active.length === 0) return true;
-  if (active.length >= MAX_ACTIVE_PER_CONNECTION) return false;
-  return isSafe(req) && active.every((ctx) => isSafe(ctx.req));
+function mayStart(connection: Connection, socket: Socket): boolean {
+  return connection.active.length === 0 && socket.writableLength < MAX_UNSENT_BYTES;
 }
 
-function isSafe(req: IncomingMessage): boolean {
-  return req.method === 'GET' || req.method === 'HEAD';
+/** Whether a request says it has a body (a length other than 0, or a transfer coding). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnswerReservation } from '../answer-budget.js';
 import type { Principal } from '../auth/principal.js';
 import { type GatewayError, gatewayError } from '../errors.js';
 import type { Operation, Route } from './router.js';
@@ -12,8 +13,19 @@ export interface RequestOwner {
   ended(ctx: RequestContext): void;
   /** The request became a stream: it no longer counts as in flight (streams have their own cap). */
   streaming(ctx: RequestContext): void;
+  /** A share of the AnswerBudget for the request's replies. */
+  openAnswer(): AnswerReservation;
+  /** The whole answer was handed to the socket (some of it may wait there, unsent). */
+  sent(ctx: RequestContext): void;
+  /** How long a client may leave part of an answer unread (CACHEGATE_SEND_TIMEOUT_MS). */
+  readonly sendTimeoutMs: number;
   settle(ctx: RequestContext): void;
 }
+
+/** Unsent bytes past which a sliced answer waits for its reader before writing more. */
+const SLICE_HIGH_WATER = 64 * 1024;
+/** Longest a sliced answer writes before letting other work run. */
+const SLICE_MS = 10;
 
 /**
  * One request on its way through the adapter: what the steps found out about it (route, principal, body)
@@ -47,6 +59,13 @@ export class RequestContext {
   isSettled = false;
   /** True once the answer is a stream, which is not counted in flight. */
   isStreaming = false;
+  /** A 413 whose body is read and dropped after it, so that a client still sending it sees the answer. */
+  drainsBody = false;
+  /** True while the request counts in flight: from authentication until it settles or becomes a stream. */
+  isCounted = false;
+  /** Closes the connection if the client does not read the rest of the answer in time. */
+  sendTimer: NodeJS.Timeout | undefined;
+  #answer: AnswerReservation | undefined;
   /** Body bytes this request reserves under CACHEGATE_MAX_BUFFERED_BODY_BYTES (its declared length). */
   bodyBytes = 0;
   /** True once the reservation is made (the body is being read); false while it waits for room. */
@@ -65,6 +84,20 @@ export class RequestContext {
     const queryStart = url.indexOf('?');
     this.path = queryStart === -1 ? url : url.slice(0, queryStart);
     this.query = queryStart === -1 ? '' : url.slice(queryStart + 1);
+  }
+
+  /**
+   * The request's share of the AnswerBudget: the executor counts its replies there, and the encoder chooses
+   * from its size whether to write the answer at once or a slice at a time. Released when it settles.
+   */
+  get answer(): AnswerReservation {
+    this.#answer ??= this.owner.openAnswer();
+    return this.#answer;
+  }
+
+  /** Gives the request's share of the AnswerBudget back (at settle). */
+  releaseAnswer(): void {
+    this.#answer?.release();
   }
 
   /** The principal of an authenticated route (the auth step guarantees it). */
@@ -89,6 +122,42 @@ export class RequestContext {
       this.#headerObject(contentType, typeof body === 'string' ? Buffer.byteLength(body) : body.length),
     );
     res.end(body);
+    this.owner.sent(this);
+  }
+
+  /**
+   * Answers with a body of a known length given in pieces, written a slice at a time: past
+   * {@link SLICE_HIGH_WATER} unsent bytes it waits for the client to read (closing the connection if it
+   * does not within CACHEGATE_SEND_TIMEOUT_MS), and it lets other work run every {@link SLICE_MS}, so that a large
+   * answer neither holds the event loop nor piles up in memory.
+   */
+  async sendPieces(
+    status: number,
+    length: number,
+    pieces: Iterable<string | Buffer>,
+    contentType: string = JSON_TYPE,
+  ): Promise<void> {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    this.status = status;
+    res.writeHead(status, this.#headerObject(contentType, length));
+    let sliceStart = performance.now();
+    for (const piece of pieces) {
+      if (res.destroyed) return;
+      res.write(piece);
+      if (res.writableLength >= SLICE_HIGH_WATER) {
+        if (!(await drained(res, this.owner.sendTimeoutMs))) {
+          res.destroy();
+          return;
+        }
+        sliceStart = performance.now();
+      } else if (performance.now() - sliceStart > SLICE_MS) {
+        await new Promise((resume) => setImmediate(resume));
+        sliceStart = performance.now();
+      }
+    }
+    res.end();
+    this.owner.sent(this);
   }
 
   /**
@@ -115,6 +184,7 @@ export class RequestContext {
     // No Content-Type or Content-Length: a 304 describes the representation the client already holds.
     res.writeHead(304, this.#withExtraHeaders({ 'x-request-id': this.id }));
     res.end();
+    this.owner.sent(this);
   }
 
   /**
@@ -178,4 +248,21 @@ export class RequestContext {
       : `{"error":${JSON.stringify(error.message)}}`;
     this.send(error.statusCode, body);
   }
+}
+
+/** Resolves true once `res` has no unsent bytes left, false if that takes longer than `timeoutMs` or it closes. */
+function drained(res: ServerResponse, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (isDrained: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(isDrained);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }

@@ -74,8 +74,15 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket) {
         ? [408, 'The request did not arrive in time (CACHEGATE_REQUEST_TIMEOUT_MS)']
         : [400, 'Malformed HTTP request'];
   const body = `{"error":"${message}"}`;
+  // Closed for good once the answer is out, whatever the peer does: a half-closed socket would keep its
+  // connection slot, and the request being read on it would never settle.
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
 }
+
+/** How long an answer to a malformed or late request may take to reach a client before its socket is cut. */
+const CLOSE_GRACE_MS = 1000;

@@ -1,3 +1,4 @@
+import type { AnswerReservation } from '../answer-budget.js';
 import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from '../core/command-table.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
@@ -25,6 +26,8 @@ export interface Batch {
   readonly deadline: number;
   /** How the replies come back. @default 'bytes' */
   readonly form?: ReplyForm;
+  /** Where the replies' memory is counted: the request's share of the AnswerBudget. @default none */
+  readonly reservation?: AnswerReservation | undefined;
 }
 
 /**

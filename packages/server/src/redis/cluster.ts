@@ -15,7 +15,7 @@ import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { ErrorReply, replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
-import type { Subscription, Unsubscribe } from './subscriber.js';
+import type { Subscription, SubscriptionCount, Unsubscribe } from './subscriber.js';
 import type { Arg, Command, Logger, Reply } from './types.js';
 
 /** Options for {@link ClusterBackend}. */
@@ -30,6 +30,8 @@ export interface ClusterOptions {
   maxReplyBytes: number;
   scopeUsers: ScopeUsers;
   nearCache?: NearCacheOptions | undefined;
+  /** Where open subscriptions are counted. @default per node */
+  subscriptions?: SubscriptionCount | undefined;
   logger: Logger;
 }
 
@@ -92,7 +94,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
   }
 
   async pipeline(batch: Batch): Promise<Reply[]> {
-    const { commands, principal, deadline, form = 'bytes' } = batch;
+    const { commands, principal, deadline, form = 'bytes', reservation } = batch;
     // Every route first: a slot without a known master fails the batch before any of it is sent.
     const routes = commands.map((command) => this.#route(command));
     const owners = routes.map((route) => (route === 'fan-out' ? undefined : this.#ownerOf(route)));
@@ -103,7 +105,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       const owner = owners[i] as string;
       if (route === 'fan-out') {
         sent.push(
-          this.#fanOut(commands[i] as PlannedCommand, principal, deadline).then((reply) => {
+          this.#fanOut(commands[i] as PlannedCommand, batch).then((reply) => {
             replies[i] = reply;
           }),
         );
@@ -117,7 +119,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       const connection = this.#node(address).connectionFor(principal);
       const part = indexes.map((i) => (commands[i] as PlannedCommand).args);
       sent.push(
-        connection.send(part, deadline, form).then((partReplies) => {
+        connection.send(part, deadline, form, reservation).then((partReplies) => {
           indexes.forEach((i, j) => {
             replies[i] = partReplies[j] ?? null;
           });
@@ -139,8 +141,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
         reply,
         commands[i] as PlannedCommand,
         typeof route === 'number' ? route : undefined,
-        principal,
-        deadline,
+        batch,
       );
     }
     return replies;
@@ -162,6 +163,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       batch.commands.map((command) => command.args),
       batch.deadline,
       batch.form,
+      batch.reservation,
     );
   }
 
@@ -305,8 +307,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     reply: ErrorReply,
     { args }: PlannedCommand,
     slot: number | undefined,
-    principal: Principal,
-    deadline: number,
+    { principal, deadline, form, reservation }: Batch,
   ): Promise<Reply> {
     let current: Reply = reply;
     for (let redirections = 0; redirections < MAX_REDIRECTIONS; redirections++) {
@@ -318,18 +319,20 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
         // Trust the redirection now and learn the rest of the new map in the background.
         if (slot !== undefined) this.#slots[slot] = target;
         void this.refresh();
-        [current = null] = await connection.send([args], deadline);
+        [current = null] = await connection.send([args], deadline, form, reservation);
       } else {
-        [, current = null] = await connection.send([['ASKING'], args], deadline);
+        [, current = null] = await connection.send([['ASKING'], args], deadline, form, reservation);
       }
     }
     return current;
   }
 
-  async #fanOut({ args, info }: PlannedCommand, principal: Principal, deadline: number): Promise<Reply> {
+  async #fanOut({ args, info }: PlannedCommand, { principal, deadline, reservation }: Batch): Promise<Reply> {
     if (this.#masters.length === 0) throw new NotSentError('No cluster master is known');
     const sendTo = async (address: string, command: Command): Promise<Reply> => {
-      const [reply = null] = await this.#node(address).connectionFor(principal).send([command], deadline);
+      const [reply = null] = await this.#node(address)
+        .connectionFor(principal)
+        .send([command], deadline, 'bytes', reservation);
       return reply;
     };
     if (info?.name === 'scan') return scanAcrossMasters(args, this.#masters, sendTo);

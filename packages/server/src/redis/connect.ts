@@ -5,6 +5,7 @@ import { ClusterBackend } from './cluster.js';
 import { ScopeUsers } from './scope-users.js';
 import { SentinelBackend } from './sentinel.js';
 import { StandaloneBackend } from './standalone.js';
+import type { SubscriptionCount } from './subscriber.js';
 import type { DatabaseSettings, Logger } from './types.js';
 
 /**
@@ -12,7 +13,11 @@ import type { DatabaseSettings, Logger } from './types.js';
  * Redis is unreachable the backend reports not ready and keeps retrying, so the gateway can start (and
  * report unready) before Redis does.
  */
-export function connectRedis(config: Config, logger: Logger): RedisBackend {
+export function connectRedis(
+  config: Config,
+  logger: Logger,
+  subscriptions?: SubscriptionCount,
+): RedisBackend {
   const nearCache =
     config.nearCache === 'on'
       ? { maxBytes: config.nearCacheMaxBytes, prefixes: config.nearCachePrefixes }
@@ -24,6 +29,7 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
     password: config.redisPassword,
     tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
+    subscriptions,
     scopeUsers: scopeUsersFor(config, config.redisUrl, config.redisPassword, logger),
   };
   if (config.redisSentinels.length > 0) {
@@ -51,8 +57,14 @@ export function connectRedis(config: Config, logger: Logger): RedisBackend {
  * Opens the standalone backend of a tokens-file database. Its scope users are created there as on the main
  * Redis, with passwords derived from this database's own credentials.
  */
-export function connectDatabase(config: Config, database: DatabaseSettings, logger: Logger): RedisBackend {
+export function connectDatabase(
+  config: Config,
+  database: DatabaseSettings,
+  logger: Logger,
+  subscriptions?: SubscriptionCount,
+): RedisBackend {
   return new StandaloneBackend({
+    subscriptions,
     url: database.url,
     password: database.password,
     tlsCa: database.tlsCa,

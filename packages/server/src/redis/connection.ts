@@ -1,7 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { ErrorReply, encodeCommand, ProtocolError, ReplyParser } from './resp.js';
+import type { AnswerReservation } from '../answer-budget.js';
+import {
+  DroppedReply,
+  ErrorReply,
+  encodeCommand,
+  ProtocolError,
+  ReplyParser,
+  type ReplyTarget,
+} from './resp.js';
 import type { Command, Logger, RedisUser, Reply, ReplyForm } from './types.js';
 
 /** How to reach one Redis server. */
@@ -70,6 +78,17 @@ export class ReplyTimeoutError extends Error {
   }
 }
 
+/**
+ * A transaction ran, but its EXEC reply was too large (or too deep) to forward: Redis applied it, so it must
+ * not be reported as discarded.
+ */
+export class TransactionReplyDroppedError extends Error {
+  constructor(readonly reply: DroppedReply) {
+    super(reply.message);
+    this.name = 'TransactionReplyDroppedError';
+  }
+}
+
 /** Redis discarded a transaction; the message says why (the first command Redis refused to queue). */
 export class TransactionAbortedError extends Error {
   constructor(message: string) {
@@ -82,15 +101,25 @@ export class TransactionAbortedError extends Error {
 type Done = (error: Error | undefined, replies: Reply[]) => void;
 
 /** A batch of commands written back to back, waiting for its replies. */
-interface Pending {
-  readonly commands: readonly Command[];
-  readonly replies: Reply[];
-  /** Absolute `Date.now()` time after which the caller gets a timeout. */
-  readonly deadline: number;
-  readonly form: ReplyForm;
-  /** Cleared once the caller was answered; later replies are read and dropped, keeping the stream in step. */
-  done: Done | undefined;
+class Pending implements ReplyTarget {
+  readonly replies: Reply[] = [];
+  constructor(
+    readonly commands: readonly Command[],
+    /** Absolute `Date.now()` time after which the caller gets a timeout. */
+    readonly deadline: number,
+    /** Cleared once the caller was answered; later replies are read and dropped unbuilt, keeping the stream in step. */
+    public done: Done | undefined,
+    readonly form: ReplyForm,
+    readonly reservation: AnswerReservation | undefined,
+  ) {}
+
+  get isWanted(): boolean {
+    return this.done !== undefined;
+  }
 }
+
+/** The target of replies no batch waits for (MONITOR lines, invalidation messages): read as bytes. */
+const NOBODY: ReplyTarget = { form: 'bytes', reservation: undefined, isWanted: true };
 
 type State = 'connecting' | 'ready' | 'down' | 'closed';
 
@@ -172,21 +201,39 @@ export class RedisConnection extends EventEmitter {
    * reply per command (Redis errors as ErrorReply entries). Rejects when the batch failed as a whole.
    * @param deadline absolute `Date.now()` time by which the replies must be in.
    * @param form how the replies come back (see ReplyForm).
+   * @param reservation where the replies' memory is counted (see AnswerBudget). @default none
    */
-  send(commands: readonly Command[], deadline: number, form: ReplyForm = 'bytes'): Promise<Reply[]> {
+  send(
+    commands: readonly Command[],
+    deadline: number,
+    form: ReplyForm = 'bytes',
+    reservation?: AnswerReservation,
+  ): Promise<Reply[]> {
     return new Promise((resolve, reject) =>
-      this.enqueue(commands, deadline, (error, replies) => (error ? reject(error) : resolve(replies)), form),
+      this.enqueue(
+        commands,
+        deadline,
+        (error, replies) => (error ? reject(error) : resolve(replies)),
+        form,
+        reservation,
+      ),
     );
   }
 
   /** {@link send} with a callback. */
-  enqueue(commands: readonly Command[], deadline: number, done: Done, form: ReplyForm = 'bytes'): void {
+  enqueue(
+    commands: readonly Command[],
+    deadline: number,
+    done: Done,
+    form: ReplyForm = 'bytes',
+    reservation?: AnswerReservation,
+  ): void {
     // An empty batch expects no reply: queued, it would take the next batch's first one.
     if (commands.length === 0) {
       done(undefined, []);
       return;
     }
-    const entry: Pending = { commands, replies: [], deadline, done, form };
+    const entry = new Pending(commands, deadline, done, form, reservation);
     if (this.#state === 'ready') {
       if (this.#queuedCommands + commands.length > this.#maxQueued) {
         done(new NotSentError('The Redis connection has too many commands waiting'), []);
@@ -206,15 +253,18 @@ export class RedisConnection extends EventEmitter {
    * Runs commands inside MULTI/EXEC, written as one contiguous block, so concurrent transactions never
    * interleave or nest. Resolves with EXEC's replies (failed commands as ErrorReply entries).
    * @throws {TransactionAbortedError} when Redis discarded the transaction (EXECABORT).
+   * @throws {TransactionReplyDroppedError} when it ran but EXEC's reply was too large to forward.
    */
   async transaction(
     commands: readonly Command[],
     deadline: number,
     form: ReplyForm = 'bytes',
+    reservation?: AnswerReservation,
   ): Promise<Reply[]> {
-    const replies = await this.send([['MULTI'], ...commands, ['EXEC']], deadline, form);
+    const replies = await this.send([['MULTI'], ...commands, ['EXEC']], deadline, form, reservation);
     const exec = replies[replies.length - 1];
     if (Array.isArray(exec)) return exec;
+    if (exec instanceof DroppedReply) throw new TransactionReplyDroppedError(exec);
     const refused = replies.slice(1, -1).find((reply) => reply instanceof ErrorReply);
     const why = refused instanceof ErrorReply ? ` First refused command: ${refused.message}` : '';
     throw new TransactionAbortedError(`${exec instanceof ErrorReply ? exec.message : 'EXEC failed'}${why}`);
@@ -269,7 +319,7 @@ export class RedisConnection extends EventEmitter {
     const parser = new ReplyParser(
       this.#onReply,
       this.#options.maxReplyDepth ?? 1000,
-      this.#headForm,
+      this.#headTarget,
       this.#options.maxReplyBytes,
     );
     socket.once(tls ? 'secureConnect' : 'connect', () => this.#handshake(socket));
@@ -308,18 +358,20 @@ export class RedisConnection extends EventEmitter {
       this.emit('up');
     };
     if (commands.length === 0) return ready();
-    this.#write({
-      commands,
-      replies: [],
-      deadline: Date.now() + this.#options.commandTimeoutMs,
-      form: 'bytes',
-      done: (error, replies) => {
-        const refused = replies.find((reply) => reply instanceof ErrorReply);
-        if (error === undefined && refused === undefined) return ready();
-        this.#logError(refused ?? error ?? new Error('handshake failed'));
-        socket.destroy();
-      },
-    });
+    this.#write(
+      new Pending(
+        commands,
+        Date.now() + this.#options.commandTimeoutMs,
+        (error, replies) => {
+          const refused = replies.find((reply) => reply instanceof ErrorReply);
+          if (error === undefined && refused === undefined) return ready();
+          this.#logError(refused ?? error ?? new Error('handshake failed'));
+          socket.destroy();
+        },
+        'bytes',
+        undefined,
+      ),
+    );
   }
 
   #write(entry: Pending) {
@@ -354,7 +406,8 @@ export class RedisConnection extends EventEmitter {
     }
   };
 
-  readonly #headForm = (): ReplyForm => this.#queue[this.#head]?.form ?? 'bytes';
+  /** Whom the next reply is for: the oldest batch still waiting (none for a push). */
+  readonly #headTarget = (): ReplyTarget => this.#queue[this.#head] ?? NOBODY;
 
   readonly #onReply = (reply: Reply) => {
     const entry = this.#queue[this.#head];

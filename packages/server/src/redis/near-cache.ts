@@ -1,3 +1,4 @@
+import type { AnswerReservation } from '../answer-budget.js';
 import { NearCacheStore } from '../core/near-cache-store.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
 import { ErrorReply } from './resp.js';
@@ -92,12 +93,12 @@ export class NearCache {
     });
   }
 
-  /** Reads commands through the tracked reader, bulk strings as bytes. */
-  read(commands: readonly Command[], deadline: number): Promise<Reply[]> {
+  /** Reads commands through the tracked reader, bulk strings as bytes, held in `reservation`. */
+  read(commands: readonly Command[], deadline: number, reservation?: AnswerReservation): Promise<Reply[]> {
     const reader = this.#reader;
     if (reader === undefined || !this.#isLive)
       return Promise.reject(new Error('near cache tracking is down'));
-    return reader.send(commands, deadline);
+    return reader.send(commands, deadline, 'bytes', reservation);
   }
 
   /**

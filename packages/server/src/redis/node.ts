@@ -6,7 +6,7 @@ import { type MonitorStream, openMonitor, type StopMonitor } from './monitor.js'
 import { NearCache, type NearCacheOptions } from './near-cache.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
-import { Subscriber } from './subscriber.js';
+import { Subscriber, type SubscriptionCount } from './subscriber.js';
 import { type RedisUser, userKey } from './types.js';
 
 /** Options for {@link RedisNode}. */
@@ -16,6 +16,8 @@ export interface NodeOptions extends Omit<ConnectionOptions, 'user' | 'startAfte
   commandTable(own: RedisConnection): Promise<CommandTable>;
   /** Keep a near cache of this server's reads (CACHEGATE_NEAR_CACHE). @default none */
   nearCache?: NearCacheOptions | undefined;
+  /** Where open subscriptions are counted. @default a count of this node's own */
+  subscriptions?: SubscriptionCount | undefined;
 }
 
 /** How long a SCRIPT KILL may wait: Redis reads it only once the script passed `busy-reply-threshold`. */
@@ -108,7 +110,7 @@ export class RedisNode extends EventEmitter {
     const id = userKey(user);
     let subscriber = this.#subscribers.get(id);
     if (subscriber === undefined) {
-      subscriber = new Subscriber({ ...this.#options, user });
+      subscriber = new Subscriber({ ...this.#options, user }, this.#options.subscriptions);
       this.#subscribers.set(id, subscriber);
     }
     return subscriber;

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorReply, encodeCommand, ProtocolError, ReplyParser } from './resp.js';
+import { AnswerBudget } from '../answer-budget.js';
+import {
+  DroppedReply,
+  ErrorReply,
+  encodeCommand,
+  ProtocolError,
+  ReplyParser,
+  type ReplyTarget,
+} from './resp.js';
 import type { Reply } from './types.js';
+
+const BYTES: ReplyTarget = { form: 'bytes', reservation: undefined, isWanted: true };
 
 /** Feeds `wire` to a parser in pieces of `size` bytes and returns every reply. */
 function parse(
@@ -13,7 +23,7 @@ function parse(
   const parser = new ReplyParser(
     (reply) => replies.push(reply),
     maxDepth,
-    () => 'bytes',
+    () => BYTES,
     maxBytes,
   );
   const bytes = Buffer.from(wire);
@@ -60,10 +70,63 @@ describe('ReplyParser', () => {
   it('counts a reply once however its bytes are split: one just under maxBytes passes', () => {
     const value = Buffer.alloc(900, 2);
     const wire = Buffer.concat([Buffer.from('*2\r\n$900\r\n'), value, Buffer.from('\r\n:1\r\n')]);
+    // The array's line and its own value and two items' overhead, then the bulk's line and bytes, then ':1'.
+    const cost = 4 + 64 * 3 + 6 + 900 + 4;
     for (const size of [Number.POSITIVE_INFINITY, 100, 3, 1]) {
-      expect(parse(wire, size, 100, 1000)).toEqual([[value, 1]]);
-      expect(parse(wire, size, 100, 900)[0]).toBeInstanceOf(ErrorReply);
+      expect(parse(wire, size, 100, cost)).toEqual([[value, 1]]);
+      expect(parse(wire, size, 100, cost - 1)[0]).toBeInstanceOf(ErrorReply);
     }
+  });
+
+  it('counts 64 bytes per value, so that a reply of many tiny items is refused from its length alone', () => {
+    const items = 10_000;
+    const wire = Buffer.from(`*${items}\r\n${'$1\r\nx\r\n'.repeat(items)}:7\r\n`);
+    // 70 KB on the wire, over 640 KB as objects.
+    for (const size of [Number.POSITIVE_INFINITY, 1000]) {
+      const [reply, next] = parse(wire, size, 100, 600_000);
+      expect((reply as ErrorReply).message).toContain('counting 64 bytes per value');
+      expect(next).toBe(7);
+      expect(parse(wire, size, 100, 800_000)[0]).toHaveLength(items);
+    }
+  });
+
+  it('charges replies to their reservation, drops what does not fit unbuilt, and refunds it', () => {
+    const budget = new AnswerBudget(1_000_000, 200_000);
+    const reservation = budget.open();
+    const target: ReplyTarget = { form: 'bytes', reservation, isWanted: true };
+    const replies: Reply[] = [];
+    const parser = new ReplyParser(
+      (reply) => replies.push(reply),
+      10,
+      () => target,
+      1_000_000,
+    );
+    const value = Buffer.alloc(150_000, 3);
+    const bulk = Buffer.concat([Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n')]);
+    parser.feed(bulk);
+    expect(reservation.bytes).toBe(150_000 + 9 + 64);
+    parser.feed(bulk);
+    expect(replies[1]).toBeInstanceOf(DroppedReply);
+    expect((replies[1] as DroppedReply).reason).toBe('answer');
+    expect(reservation.bytes).toBe(150_000 + 9 + 64);
+    expect(budget.held).toBe(reservation.bytes);
+    reservation.release();
+    expect(budget.held).toBe(0);
+    // Released: whatever still arrives for it is read and dropped, and nothing is held.
+    parser.feed(bulk);
+    expect(replies[2]).toBeNull();
+    expect(budget.held).toBe(0);
+  });
+
+  it('reads replies nobody waits for any more without building them', () => {
+    const replies: Reply[] = [];
+    const parser = new ReplyParser(
+      (reply) => replies.push(reply),
+      10,
+      () => ({ ...BYTES, isWanted: false }),
+    );
+    parser.feed(Buffer.from('*2\r\n$3\r\nabc\r\n:1\r\n+OK\r\n'));
+    expect(replies).toEqual([null, null]);
   });
 
   it('reads a large bulk string arriving in many chunks byte for byte', () => {
@@ -81,7 +144,7 @@ describe('ReplyParser', () => {
     const parser = new ReplyParser(
       (reply) => replies.push(reply),
       10,
-      () => 'text',
+      () => ({ ...BYTES, form: 'text' }),
     );
     const bytes = Buffer.from(wire);
     for (let i = 0; i < bytes.length; i += 4096) parser.feed(bytes.subarray(i, i + 4096));

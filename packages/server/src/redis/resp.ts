@@ -1,3 +1,4 @@
+import { type AnswerReservation, type DropReason, VALUE_OVERHEAD_BYTES } from '../answer-budget.js';
 import type { Command, Reply, ReplyForm } from './types.js';
 
 /**
@@ -56,57 +57,133 @@ const CRLF = Buffer.from('\r\n');
  */
 export const NIL_ARRAY: Reply[] = Object.freeze([]) as unknown as Reply[];
 
-/** An open array: its items so far (none kept once the reply is too large), its length, how many arrived. */
+/** An open array: its items so far (none kept once the reply is dropped), its length, how many arrived. */
 interface Frame {
   readonly items: Reply[] | undefined;
   readonly length: number;
   filled: number;
 }
 
+/** Whom a reply is for, as the parser needs to know it at the start of each reply. */
+export interface ReplyTarget {
+  /** How bulk strings are wanted (see ReplyForm). */
+  readonly form: ReplyForm;
+  /** Where the reply's memory is counted; undefined: only the parser's own cap applies. */
+  readonly reservation: AnswerReservation | undefined;
+  /** False once nobody waits for the reply (its batch timed out): it is then read and dropped unbuilt. */
+  readonly isWanted: boolean;
+}
+
+const ANYONE: ReplyTarget = { form: 'bytes', reservation: undefined, isWanted: true };
+
+/**
+ * A reply the gateway read but did not build, in its command's place: too deep, too large for its command,
+ * its request or the process (see AnswerBudget). Redis ran the command; only the reply is not forwarded.
+ */
+export class DroppedReply extends ErrorReply {
+  constructor(
+    readonly reason: DropReason | 'depth',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DroppedReply';
+  }
+
+  /** The reply dropped for being over a budget of `limit` bytes, said so the caller knows what to do. */
+  static over(reason: Exclude<DropReason, 'unwanted'>, limit: number): DroppedReply {
+    const ran = 'the command ran, but the gateway does not forward its reply';
+    switch (reason) {
+      case 'reply':
+        return new DroppedReply(
+          reason,
+          `ERR the reply is over ${limit} bytes (CACHEGATE_MAX_REPLY_BYTES, counting ${VALUE_OVERHEAD_BYTES} ` +
+            `bytes per value); ${ran}: ask for less at once (fewer keys, a range, SCAN)`,
+        );
+      case 'answer':
+        return new DroppedReply(
+          reason,
+          `ERR the replies of this request are over ${limit} bytes (CACHEGATE_MAX_ANSWER_BYTES); ${ran}: split the request`,
+        );
+      case 'process':
+        return new DroppedReply(
+          reason,
+          `ERR the gateway holds all the large replies it may right now (CACHEGATE_MAX_BUFFERED_REPLY_BYTES); ${ran}: retry shortly`,
+        );
+    }
+  }
+}
+
 /**
  * An incremental RESP2 reply parser. It keeps no recursion (an explicit stack of open arrays), so a reply
- * nested any number of levels deep is read without exhausting the call stack and the stream stays in step;
- * a reply nested deeper than `maxDepth` is delivered as an {@link ErrorReply} instead, so that no later
- * stage (the JSON encoders) has to walk it. So is a reply of more than `maxBytes`: once past it, the rest
- * of that reply is read and dropped, never held, and the connection stays in step. Bulk strings come out as Buffers (byte-exact) or, when asked,
- * as UTF-8 text (see ReplyForm); status replies as strings, integers as numbers (BigInt beyond 2^53, so no digit is lost), nil as null.
+ * nested any number of levels deep is read without exhausting the call stack and the stream stays in step.
+ * Replies are budgeted in the units that cost memory: bytes plus {@link VALUE_OVERHEAD_BYTES} per value,
+ * counted against `maxBytes` per reply and against the target's reservation (its request and the process).
+ * A reply over any of them, nested deeper than `maxDepth`, or that nobody waits for any more is read and
+ * dropped without being held (an array's length alone may decide it), and arrives as a {@link DroppedReply}
+ * (or null, for nobody). Bulk strings come out as Buffers (byte-exact) or, when asked, as UTF-8 text (see
+ * ReplyForm); status replies as strings, integers as numbers (BigInt beyond 2^53), nil as null.
  */
 export class ReplyParser {
   readonly #onReply: (reply: Reply) => void;
   readonly #maxDepth: number;
-  readonly #form: () => ReplyForm;
+  readonly #target: () => ReplyTarget;
   /** Unparsed bytes left over from the previous chunk (an incomplete header or small bulk string). */
   #rest: Buffer | undefined;
   /** A large bulk string being filled across chunks, and how much of it has arrived. */
   #bulk: Buffer | undefined;
   #bulkFilled = 0;
-  /** Bytes to drop before parsing resumes: the CRLF after a large bulk string. */
+  /** Bytes to drop before parsing resumes: the CRLF after a large bulk string, or a dropped payload. */
   #skip = 0;
   readonly #stack: Frame[] = [];
   #tooDeep = false;
   readonly #maxBytes: number;
-  /** Bytes of the reply being read so far (bulk payloads, lines and array lengths), against `maxBytes`. */
+  /** The target of the reply being read; undefined between replies. */
+  #current: ReplyTarget | undefined;
+  /** Bytes of the reply being read so far, in budget units, and charged to its reservation. */
   #replyBytes = 0;
-  #tooLarge = false;
+  /** Set once the reply being read is over a budget: the rest of it is skipped. */
+  #dropped: DropReason | undefined;
 
-  /** @param form asked at each bulk string and nil array: how the reply being read is wanted. */
+  /** @param target asked at the start of each reply: whom it is for. */
   constructor(
     onReply: (reply: Reply) => void,
     maxDepth: number,
-    form: () => ReplyForm = () => 'bytes',
+    target: () => ReplyTarget = () => ANYONE,
     maxBytes = Number.POSITIVE_INFINITY,
   ) {
     this.#onReply = onReply;
     this.#maxDepth = maxDepth;
-    this.#form = form;
+    this.#target = target;
     this.#maxBytes = maxBytes;
   }
 
-  /** Counts `bytes` against the reply's budget; true once the reply is over it (its data is then dropped). */
+  /**
+   * Counts `bytes` against the reply's budgets; true once the reply is dropped (its data is then skipped).
+   * The first call of a reply finds out whom it is for.
+   */
   #spend(bytes: number): boolean {
-    this.#replyBytes += bytes;
-    if (this.#replyBytes > this.#maxBytes) this.#tooLarge = true;
-    return this.#tooLarge;
+    let target = this.#current;
+    if (target === undefined) {
+      target = this.#target();
+      this.#current = target;
+      if (!target.isWanted) this.#dropped = 'unwanted';
+    }
+    if (this.#dropped !== undefined) return true;
+    const total = this.#replyBytes + bytes;
+    const reason = total > this.#maxBytes ? 'reply' : target.reservation?.charge(bytes);
+    if (reason === undefined) {
+      this.#replyBytes = total;
+      return false;
+    }
+    target.reservation?.refund(this.#replyBytes);
+    this.#replyBytes = 0;
+    this.#dropped = reason;
+    return true;
+  }
+
+  /** The budget units of a value's own object: prepaid by its array when it has one. */
+  get #ownValue(): number {
+    return this.#stack.length === 0 ? VALUE_OVERHEAD_BYTES : 0;
   }
 
   /** Parses a chunk from the socket, delivering each complete reply in order. @throws {ProtocolError} */
@@ -121,7 +198,7 @@ export class ReplyParser {
       this.#bulk = undefined;
       this.#skip = 2;
       data = data.subarray(taken);
-      this.#deliver(this.#form() === 'text' ? bulk.toString('utf8') : bulk);
+      this.#deliver(this.#current?.form === 'text' ? bulk.toString('utf8') : bulk);
     }
     if (this.#skip > 0) {
       const skipped = Math.min(this.#skip, data.length);
@@ -139,9 +216,9 @@ export class ReplyParser {
       if (lineEnd === -1 || lineEnd + 1 >= data.length) break;
       if (data[lineEnd + 1] !== 10) throw new ProtocolError('a line does not end with CRLF');
       const next = lineEnd + 2;
-      if (type !== 36 && type !== 42) this.#spend(next - offset);
       switch (type) {
         case 43: // '+'
+          this.#spend(next - offset + this.#ownValue);
           this.#deliver(
             lineEnd - offset === 3 && data[offset + 1] === 79 && data[offset + 2] === 75
               ? 'OK'
@@ -150,10 +227,12 @@ export class ReplyParser {
           offset = next;
           break;
         case 45: // '-'
+          this.#spend(next - offset + this.#ownValue);
           this.#deliver(new ErrorReply(data.toString('utf8', offset + 1, lineEnd)));
           offset = next;
           break;
         case 58: // ':'
+          this.#spend(next - offset + this.#ownValue);
           this.#deliver(parseInteger(data, offset + 1, lineEnd));
           offset = next;
           break;
@@ -161,34 +240,35 @@ export class ReplyParser {
           // '$'
           const length = Number(parseInteger(data, offset + 1, lineEnd));
           if (length === -1) {
+            this.#spend(next - offset + this.#ownValue);
             this.#deliver(null);
             offset = next;
             break;
           }
           if (length < 0) throw new ProtocolError(`invalid bulk string length ${length}`);
           const end = next + length;
-          if (this.#spend(length + next - offset)) {
-            // Over budget: step over the payload (now or as it arrives) and keep only the structure.
+          const isComplete = end + 2 <= data.length;
+          if (!isComplete && length < LARGE_BULK && this.#dropped === undefined) {
+            // Read again, header and all, once the rest has arrived: counted then.
+            this.#rest = data.subarray(offset);
+            return;
+          }
+          if (this.#spend(length + next - offset + this.#ownValue)) {
+            // Dropped: step over the payload (now or as it arrives) and keep only the structure.
             this.#deliver(null);
-            if (end + 2 <= data.length) {
+            if (isComplete) {
               offset = end + 2;
               break;
             }
             this.#skip = end + 2 - data.length;
             return;
           }
-          if (end + 2 <= data.length) {
+          if (isComplete) {
             this.#deliver(
-              this.#form() === 'text' ? data.toString('utf8', next, end) : data.subarray(next, end),
+              this.#current?.form === 'text' ? data.toString('utf8', next, end) : data.subarray(next, end),
             );
             offset = end + 2;
             break;
-          }
-          if (length < LARGE_BULK) {
-            // Read again, header and all, once the rest has arrived: counted then.
-            this.#replyBytes -= length + next - offset;
-            this.#rest = data.subarray(offset);
-            return;
           }
           // Copy what has arrived into a buffer of the final size; later chunks fill the rest.
           const bulk = Buffer.allocUnsafe(length);
@@ -199,14 +279,18 @@ export class ReplyParser {
         case 42: {
           // '*'
           const length = Number(parseInteger(data, offset + 1, lineEnd));
-          const tooLarge = this.#spend(next - offset + Math.max(length, 0));
+          // The array and one value's overhead per item, known from its length alone: a reply of millions
+          // of items is refused here, before any of them is read.
+          const isDropped = this.#spend(
+            next - offset + this.#ownValue + Math.max(length, 0) * VALUE_OVERHEAD_BYTES,
+          );
           offset = next;
-          if (length === -1) this.#deliver(this.#form() === 'resp2' ? NIL_ARRAY : null);
+          if (length === -1) this.#deliver(this.#current?.form === 'resp2' ? NIL_ARRAY : null);
           else if (length === 0) this.#deliver([]);
           else if (length < 0) throw new ProtocolError(`invalid array length ${length}`);
           else {
             if (this.#stack.length >= this.#maxDepth) this.#tooDeep = true;
-            this.#stack.push({ items: tooLarge ? undefined : new Array(length), length, filled: 0 });
+            this.#stack.push({ items: isDropped ? undefined : new Array(length), length, filled: 0 });
           }
           break;
         }
@@ -229,20 +313,23 @@ export class ReplyParser {
       this.#stack.pop();
       current = frame.items ?? null;
     }
+    const dropped = this.#dropped;
     if (this.#tooDeep) {
       this.#tooDeep = false;
-      current = new ErrorReply(
+      this.#current?.reservation?.refund(this.#replyBytes);
+      current = new DroppedReply(
+        'depth',
         `ERR the reply is nested more than ${this.#maxDepth} levels deep; the gateway does not forward it`,
       );
+    } else if (dropped !== undefined) {
+      const budget = this.#current?.reservation?.budget;
+      const limit =
+        dropped === 'reply' ? this.#maxBytes : dropped === 'answer' ? budget?.maxPerAnswer : budget?.maxHeld;
+      current = dropped === 'unwanted' ? null : DroppedReply.over(dropped, limit ?? 0);
     }
-    if (this.#tooLarge) {
-      this.#tooLarge = false;
-      current = new ErrorReply(
-        `ERR the reply is over ${this.#maxBytes} bytes (CACHEGATE_MAX_REPLY_BYTES); the gateway does not ` +
-          'forward it: ask for less at once (fewer keys, a range, SCAN)',
-      );
-    }
+    this.#dropped = undefined;
     this.#replyBytes = 0;
+    this.#current = undefined;
     this.#onReply(current);
   }
 }

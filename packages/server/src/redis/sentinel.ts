@@ -7,7 +7,7 @@ import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
-import type { Subscription, Unsubscribe } from './subscriber.js';
+import type { Subscription, SubscriptionCount, Unsubscribe } from './subscriber.js';
 import type { Logger, Reply } from './types.js';
 
 /** Options for {@link SentinelBackend}. */
@@ -26,6 +26,8 @@ export interface SentinelOptions {
   maxReplyBytes: number;
   scopeUsers: ScopeUsers;
   nearCache?: NearCacheOptions | undefined;
+  /** Where open subscriptions are counted. @default per node */
+  subscriptions?: SubscriptionCount | undefined;
   logger: Logger;
 }
 

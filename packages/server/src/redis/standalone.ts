@@ -8,13 +8,15 @@ import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
 import { replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
-import type { Subscription, Unsubscribe } from './subscriber.js';
+import type { Subscription, SubscriptionCount, Unsubscribe } from './subscriber.js';
 import type { Reply } from './types.js';
 
 /** Options for {@link StandaloneBackend}. */
 export interface StandaloneOptions extends Omit<ConnectionOptions, 'user' | 'startAfter'> {
   scopeUsers: ScopeUsers;
   nearCache?: NearCacheOptions | undefined;
+  /** Where open subscriptions are counted. @default per node */
+  subscriptions?: SubscriptionCount | undefined;
 }
 
 /**
@@ -57,11 +59,15 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
   }
 
   pipeline(batch: Batch): Promise<Reply[]> {
-    return this.#node.connectionFor(batch.principal).send(argsOf(batch), batch.deadline, batch.form);
+    return this.#node
+      .connectionFor(batch.principal)
+      .send(argsOf(batch), batch.deadline, batch.form, batch.reservation);
   }
 
   transaction(batch: Batch): Promise<Reply[]> {
-    return this.#node.connectionFor(batch.principal).transaction(argsOf(batch), batch.deadline, batch.form);
+    return this.#node
+      .connectionFor(batch.principal)
+      .transaction(argsOf(batch), batch.deadline, batch.form, batch.reservation);
   }
 
   subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {

@@ -23,6 +23,14 @@ export interface Subscription {
 type Client = ReturnType<typeof createClient>;
 
 /**
+ * Subscriptions open on Redis through the gateway's pub/sub connections (the `cachegate_redis_subscriptions`
+ * gauge): one per channel or pattern of each open stream, back to 0 when no stream is open.
+ */
+export class SubscriptionCount {
+  open = 0;
+}
+
+/**
  * The pub/sub connection of one Redis server (and user). A connection that subscribed can run nothing else,
  * so subscriptions never touch the shared command connection; one subscriber connection serves every
  * subscription of the process, each with its own listener, and node-redis subscribes again after a
@@ -38,8 +46,10 @@ export class Subscriber {
   #isClosed = false;
   /** Called when the subscriber closes for good (its server was replaced), ending the subscriptions. */
   readonly #onClose = new Set<() => void>();
+  readonly #count: SubscriptionCount;
 
-  constructor(options: ConnectionOptions) {
+  constructor(options: ConnectionOptions, count = new SubscriptionCount()) {
+    this.#count = count;
     this.#client = import('@redis/client').then(async ({ createClient, ErrorReply: DriverErrorReply }) => {
       this.#DriverErrorReply = DriverErrorReply;
       const client = createClient(clientOptions(options)) as unknown as Client;
@@ -67,10 +77,21 @@ export class Subscriber {
       const refused = this.#DriverErrorReply !== undefined && error instanceof this.#DriverErrorReply;
       throw refused ? new ErrorReply(error.message) : error;
     }
-    this.#onClose.add(onEnd);
+    let isOpen = true;
+    const forget = () => {
+      if (!isOpen) return false;
+      isOpen = false;
+      this.#count.open--;
+      this.#onClose.delete(ended);
+      return true;
+    };
+    const ended = () => {
+      if (forget()) onEnd();
+    };
+    this.#count.open++;
+    this.#onClose.add(ended);
     return async () => {
-      this.#onClose.delete(onEnd);
-      if (!client.isReady) return;
+      if (!forget() || !client.isReady) return;
       if (kind === 'subscribe') await client.unsubscribe(name, listener, true);
       else await client.pUnsubscribe(name, listener, true);
     };

@@ -70,7 +70,9 @@ describe('replies over CACHEGATE_MAX_REPLY_BYTES', () => {
     const many = ['MGET', ...Array(40).fill('mb')];
     const response = await post('/', many);
     expect(response.status).toBe(400);
-    expect(response.headers.get('cachegate-error-code')).toBe('CG_ERR_REDIS_ERROR');
+    expect(response.headers.get('cachegate-error-code')).toBe('CG_ERR_REPLY_TOO_LARGE');
+    // It ran (a read, here): the answer does not tell the client it may safely resend.
+    expect(response.headers.get('cachegate-executed')).toBeNull();
     expect((await response.json()).error).toContain('CACHEGATE_MAX_REPLY_BYTES');
     const items = await (await post('/pipeline', [['GET', 'canary'], many, ['GET', 'mb']])).json();
     expect(items[0]).toEqual({ result: 'still here' });

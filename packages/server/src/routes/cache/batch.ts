@@ -28,7 +28,14 @@ export function batchRoutes({ config, executor }: Services): Route[] {
         POST: {
           handle: async (ctx) => {
             const keys = mgetBody(ctx.body, limits);
-            const { replies } = await executor.run(ctx.caller, 'pipeline', [['MGET', ...keys]], 'text');
+            const { replies } = await executor.run(
+              ctx.caller,
+              'pipeline',
+              [['MGET', ...keys]],
+              'text',
+              ctx.answer,
+            );
+            const max = ctx.answer.budget.maxPerAnswer;
             const values = expectReply(replies[0]);
             if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');
             let body = '{"entries":[';
@@ -39,7 +46,7 @@ export function batchRoutes({ config, executor }: Services): Route[] {
               body +=
                 value === null || value === undefined
                   ? `{"key":${key},"found":false}`
-                  : `{"key":${key},"found":true,"value":${storedJson(value)}}`;
+                  : `{"key":${key},"found":true,"value":${storedJson(value, max - body.length)}}`;
             }
             ctx.send(200, `${body}]}`);
           },
@@ -92,7 +99,7 @@ export function batchRoutes({ config, executor }: Services): Route[] {
               if (ttl !== undefined) command.push('EX', String(ttl));
               return command;
             });
-            const { replies } = await executor.run(ctx.caller, 'transaction', commands);
+            const { replies } = await executor.run(ctx.caller, 'transaction', commands, 'bytes', ctx.answer);
             for (const reply of replies) expectReply(reply);
             ctx.send(200, `{"stored":${replies.length}}`);
           },

@@ -36,6 +36,7 @@ export function entryRoute({ config, executor }: Services): Route {
         ['TTL', key],
       ],
       'text',
+      ctx.answer,
     );
     const stored = expectReply(replies[0]);
     const ttl = expectReply(replies[1]);
@@ -43,7 +44,8 @@ export function entryRoute({ config, executor }: Services): Route {
     if (stored === null || ttl === -2)
       throw gatewayError('CG_ERR_KEY_NOT_FOUND', `No entry for key "${key}"`);
     const seconds = typeof ttl === 'number' && ttl >= 0 ? ttl : null;
-    ctx.sendValidated(200, `{"key":${JSON.stringify(key)},"value":${storedJson(stored)},"ttl":${seconds}}`);
+    const value = storedJson(stored, ctx.answer.budget.maxPerAnswer);
+    ctx.sendValidated(200, `{"key":${JSON.stringify(key)},"value":${value},"ttl":${seconds}}`);
   }
 
   async function write(ctx: RequestContext) {
@@ -51,14 +53,14 @@ export function entryRoute({ config, executor }: Services): Route {
     const { value, ttl } = putBody(ctx.body, limits);
     const command: Command = ['SET', key, encodeValue(value)];
     if (ttl !== undefined) command.push('EX', String(ttl));
-    const { replies } = await executor.run(ctx.caller, 'pipeline', [command]);
+    const { replies } = await executor.run(ctx.caller, 'pipeline', [command], 'bytes', ctx.answer);
     expectReply(replies[0]);
     ctx.send(200, JSON.stringify({ key, ttl: ttl ?? null }));
   }
 
   async function remove(ctx: RequestContext) {
     const key = keyOf(ctx);
-    const { replies } = await executor.run(ctx.caller, 'pipeline', [['DEL', key]]);
+    const { replies } = await executor.run(ctx.caller, 'pipeline', [['DEL', key]], 'bytes', ctx.answer);
     ctx.send(200, `{"deleted":${String(expectReply(replies[0]))}}`);
   }
 

@@ -20,7 +20,8 @@ export function batchRoutes({ config, executor, syncToken }: Services): Route[] 
         handle: async (ctx) => {
           const commands = commandsFromBody(ctx.body, config.maxPipeline, path);
           const form = replyFormOf(ctx, mode === 'pipeline');
-          sendItems(ctx, syncToken, await executor.run(ctx.caller, mode, commands, form), form);
+          const batch = await executor.run(ctx.caller, mode, commands, form, ctx.answer);
+          await sendItems(ctx, syncToken, batch, form);
         },
         doc: {
           summary,

@@ -18,8 +18,8 @@ export function commandRoutes({ executor, syncToken }: Services): Route[] {
   const responses = { 200: { description: 'The reply', schema: singleResponseSchema }, ...commonResponses };
   const run = async (ctx: RequestContext, command: Command, isConditional = false) => {
     const form = replyFormOf(ctx, true);
-    const batch = await executor.run(ctx.caller, 'pipeline', [command], form);
-    sendSingle(ctx, syncToken, batch, form, isConditional);
+    const batch = await executor.run(ctx.caller, 'pipeline', [command], form, ctx.answer);
+    await sendSingle(ctx, syncToken, batch, form, isConditional);
   };
   const pathForm = {
     handle: (ctx: RequestContext) => run(ctx, commandFromUrl(ctx.path, ctx.query, ctx.body)),

@@ -1,40 +1,40 @@
 import type { ServerResponse } from 'node:http';
-import { gatewayError } from '../../errors.js';
-import type { DrainState } from '../../http/adapter.js';
+import type { AnswerReservation } from '../../answer-budget.js';
 
 /** A comment line now and then keeps idle proxies and load balancers from closing a quiet stream. */
 export const HEARTBEAT_MS = 25_000;
 
 /**
- * Unsent bytes past which a reader is too slow for its stream: the stream is ended rather than buffered
- * without bound (MONITOR on a busy Redis, or messages published faster than a paused reader takes them),
- * and the client may reopen it.
+ * Unsent bytes past which a reader is too slow for its stream: the stream ends rather than buffer without
+ * bound (MONITOR on a busy Redis, messages published faster than a paused reader takes them, one message
+ * larger than this), and the client may reopen it. Unsent bytes are also held in the stream's share of
+ * the AnswerBudget, so that many stalled streams together cannot hold more than the process allows.
  */
-const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+export const MAX_UNSENT_STREAM_BYTES = 4 * 1024 * 1024;
 
 /**
- * Refuses a new stream once `maxStreams` (CACHEGATE_MAX_STREAMS) are open in this process: streams do not
- * count as requests in flight, so that open ones never crowd out requests, and are capped here instead.
- * @throws {GatewayError} 503 CG_ERR_OVERLOADED
+ * Writes one event to a stream, checking first that its reader keeps up: if the event would leave more
+ * than {@link MAX_UNSENT_STREAM_BYTES} unsent, or the process's answers cannot hold it, the stream ends
+ * (`end`) and its connection closes, since ending the response alone would keep every unsent byte until
+ * the reader took it.
  */
-export function admitStream(drain: DrainState, maxStreams: number): void {
-  if (drain.streams.size >= maxStreams) {
-    throw gatewayError('CG_ERR_OVERLOADED', `Too many streams open (CACHEGATE_MAX_STREAMS=${maxStreams})`);
-  }
-}
-
-/**
- * Writes one event to a stream, unless its reader fell {@link MAX_UNSENT_BYTES} behind: then the stream
- * ends (`end`) and its connection closes, since ending the response alone would keep every unsent byte
- * until the reader took it.
- */
-export function writeEvent(res: ServerResponse, text: string, end: () => void): void {
-  if (res.writableLength <= MAX_UNSENT_BYTES) {
-    res.write(text);
+export function writeEvent(
+  res: ServerResponse,
+  reservation: AnswerReservation,
+  text: string,
+  end: () => void,
+): void {
+  const unsent = res.writableLength + text.length;
+  const more = unsent - reservation.bytes;
+  if (more < 0) reservation.refund(-more);
+  if (unsent > MAX_UNSENT_STREAM_BYTES || (more > 0 && reservation.charge(more) !== undefined)) {
+    end();
+    res.destroy();
     return;
   }
-  end();
-  res.destroy();
+  if (res.write(text) || res.listenerCount('drain') > 0) return;
+  // Everything unsent is sent once it drains: the stream holds nothing until its next write.
+  res.once('drain', () => reservation.refund(reservation.bytes));
 }
 
 /** One server-sent event carrying `fields` joined by commas, as the Upstash SDK parses them. */
@@ -45,6 +45,22 @@ export function event(...fields: string[]): string {
     .split('\n')
     .map((line) => `data: ${line}`)
     .join('\n')}\n\n`;
+}
+
+/**
+ * The event for a published message, or undefined when it would be larger than
+ * {@link MAX_UNSENT_STREAM_BYTES}: sized from the message's bytes before any string is made of it, since each
+ * line break in it costs a new `data: ` line.
+ */
+export function messageEvent(fields: string[], message: Buffer): string | undefined {
+  let size = message.length + 8;
+  for (const field of fields) size += field.length + 1;
+  if (size > MAX_UNSENT_STREAM_BYTES) return undefined;
+  for (let at = message.indexOf(10); at !== -1; at = message.indexOf(10, at + 1)) {
+    size += 6;
+    if (size > MAX_UNSENT_STREAM_BYTES) return undefined;
+  }
+  return event(...fields, message.toString());
 }
 
 /**

@@ -3,7 +3,7 @@ import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
 import type { StopMonitor } from '../../redis/monitor.js';
 import type { Services } from '../services.js';
-import { acceptsEventStream, admitStream, event, HEARTBEAT_MS, writeEvent } from './event-stream.js';
+import { acceptsEventStream, event, HEARTBEAT_MS, writeEvent } from './event-stream.js';
 import { commonResponses, errorResponseSchema } from './schemas.js';
 
 /**
@@ -19,37 +19,40 @@ export function monitorRoute({ executor, drain, config }: Services): Route {
     if (!acceptsEventStream(ctx.req.headers.accept)) {
       throw gatewayError('CG_ERR_NOT_ACCEPTABLE', 'POST /monitor answers with text/event-stream only');
     }
-    admitStream(drain, config.maxStreams);
+    // Taken before anything is opened on Redis, and given back however the stream ends.
+    const slot = drain.streams.open(ctx.caller, config.maxStreams);
     const res = ctx.res;
+    const reservation = ctx.answer;
     let isOpen = true;
     let stop: StopMonitor | undefined;
     const write = (text: string) => {
-      if (isOpen) writeEvent(res, text, end);
+      if (isOpen) writeEvent(res, reservation, text, end);
     };
     const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
     const end = () => {
       if (!isOpen) return;
       isOpen = false;
       clearInterval(heartbeat);
-      drain.streams.delete(res);
+      slot.release();
       stop?.();
       res.end();
     };
+    slot.end = end;
     res.once('close', end);
     try {
       stop = await executor.monitor(ctx.caller, { listener: (line) => write(event(line)), onEnd: end });
     } catch (error) {
       isOpen = false;
       clearInterval(heartbeat);
+      slot.release();
       throw error;
     }
-    // The client left, or Redis ended the stream, while it was being opened.
+    // The client left, the token was revoked, or Redis ended the stream, while it was being opened.
     if (!isOpen || res.destroyed) {
       stop();
       return end();
     }
     ctx.stream('text/event-stream');
-    drain.streams.add(res);
     res.write(event('"OK"'));
   };
   return {

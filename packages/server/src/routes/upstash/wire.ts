@@ -1,9 +1,16 @@
-import { pipelineItemJson, resultJson } from '../../core/encode-result.js';
-import type { BatchResult } from '../../core/executor.js';
+import {
+  pipelineItemJson,
+  pipelineItemLength,
+  pipelineItemPieces,
+  resultJson,
+  resultJsonLength,
+  resultJsonPieces,
+} from '../../core/encode-result.js';
+import { type BatchResult, droppedReplyError } from '../../core/executor.js';
 import { type ErrorCode, gatewayError } from '../../errors.js';
 import { JSON_TYPE, type RequestContext } from '../../http/context.js';
-import { ErrorReply, encodeReply } from '../../redis/resp.js';
-import type { Command, ReplyForm } from '../../redis/types.js';
+import { DroppedReply, ErrorReply, encodeReply } from '../../redis/resp.js';
+import type { Command, Reply, ReplyForm } from '../../redis/types.js';
 import { checkJsonText, parseJsonBody } from '../json-body.js';
 import type { SyncToken } from './sync-token.js';
 
@@ -97,8 +104,16 @@ export function replyFormOf(ctx: RequestContext, resp2: boolean): ReplyForm {
 }
 
 /**
+ * Replies held past this (see AnswerBudget) are answered a slice at a time: sized first, refused whole when
+ * over CACHEGATE_MAX_ANSWER_BYTES, then written as the client reads (RequestContext.sendPieces). Smaller
+ * answers, nearly all of them, are built in one piece.
+ */
+const SLICED_ANSWER_BYTES = 256 * 1024;
+
+/**
  * Answers a single command: `200 {"result"}`, or `400 {"error"}` when Redis refused it. In the `resp2` form
- * the body is the reply's RESP2 bytes, with the same status codes.
+ * the body is the reply's RESP2 bytes, with the same status codes. A reply the gateway did not forward
+ * (too large) is the request's error.
  * @param isConditional the request is a GET, answered with an ETag and 304 for a matching If-None-Match
  *   (`ctx.sendValidated`) unless its command may have written: a write is not a representation to revalidate.
  */
@@ -108,9 +123,16 @@ export function sendSingle(
   batch: BatchResult,
   form: ReplyForm,
   isConditional = false,
-): void {
+): void | Promise<void> {
   const result = batch.replies[0] ?? null;
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  if (result instanceof DroppedReply) throw droppedReplyError(result);
+  if (form !== 'resp2' && ctx.answer.bytes > SLICED_ANSWER_BYTES) {
+    const base64 = form === 'bytes';
+    const length = 11 + resultJsonLength(result, base64);
+    if (length > ctx.answer.budget.maxPerAnswer) throw answerTooLarge(length, ctx.answer.budget.maxPerAnswer);
+    return ctx.sendPieces(200, length, pieces('{"result":', resultJsonPieces(result, base64), '}'));
+  }
   const refused = result instanceof ErrorReply;
   if (refused) ctx.headers.push('cachegate-error-code', 'CG_ERR_REDIS_ERROR' satisfies ErrorCode);
   const status = refused ? 400 : 200;
@@ -134,17 +156,66 @@ export function sendItems(
   syncToken: SyncToken,
   batch: BatchResult,
   form: ReplyForm,
-): void {
+): void | Promise<void> {
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
   if (form === 'resp2') {
     ctx.send(200, Buffer.concat(batch.replies.map(encodeReply)), RESP2_TYPE);
     return;
   }
   const base64 = form === 'bytes';
+  if (ctx.answer.bytes > SLICED_ANSWER_BYTES) return sendItemsSliced(ctx, batch.replies, base64);
   let body = '[';
   for (let i = 0; i < batch.replies.length; i++) {
     if (i > 0) body += ',';
     body += pipelineItemJson(batch.replies[i] ?? null, base64);
   }
   ctx.send(200, `${body}]`);
+}
+
+/**
+ * {@link sendItems} for a large answer: sized item by item, an item that would take the answer over
+ * CACHEGATE_MAX_ANSWER_BYTES is its command's error instead (it ran; its reply is not forwarded), and the
+ * rest is written a slice at a time.
+ */
+function sendItemsSliced(ctx: RequestContext, replies: Reply[], base64: boolean): Promise<void> {
+  const max = ctx.answer.budget.maxPerAnswer;
+  let length = 2 + Math.max(0, replies.length - 1);
+  const items = replies.map((reply) => {
+    let item = reply;
+    let size = pipelineItemLength(item, base64);
+    if (length + size > max) {
+      item = DroppedReply.over('answer', max);
+      size = pipelineItemLength(item, base64);
+    }
+    length += size;
+    return item;
+  });
+  return ctx.sendPieces(
+    200,
+    length,
+    (function* () {
+      yield '[';
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) yield ',';
+        yield* pipelineItemPieces(items[i] ?? null, base64);
+      }
+      yield ']';
+    })(),
+  );
+}
+
+function* pieces(head: string, body: Iterable<string>, tail: string): Generator<string> {
+  yield head;
+  yield* body;
+  yield tail;
+}
+
+function answerTooLarge(length: number, max: number) {
+  const error = gatewayError(
+    'CG_ERR_REPLY_TOO_LARGE',
+    `ERR the answer would be ${length} bytes, over ${max} (CACHEGATE_MAX_ANSWER_BYTES: JSON escapes and base64 ` +
+      'make it larger than the reply); the command ran, but the gateway does not forward its reply: ask for less at once',
+  );
+  error.mayHaveRun = true;
+  return error;
 }
