@@ -94,6 +94,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   const backend = connectRedis(config, log.child({ component: 'redis' }), subscriptions);
   const databases = new Databases({
     main: backend,
+    mainUrl: config.redisUrl,
     open: (database) =>
       connectDatabase(
         config,
@@ -113,6 +114,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     observer: metrics,
     writeReplicas: config.writeReplicas,
     maxMonitors: config.maxMonitors,
+    mainDb: Number(new URL(config.redisUrl ?? 'redis://x/0').pathname.slice(1) || 0),
   });
   metrics.observeMonitors(() => executor.openMonitors);
   metrics.observeDatabases(() => databases.statuses());

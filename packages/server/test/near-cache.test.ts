@@ -215,7 +215,7 @@ describe('near cache', () => {
       expect(await Promise.all([sdk.get('sdk'), sdk.get('sdk')])).toEqual([{ n: 1 }, { n: 1 }]);
     await sdk.set('sdk', { n: 2 });
     expect(await sdk.get('sdk')).toEqual({ n: 2 });
-    const metrics = await (await gateway.request('/metrics')).text();
+    const metrics = await (await gateway.request('/metrics', { token: TOKENS.admin })).text();
     expect(Number(/^cachegate_near_cache_hits_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/^cachegate_near_cache_tracking_live 1$/m);
   });

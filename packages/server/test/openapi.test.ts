@@ -115,7 +115,7 @@ describe('the OpenAPI document', () => {
     await check('GET', '/livez', await call('/livez', { token: null }));
     await check('GET', '/readyz', await call('/readyz', { token: null }));
     await check('GET', '/health', await call('/health', { token: null }));
-    await check('GET', '/metrics', await call('/metrics', { token: TOKENS.read }));
+    await check('GET', '/metrics', await call('/metrics', { token: TOKENS.admin }));
   });
 
   it('documents the ETag, If-None-Match and the 304 on the GET routes only', () => {

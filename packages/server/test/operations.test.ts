@@ -37,14 +37,19 @@ describe('metrics', () => {
   afterAll(async () => {
     await gateway?.close();
   });
-  const scrape = async () => (await gateway.request('/metrics', { token: TOKENS.read })).text();
+  const scrape = async () => (await gateway.request('/metrics', { token: TOKENS.admin })).text();
 
-  it('needs a token', async () => {
+  it('needs the main admin token: it names every database and its traffic', async () => {
     expect((await gateway.request('/metrics', { token: null })).status).toBe(401);
+    for (const token of [TOKENS.read, TOKENS.write]) {
+      const refused = await gateway.request('/metrics', { token });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).not.toContain('cachegate_');
+    }
   });
 
   it('exports every metric family, the process defaults included', async () => {
-    const response = await gateway.request('/metrics');
+    const response = await gateway.request('/metrics', { token: TOKENS.admin });
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
     for (const family of [
@@ -193,7 +198,34 @@ describe('rate limits', () => {
 });
 
 describe('the Redis rate-limit store', () => {
-  it('fails closed on a counter a write token spoiled: spoiling its own does not lift its limit', async () => {
+  it("keeps its counters where no token's Redis user reaches them: the limited token cannot lift its limit", async () => {
+    // Issue 21, class 7 (invariant: a token's limit holds whatever the token sends).
+    const gateway = await startGateway(redis.url, {
+      CACHEGATE_RATE_LIMIT: '8/1h',
+      CACHEGATE_RATE_LIMIT_STORE: 'redis',
+    });
+    try {
+      expect((await gateway.request('/get/k')).status).toBe(200);
+      const [counter] = (await redis.command('KEYS', 'cachegate:ratelimit:*')) as string[];
+      for (const attempt of [
+        ['SET', counter, '-1000000000'],
+        ['INCRBY', counter, '-1000000000'],
+        ['DEL', counter],
+        ['EVAL', "return redis.call('SET', KEYS[1], '-1000000000')", '1', counter],
+      ]) {
+        const refused = await gateway.request('/', { method: 'POST', body: JSON.stringify(attempt) });
+        expect(refused.status).toBe(400);
+        expect((await refused.json()).error).toContain('NOPERM');
+      }
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await gateway.request('/get/k')).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('fails closed on a spoiled counter, which heals with its window', async () => {
     const gateway = await startGateway(redis.url, {
       CACHEGATE_RATE_LIMIT: '5/1h',
       CACHEGATE_RATE_LIMIT_STORE: 'redis',
@@ -201,11 +233,7 @@ describe('the Redis rate-limit store', () => {
     try {
       expect((await gateway.request('/get/k')).status).toBe(200);
       const [counter] = (await redis.command('KEYS', 'cachegate:ratelimit:*')) as string[];
-      const spoil = await gateway.request('/', {
-        method: 'POST',
-        body: JSON.stringify(['SET', counter, 'x']),
-      });
-      expect(spoil.status).toBe(200);
+      await redis.command('SET', counter as string, 'x');
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await gateway.request('/get/k')).status);
       expect(statuses).toEqual([429, 429, 429]);
@@ -235,7 +263,7 @@ describe('backpressure', () => {
       const done = await Promise.all(slow);
       expect(done.map((r) => r.status)).toEqual([200, 200]);
       expect((await gateway.request('/get/k')).status).toBe(200);
-      const metrics = await (await gateway.request('/metrics')).text();
+      const metrics = await (await gateway.request('/metrics', { token: TOKENS.admin })).text();
       expect(sample(metrics, 'cachegate_requests_rejected_total', '{reason="overload"}')).toBe(1);
     } finally {
       await gateway.close();

@@ -13,7 +13,8 @@ import type { MonitorStream, StopMonitor } from '../redis/monitor.js';
 import { type DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
-import { denialReason, scopeDenial } from './policy.js';
+import { scopeChannels, scopeSubscription } from './channels.js';
+import { denialReason, roleDenial, roleOf } from './policy.js';
 import { SharedReads } from './shared-reads.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
@@ -44,6 +45,8 @@ export interface ExecutorOptions {
    * @default 2
    */
   maxMonitors?: number;
+  /** The database number of the main Redis, whose keyspace notifications its tokens may hear. @default 0 */
+  mainDb?: number;
 }
 
 /** How a batch of commands runs: pipelined (a single command is a pipeline of one), or inside MULTI/EXEC. */
@@ -101,11 +104,22 @@ export class CommandExecutor {
     const planned: PlannedCommand[] = new Array(commands.length);
     // SCRIPT LOAD answers to give in place of Redis's, by position (see UpstashScripts).
     let answers: string[] | undefined;
+    // Replies that come back through the principal's channel namespace, by position (see channels.ts).
+    let rewrites: (((reply: Reply) => Reply) | undefined)[] | undefined;
     for (let i = 0; i < commands.length; i++) {
       let args = commands[i] as Command;
       const info = table.lookup(args);
       const denial = denialReason(info, principal, args, scriptsNeedAdmin);
       if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
+      const scoped = info === undefined ? undefined : scopeChannels(info, args, principal);
+      if (typeof scoped === 'string') throw gatewayError('CG_ERR_COMMAND_DENIED', scoped);
+      if (scoped !== undefined) {
+        args = scoped.args;
+        if (scoped.reply !== undefined) {
+          rewrites ??= [];
+          rewrites[i] = scoped.reply;
+        }
+      }
       wrote ||= info?.isMutating ?? true;
       shareable &&= info?.isCacheable === true && isText(args);
       if (info !== undefined && SCRIPT_COMMANDS.has(info.name)) {
@@ -149,6 +163,10 @@ export class CommandExecutor {
     }
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
+    rewrites?.forEach((rewrite, i) => {
+      const reply = replies[i] ?? null;
+      if (rewrite !== undefined && !(reply instanceof ErrorReply)) replies[i] = rewrite(reply);
+    });
     return { replies, wrote };
   }
 
@@ -166,14 +184,17 @@ export class CommandExecutor {
   }
 
   /**
-   * Subscribes to a channel or pattern for a streaming route. Any scope may listen (it reads); Redis ACL
-   * users' channel rules apply on their own connection. Runs on a pub/sub connection, never a command one.
+   * Subscribes to a channel or pattern for a streaming route, in the principal's channel namespace (see
+   * channels.ts). Any scope may listen (it reads); tokens-file Redis users' channel rules apply on their
+   * own connection. Runs on a pub/sub connection, never a command one.
    */
   async subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
+    const scoped = scopeSubscription(subscription, principal, this.options.mainDb ?? 0);
+    if (typeof scoped === 'string') throw gatewayError('CG_ERR_COMMAND_DENIED', scoped);
     const found = this.databases.resolve(principal, Date.now() + this.options.commandTimeoutMs);
     const backend = found instanceof Promise ? await found : found;
     if (backend === undefined || !backend.isReady) throw unavailable(principal);
-    const subscribed = backend.subscribe(principal, subscription);
+    const subscribed = backend.subscribe(principal, scoped);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ReplyTimeoutError(true)), this.options.commandTimeoutMs);
@@ -212,10 +233,10 @@ export class CommandExecutor {
     const info = table.lookup(['MONITOR']);
     const denial =
       info === undefined
-        ? principal.scope === 'admin'
+        ? roleOf(principal) === 'admin'
           ? undefined
           : 'MONITOR needs a token with scope "admin"'
-        : scopeDenial(info, principal.scope, 'MONITOR');
+        : roleDenial(info, roleOf(principal), 'MONITOR');
     if (denial !== undefined) throw gatewayError('CG_ERR_COMMAND_DENIED', denial);
     const max = this.options.maxMonitors ?? 2;
     if (this.#openMonitors >= max) {

@@ -1,4 +1,4 @@
-import type { Principal, Scope } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import type { Arg, Command } from '../redis/types.js';
 import type { CommandInfo } from './command-table.js';
 
@@ -83,6 +83,23 @@ const SERVER_WIDE = new Set([
 ]);
 
 /**
+ * Commands that reach past the database they run in: another database (SELECT is a connection's state,
+ * denied above, but scripts could call it), every database (FLUSHALL), another server (MIGRATE). Tenants
+ * of one Redis server are databases of it, so only the main admin runs these (decision 0018).
+ */
+const CROSS_DATABASE = new Set(['select', 'move', 'swapdb', 'migrate', 'flushall']);
+
+/**
+ * What a token may do, as the policy and the Redis ACL users see it: its scope, except that the admin of a
+ * tokens-file database administers that database only, not the server it shares with others.
+ */
+export type Role = 'read' | 'write' | 'admin' | 'database-admin';
+
+export function roleOf(principal: Principal): Role {
+  return principal.scope === 'admin' && principal.database !== undefined ? 'database-admin' : principal.scope;
+}
+
+/**
  * Decides whether `principal` may run `command`, whose entry in the command table is `info` (undefined when
  * the server does not know the command). Returns undefined when allowed, otherwise the reason, naming the
  * command. Unknown commands are allowed through so that Redis answers with its own error.
@@ -116,9 +133,13 @@ export function denialReason(
   if (isBlockingCall(info, name, command)) {
     return `${shown} is not allowed: a blocking command would stall the connection the gateway shares between callers`;
   }
-  const denial = scopeDenial(info, principal.scope, shown);
+  const role = roleOf(principal);
+  const denial = roleDenial(info, role, shown);
   if (denial !== undefined) return denial;
-  if (scriptsNeedAdmin && principal.scope !== 'admin' && info.categories.has('@scripting')) {
+  if (role !== 'admin' && info.name === 'copy' && hasOption(command, 3, 'db')) {
+    return 'COPY with DB writes into another database: it needs the main admin token';
+  }
+  if (scriptsNeedAdmin && role !== 'admin' && info.categories.has('@scripting')) {
     return (
       `${shown} needs a token with scope "admin" on this gateway: it has no Redis ACL user per scope ` +
       "(see its start-up log), so Redis could not hold the script to this token's scope"
@@ -128,14 +149,32 @@ export function denialReason(
 }
 
 /**
- * Whether a token of `scope` may run the command (or subcommand) `info` describes, judged by Redis's own
- * flags and ACL categories alone. The command policy applies it to every command it sees, and the scope's
- * Redis ACL user is granted exactly the commands it allows, so the two cannot disagree.
+ * Whether a token of `role` may run the command (or subcommand) `info` describes, judged by Redis's own
+ * flags and ACL categories alone. The command policy applies it to every command it sees, and the role's
+ * Redis ACL user is granted exactly the commands it allows, so the two cannot disagree. A database admin
+ * may also run the `@dangerous` commands that stay within its database (KEYS, FLUSHDB, SORT, RESTORE), not
+ * `@admin` ones, nor INFO (it describes every database).
  */
-export function scopeAllows(info: CommandInfo, scope: Scope): boolean {
-  if (scope === 'admin' || LISTENING.has(info.name)) return true;
+export function roleAllows(info: CommandInfo, role: Role): boolean {
+  if (role === 'admin' || LISTENING.has(info.name)) return true;
+  if (CROSS_DATABASE.has(info.name)) return false;
+  if (role === 'database-admin') {
+    if (roleAllows(info, 'write')) return true;
+    return (
+      !SERVER_WIDE.has(info.name) &&
+      !info.categories.has('@admin') &&
+      !info.flags.has('admin') &&
+      info.name !== 'info'
+    );
+  }
   if (info.isAdminOnly || SERVER_WIDE.has(info.name)) return false;
-  return scope === 'write' || !info.isMutating;
+  return role === 'write' || !info.isMutating;
+}
+
+/** Whether `option` (lower case) is among the arguments from `from` on. */
+function hasOption(command: readonly Arg[], from: number, option: string): boolean {
+  for (let i = from; i < command.length; i++) if (String(command[i]).toLowerCase() === option) return true;
+  return false;
 }
 
 function isBlockingCall(info: CommandInfo, name: string, command: readonly Arg[]): boolean {
@@ -152,12 +191,15 @@ function isBlockingCall(info: CommandInfo, name: string, command: readonly Arg[]
 }
 
 /**
- * Why a token of `scope` may not run the command `info` describes (`shown`: its name as the message shows
- * it), judged by its scope alone; undefined when it may. For commands the gateway runs on a dedicated
+ * Why a token of `role` may not run the command `info` describes (`shown`: its name as the message shows
+ * it), judged by its role alone; undefined when it may. For commands the gateway runs on a dedicated
  * connection (MONITOR), where the rules for shared connections do not apply.
  */
-export function scopeDenial(info: CommandInfo, scope: Scope, shown: string): string | undefined {
-  if (scopeAllows(info, scope)) return undefined;
+export function roleDenial(info: CommandInfo, role: Role, shown: string): string | undefined {
+  if (roleAllows(info, role)) return undefined;
+  if (CROSS_DATABASE.has(info.name) || role === 'database-admin') {
+    return `${shown} reaches past this database (or acts on the whole server): it needs the main admin token`;
+  }
   if (info.isAdminOnly) {
     const kind = info.categories.has('@admin') || info.flags.has('admin') ? '@admin' : '@dangerous';
     return `${shown} is a ${kind} command: it needs a token with scope "admin"`;

@@ -73,8 +73,11 @@ export interface RedisBackend {
   ping(deadline: number): Promise<void>;
   /** True when Redis cannot hold `principal`'s scripts to its scope (see ScopeUsers): they need admin. */
   scriptsNeedAdmin(principal: Principal): boolean;
-  /** The tokens-file principals with Redis users, for their scoped copies (at start and on SIGHUP). */
-  setTokenUsers(principals: Iterable<Principal>): void;
+  /**
+   * The principals whose commands run here, for their Redis users' scoped copies (at start and on SIGHUP),
+   * and whether another database the gateway serves lives on the same server (see ScopeUsers).
+   */
+  setTokenUsers(principals: Iterable<Principal>, sharesServer?: boolean): void;
   /** Waits for queued replies, then closes every connection. */
   close(): Promise<void>;
   /**

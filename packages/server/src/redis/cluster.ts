@@ -214,8 +214,8 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
     return this.#options.scopeUsers.scriptsNeedAdmin(principal);
   }
 
-  setTokenUsers(principals: Iterable<Principal>): void {
-    this.#options.scopeUsers.setTokenUsers(principals);
+  setTokenUsers(principals: Iterable<Principal>, sharesServer = false): void {
+    this.#options.scopeUsers.setTokenUsers(principals, sharesServer);
     for (const node of this.#nodes.values()) void node.refreshUsers();
   }
 

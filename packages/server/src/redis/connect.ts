@@ -72,7 +72,7 @@ export function connectDatabase(
     maxReplyDepth: config.maxJsonDepth,
     maxReplyBytes: config.maxReplyBytes,
     logger,
-    scopeUsers: scopeUsersFor(config, database.url, database.password, logger),
+    scopeUsers: scopeUsersFor(config, database.url, database.password, logger, database.name),
   });
 }
 
@@ -85,12 +85,14 @@ function scopeUsersFor(
   redisUrl: string | undefined,
   password: string | undefined,
   logger: Logger,
+  database?: string,
 ): ScopeUsers {
   const url = redisUrl === undefined ? undefined : new URL(redisUrl);
   const secret = password ?? (url?.password ? decodeURIComponent(url.password) : '');
   return new ScopeUsers({
     mode: config.scopeUsers,
     secret: `${url?.username ?? ''}\0${secret}`,
+    database,
     commandTimeoutMs: config.commandTimeoutMs,
     logger,
   });

@@ -144,7 +144,10 @@ const SCRIPT_COMMAND = /^(eval|evalsha|fcall)(_ro)?$/i;
 export class RedisConnection extends EventEmitter {
   readonly #options: ConnectionOptions;
   readonly #target: { host: string; port: number; tls: boolean; db: number };
-  readonly #credentials: { username?: string; password: string } | undefined;
+  /** Who the connection logs in as: the user it serves when it has one, else the gateway's own login. */
+  readonly #credentials: Credentials | undefined;
+  /** The gateway's own login, which selects the database before a user that may not do so takes over. */
+  readonly #own: Credentials | undefined;
   readonly #maxQueued: number;
   #state: State = 'connecting';
   #socket: Socket | undefined;
@@ -174,11 +177,12 @@ export class RedisConnection extends EventEmitter {
       tls: url.protocol === 'rediss:',
       db: Number(url.pathname.slice(1) || 0),
     };
-    const username = options.user?.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
-    const password =
-      options.user?.password ?? (url.password ? decodeURIComponent(url.password) : options.password);
-    this.#credentials =
-      password === undefined ? undefined : username === undefined ? { password } : { username, password };
+    const ownPassword = url.password ? decodeURIComponent(url.password) : options.password;
+    this.#own =
+      ownPassword === undefined
+        ? undefined
+        : { username: url.username ? decodeURIComponent(url.username) : undefined, password: ownPassword };
+    this.#credentials = options.user ?? this.#own;
     if (options.startAfter === undefined) this.#connect();
     else
       options.startAfter.then(
@@ -340,14 +344,22 @@ export class RedisConnection extends EventEmitter {
     socket.once('close', () => this.#onClose(socket));
   }
 
-  /** AUTH and SELECT before anything else; queued batches go out once they succeeded. */
+  /**
+   * AUTH and SELECT before anything else; queued batches go out once they succeeded. A connection of a
+   * scope user selects its database as the gateway's own login, then logs in as the user: scope users may
+   * not SELECT, so that neither they nor their scripts leave their database (decision 0018).
+   */
   #handshake(socket: Socket) {
     const commands: Command[] = [];
-    const credentials = this.#credentials;
-    if (credentials?.username !== undefined)
-      commands.push(['AUTH', credentials.username, credentials.password]);
-    else if (credentials !== undefined) commands.push(['AUTH', credentials.password]);
-    if (this.#target.db !== 0) commands.push(['SELECT', String(this.#target.db)]);
+    const { db } = this.#target;
+    const user = this.#options.user;
+    if (user !== undefined && db !== 0) {
+      if (this.#own !== undefined) commands.push(auth(this.#own));
+      commands.push(['SELECT', String(db)], auth(user));
+    } else {
+      if (this.#credentials !== undefined) commands.push(auth(this.#credentials));
+      if (db !== 0) commands.push(['SELECT', String(db)]);
+    }
     const ready = () => {
       socket.setTimeout(0);
       this.#state = 'ready';
@@ -526,6 +538,15 @@ export class RedisConnection extends EventEmitter {
       'Redis connection error; retrying',
     );
   }
+}
+
+interface Credentials {
+  readonly username?: string | undefined;
+  readonly password: string;
+}
+
+function auth({ username, password }: Credentials): Command {
+  return username === undefined ? ['AUTH', password] : ['AUTH', username, password];
 }
 
 /** Whether the head batch is stuck in a script or a function: what Redis is running for it right now. */

@@ -25,6 +25,13 @@ export function countByStatus(statuses: { status: DatabaseStatus }[]): Record<Da
   return counts;
 }
 
+/** `host:port` of a Redis URL, lower case, the default port filled in; undefined without one. */
+function serverOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const parsed = new URL(url);
+  return `${parsed.hostname.toLowerCase()}:${parsed.port || '6379'}`;
+}
+
 /** The name of the database `principal`'s commands go to: its tokens-file database, or `default`. */
 export function databaseName(principal: Principal): string {
   return principal.database?.name ?? DEFAULT_DATABASE;
@@ -34,6 +41,8 @@ export function databaseName(principal: Principal): string {
 export interface DatabasesOptions {
   /** The main Redis: connected at start, never closed for idleness. */
   main: RedisBackend;
+  /** The main Redis's URL when it is one server (standalone), to tell which databases share it. */
+  mainUrl?: string | undefined;
   /** Opens the backend of a tokens-file database (standalone). */
   open(database: DatabaseSettings): RedisBackend;
   /** A tokens-file database is closed after this long without traffic; 0: never. */
@@ -95,7 +104,16 @@ export class Databases {
       group.principals.push(principal);
       groups.set(settings.name, group);
     }
-    this.main.setTokenUsers(main);
+    // Databases of one server: their users may not COPY (its DB option would reach the others).
+    const servers = new Map<string, number>();
+    const count = (url: string | undefined) => {
+      const server = serverOf(url);
+      if (server !== undefined) servers.set(server, (servers.get(server) ?? 0) + 1);
+    };
+    count(this.#options.mainUrl);
+    for (const group of groups.values()) count(group.settings.url);
+    const isShared = (url: string | undefined) => (servers.get(serverOf(url) ?? '') ?? 0) > 1;
+    this.main.setTokenUsers(main, isShared(this.#options.mainUrl));
     const log = this.#options.logger;
     for (const [name, database] of this.#byName) {
       const group = groups.get(name);
@@ -116,7 +134,7 @@ export class Databases {
         this.#byName.set(name, database);
         log.info({ database: name }, 'database configured; it connects on first use');
       }
-      database.setTokenUsers(group.principals);
+      database.setTokenUsers(group.principals, isShared(group.settings.url));
     }
   }
 
@@ -149,6 +167,7 @@ class Database extends EventEmitter implements RedisBackend {
   /** Set while the backend's first connection is under way: settles when it is up or has failed. */
   #connecting: Promise<void> | undefined;
   #principals: Principal[] = [];
+  #sharesServer = false;
   #batches = 0;
   #streams = 0;
   #lastUsed = 0;
@@ -235,9 +254,10 @@ class Database extends EventEmitter implements RedisBackend {
     return this.#backend?.scriptsNeedAdmin(principal) ?? true;
   }
 
-  setTokenUsers(principals: Iterable<Principal>): void {
+  setTokenUsers(principals: Iterable<Principal>, sharesServer = false): void {
     this.#principals = [...principals];
-    this.#backend?.setTokenUsers(this.#principals);
+    this.#sharesServer = sharesServer;
+    this.#backend?.setTokenUsers(this.#principals, sharesServer);
   }
 
   /** Taken out of service by a reload: closes now if nothing is in flight, else after the last batch. */
@@ -260,7 +280,7 @@ class Database extends EventEmitter implements RedisBackend {
     this.#backend = backend;
     for (const event of ['up', 'down', 'reconnecting'] as const)
       backend.on(event, () => this.#backend === backend && this.emit(event));
-    backend.setTokenUsers(this.#principals);
+    backend.setTokenUsers(this.#principals, this.#sharesServer);
     const connecting = new Promise<void>((settled) => {
       backend.on('up', settled);
       // Queued behind the first connection, a PING fails as soon as that does: the first requests learn

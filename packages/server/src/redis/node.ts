@@ -104,9 +104,13 @@ export class RedisNode extends EventEmitter {
     return connection;
   }
 
-  /** The pub/sub connection of `principal`'s Redis user. */
+  /**
+   * The pub/sub connection `principal` listens on: the gateway's own, since the gateway names every channel
+   * and pattern it subscribes to (scope users could not PSUBSCRIBE under their fenced channel rules, which
+   * Redis matches literally for patterns); a tokens-file Redis user's own, so that its channel rules apply.
+   */
   subscriber(principal: Principal): Subscriber {
-    const user = this.#options.scopeUsers.userFor(principal);
+    const user = principal.redisUser === undefined ? undefined : this.#options.scopeUsers.userFor(principal);
     const id = userKey(user);
     let subscriber = this.#subscribers.get(id);
     if (subscriber === undefined) {

@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Principal, Scope } from '../auth/principal.js';
+import { RESERVED_PREFIX, tenantPrefix } from '../auth/namespace.js';
+import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from '../core/command-table.js';
-import { scopeAllows } from '../core/policy.js';
+import { type Role, roleAllows, roleOf } from '../core/policy.js';
 import type { RedisConnection } from './connection.js';
 import { ErrorReply, replyAsText, replyMap } from './resp.js';
 import { type Logger, type RedisUser, type Reply, userKey } from './types.js';
@@ -12,14 +13,14 @@ export interface ScopeUsersOptions {
   mode: 'auto' | 'off';
   /** The gateway's own Redis credentials, from which the users' passwords are derived. */
   secret: string;
+  /** The tokens-file database these users serve; undefined for the main Redis. */
+  database?: string | undefined;
   commandTimeoutMs: number;
   logger: Logger;
 }
 
-/** The Redis ACL user each non-admin scope runs as. */
-const SCOPE_USER: Record<'read' | 'write', string> = { read: 'cachegate-read', write: 'cachegate-write' };
-
-type Limited = Exclude<Scope, 'admin'>;
+/** Every role but the main admin, which keeps the gateway's own Redis user. */
+type Limited = Exclude<Role, 'admin'>;
 
 /**
  * Least privilege enforced by Redis itself (decision 0008). The gateway checks each command a token sends,
@@ -43,22 +44,31 @@ export class ScopeUsers {
   /** Known after the first node answered: whether scope users exist. */
   #enforced = false;
   #reported = false;
-  /** Tokens-file users, by userKey, with the scope their tokens have; and those whose derived user exists. */
-  #tokenUsers = new Map<string, { user: RedisUser; scope: Limited }>();
+  /** Tokens-file users, by userKey, with the role their tokens have; and those whose derived user exists. */
+  #tokenUsers = new Map<string, { user: RedisUser; role: Limited }>();
   readonly #derived = new Map<string, RedisUser>();
   readonly #users = new Map<string, RedisUser>();
   #generation = 0;
+  /** Whether another database the gateway serves lives on the same server (see setTokenUsers). */
+  #sharesServer = false;
 
   constructor(options: ScopeUsersOptions) {
     this.#options = options;
   }
 
-  /** The tokens-file users to derive scoped users for; applied to each node at its next provisioning. */
-  setTokenUsers(principals: Iterable<Principal>): void {
+  /**
+   * The tokens-file users to derive scoped users for, and whether this database shares its server with
+   * another the gateway serves (then COPY, whose DB option reaches the other, is not granted); applied to
+   * each node at its next provisioning.
+   */
+  setTokenUsers(principals: Iterable<Principal>, sharesServer = false): void {
+    this.#sharesServer = sharesServer;
     this.#tokenUsers = new Map();
-    for (const { redisUser, scope } of principals) {
-      if (redisUser !== undefined && scope !== 'admin') {
-        this.#tokenUsers.set(derivedKey(redisUser, scope), { user: redisUser, scope });
+    for (const principal of principals) {
+      const role = roleOf(principal);
+      const { redisUser } = principal;
+      if (redisUser !== undefined && role !== 'admin') {
+        this.#tokenUsers.set(derivedKey(redisUser, role), { user: redisUser, role });
       }
     }
   }
@@ -70,18 +80,36 @@ export class ScopeUsers {
 
   /** The Redis user `principal`'s commands run as; undefined means the gateway's own connection. */
   userFor(principal: Principal): RedisUser | undefined {
-    const { redisUser, scope } = principal;
-    if (scope === 'admin') return redisUser;
-    if (redisUser !== undefined) return this.#derived.get(derivedKey(redisUser, scope)) ?? redisUser;
-    return this.#enforced ? this.#user(SCOPE_USER[scope]) : undefined;
+    const role = roleOf(principal);
+    const { redisUser } = principal;
+    if (role === 'admin') return redisUser;
+    if (redisUser !== undefined) return this.#derived.get(derivedKey(redisUser, role)) ?? redisUser;
+    return this.#enforced ? this.#user(this.#nameOf(role)) : undefined;
   }
 
-  /** True when Redis cannot hold `principal`'s scripts to its scope, so they need an admin token. */
+  /** True when Redis cannot hold `principal`'s scripts to its role, so they need the main admin token. */
   scriptsNeedAdmin(principal: Principal): boolean {
-    const { redisUser, scope } = principal;
-    if (scope === 'admin') return false;
-    if (redisUser !== undefined) return !this.#derived.has(derivedKey(redisUser, scope));
+    const role = roleOf(principal);
+    const { redisUser } = principal;
+    if (role === 'admin') return false;
+    if (redisUser !== undefined) return !this.#derived.has(derivedKey(redisUser, role));
     return !this.#enforced;
+  }
+
+  /** `cachegate-read` on the main Redis, `cachegate-read@<database>` for a tokens-file database. */
+  #nameOf(role: Limited): string {
+    const name = `cachegate-${role === 'database-admin' ? 'admin' : role}`;
+    return this.#options.database === undefined ? name : `${name}@${this.#options.database}`;
+  }
+
+  /**
+   * Key and channel rules every user gets: no key or channel under the gateway's own prefix (rate-limit
+   * counters, tenants' channels), and a tokens-file database's channels only under its own prefix.
+   */
+  #fences(): string[] {
+    const database = this.#options.database;
+    const channels = database === undefined ? outside(RESERVED_PREFIX, '&') : [`&${tenantPrefix(database)}*`];
+    return ['resetkeys', ...outside(RESERVED_PREFIX, '~'), 'resetchannels', ...channels];
   }
 
   /**
@@ -100,15 +128,16 @@ export class ScopeUsers {
   async #provision(own: RedisConnection, table: CommandTable): Promise<void> {
     if (this.#options.mode === 'off') return this.#report(false, 'CACHEGATE_SCOPE_USERS=off');
     const deadline = () => Date.now() + this.#options.commandTimeoutMs;
-    const scopeUsers = (['read', 'write'] as const).map((scope) => [
+    const roles: Limited[] =
+      this.#options.database === undefined ? ['read', 'write'] : ['read', 'write', 'database-admin'];
+    const scopeUsers = roles.map((role) => [
       'ACL',
       'SETUSER',
-      SCOPE_USER[scope],
-      ...this.#base(SCOPE_USER[scope]),
-      '~*',
-      '&*',
+      this.#nameOf(role),
+      ...this.#base(this.#nameOf(role)),
+      ...this.#fences(),
       '-@all',
-      ...grants(table, scope),
+      ...grants(table, role, this.#sharesServer),
     ]);
     let replies: Reply[];
     try {
@@ -128,34 +157,37 @@ export class ScopeUsers {
       return this.#report(this.#enforced, refused.message);
     }
     this.#report(true);
-    for (const [key, { user, scope }] of this.#tokenUsers) {
-      const derived = await this.#deriveUser(own, table, user, scope, deadline());
+    for (const [key, { user, role }] of this.#tokenUsers) {
+      const derived = await this.#deriveUser(own, table, user, role, deadline());
       if (derived === undefined) this.#derived.delete(key);
       else this.#derived.set(key, derived);
     }
   }
 
-  /** Creates `cachegate-<scope>-<user>`: the token user's rules minus what the scope may not run. */
+  /**
+   * Creates `cachegate-<role>-<user>`: the token user's rules minus what the role may not run, its keys and
+   * channels fenced as every scope user's are (see #fences).
+   */
   async #deriveUser(
     own: RedisConnection,
     table: CommandTable,
     user: RedisUser,
-    scope: Limited,
+    role: Limited,
     deadline: number,
   ): Promise<RedisUser | undefined> {
-    const name = `cachegate-${scope}-${user.username}`;
+    const name = `cachegate-${role}-${user.username}`;
     const why = (reason: string) => {
       this.#options.logger.warn(
-        { redisUser: user.username, scope, reason },
+        { redisUser: user.username, role, reason },
         `scripting commands of tokens for Redis user "${user.username}" need admin scope: no scoped copy of the user`,
       );
       return undefined;
     };
     try {
       const [described] = await own.send([['ACL', 'GETUSER', user.username]], deadline);
-      const rules = userRules(replyAsText(described ?? null));
+      const rules = userRules(replyAsText(described ?? null), this.#options.database);
       if (rules === undefined) return why('ACL GETUSER gave no usable rules (Redis 7 or later is needed)');
-      const removed = denials(table, scope);
+      const removed = denials(table, role, this.#sharesServer);
       const selectors = rules.selectors.map((selector) => `(${[...selector, ...removed].join(' ')})`);
       const [applied] = await own.send(
         [['ACL', 'SETUSER', name, ...this.#base(name), ...rules.root, ...removed, ...selectors]],
@@ -206,14 +238,41 @@ export class ScopeUsers {
   }
 }
 
-/** `+command` for every command and subcommand `scope` may run. */
-function grants(table: CommandTable, scope: Limited): string[] {
-  return rulesFor(table, (info) => scopeAllows(info, scope), '+');
+/**
+ * Whether the user of `role` is granted `info`: what the role allows, but COPY on a server another database
+ * shares (its DB option would reach that database, and Redis ACLs cannot tell the option apart).
+ */
+function isGranted(info: CommandInfo, role: Limited, sharesServer: boolean): boolean {
+  return roleAllows(info, role) && !(sharesServer && info.name === 'copy');
 }
 
-/** `-command` for every command and subcommand `scope` may not run. */
-function denials(table: CommandTable, scope: Limited): string[] {
-  return rulesFor(table, (info) => !scopeAllows(info, scope), '-');
+/** `+command` for every command and subcommand `role` may run. */
+function grants(table: CommandTable, role: Limited, sharesServer: boolean): string[] {
+  return rulesFor(table, (info) => isGranted(info, role, sharesServer), '+');
+}
+
+/** `-command` for every command and subcommand `role` may not run. */
+function denials(table: CommandTable, role: Limited, sharesServer: boolean): string[] {
+  return rulesFor(table, (info) => !isGranted(info, role, sharesServer), '-');
+}
+
+/**
+ * ACL patterns (`~` keys, `&` channels) matching every name but those starting with `prefix`: Redis
+ * patterns cannot exclude, so the complement is spelled out: `[^c]*`, `c[^a]*`, ..., and the prefix's own
+ * beginnings (`c`, `ca`, ...) as exact names. The empty name is left out.
+ */
+export function outside(prefix: string, sigil: '~' | '&'): string[] {
+  const patterns: string[] = [];
+  for (let i = 0; i < prefix.length; i++) {
+    const head = escapeGlob(prefix.slice(0, i));
+    patterns.push(`${sigil}${head}[^${escapeGlob(prefix[i] as string)}]*`);
+    if (i > 0) patterns.push(`${sigil}${head}`);
+  }
+  return patterns;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
 }
 
 function rulesFor(table: CommandTable, wanted: (info: CommandInfo) => boolean, sign: '+' | '-'): string[] {
@@ -226,20 +285,37 @@ function rulesFor(table: CommandTable, wanted: (info: CommandInfo) => boolean, s
   return rules;
 }
 
-/** A user's rules from its `ACL GETUSER` reply (Redis 7 format), ready to re-apply. */
-function userRules(reply: Reply): { root: string[]; selectors: string[][] } | undefined {
+/**
+ * A user's rules from its `ACL GETUSER` reply (Redis 7 format), ready to re-apply, with its keys and
+ * channels fenced: every key (`~*`) becomes every key outside the gateway's prefix, every channel (`&*`)
+ * every channel outside it; for a tokens-file `database`, each channel pattern moves under the database's
+ * prefix, where the gateway puts its channels.
+ */
+function userRules(
+  reply: Reply,
+  database: string | undefined,
+): { root: string[]; selectors: string[][] } | undefined {
   const fields = replyMap(reply);
   if (typeof fields.commands !== 'string' || !Array.isArray(fields.flags)) return undefined;
-  const rulesOf = (map: Record<string, Reply>) =>
-    [map.keys, map.channels, map.commands]
-      .filter((part): part is string => typeof part === 'string')
-      .flatMap((part) => part.split(' '))
-      .filter((rule) => rule !== '');
+  const words = (part: Reply | undefined) =>
+    typeof part === 'string' ? part.split(' ').filter((rule) => rule !== '') : [];
+  const fence = (rule: string): string[] => {
+    if (rule === '~*' || rule === 'allkeys') return outside(RESERVED_PREFIX, '~');
+    if (rule === '&*' || rule === 'allchannels')
+      return database === undefined ? outside(RESERVED_PREFIX, '&') : [`&${tenantPrefix(database)}*`];
+    if (database !== undefined && rule.startsWith('&')) return [`&${tenantPrefix(database)}${rule.slice(1)}`];
+    return [rule];
+  };
+  const rulesOf = (map: Record<string, Reply>) => [
+    ...words(map.keys).flatMap(fence),
+    ...words(map.channels).flatMap(fence),
+    ...words(map.commands),
+  ];
   const enabled = fields.flags.includes('on') ? 'on' : 'off';
   const selectors = Array.isArray(fields.selectors) ? fields.selectors.map((s) => rulesOf(replyMap(s))) : [];
   return { root: [enabled, ...rulesOf(fields)], selectors };
 }
 
-function derivedKey(user: RedisUser, scope: Limited): string {
-  return `${scope}\0${userKey(user)}`;
+function derivedKey(user: RedisUser, role: Limited): string {
+  return `${role}\0${userKey(user)}`;
 }

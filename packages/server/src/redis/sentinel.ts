@@ -111,9 +111,9 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
     return this.#options.scopeUsers.scriptsNeedAdmin(principal);
   }
 
-  setTokenUsers(principals: Iterable<Principal>): void {
-    this.#current?.setTokenUsers(principals);
-    if (this.#current === undefined) this.#options.scopeUsers.setTokenUsers(principals);
+  setTokenUsers(principals: Iterable<Principal>, sharesServer = false): void {
+    this.#current?.setTokenUsers(principals, sharesServer);
+    if (this.#current === undefined) this.#options.scopeUsers.setTokenUsers(principals, sharesServer);
   }
 
   async close(): Promise<void> {

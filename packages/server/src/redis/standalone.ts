@@ -86,8 +86,8 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     return this.#scopeUsers.scriptsNeedAdmin(principal);
   }
 
-  setTokenUsers(principals: Iterable<Principal>): void {
-    this.#scopeUsers.setTokenUsers(principals);
+  setTokenUsers(principals: Iterable<Principal>, sharesServer = false): void {
+    this.#scopeUsers.setTokenUsers(principals, sharesServer);
     void this.#node.refreshUsers();
   }
 

@@ -112,8 +112,11 @@ function clientOptions(options: ConnectionOptions) {
     : options.password === undefined
       ? {}
       : { password: options.password };
+  // Pub/sub is not per database: no SELECT, which a scope user may not run.
+  const url = new URL(options.url);
+  url.pathname = '';
   return {
-    url: options.url,
+    url: url.toString(),
     ...credentials,
     disableOfflineQueue: true,
     socket: {

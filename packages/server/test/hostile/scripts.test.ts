@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { scopeAllows } from '../../src/core/policy.js';
+import { roleAllows } from '../../src/core/policy.js';
 import { startGateway, type TestGateway, type TestResponse, TOKENS, waitFor } from '../helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -96,12 +96,14 @@ describe('scripts are held to the scope of the token that sent them', () => {
         const args = [...words, ...Array(Math.max(0, Math.abs(info.arity) - words.length)).fill('1')];
         for (const scope of ['read', 'write'] as const) {
           const verdict = String(await redis.command('ACL', 'DRYRUN', `cachegate-${scope}`, ...args));
-          const redisAllows = verdict === 'OK';
+          // PSUBSCRIBE's pattern must match a channel rule literally, which the fenced rules never do (the
+          // gateway subscribes as its own user): the command is granted, the pattern is not.
+          const redisAllows = verdict === 'OK' || verdict.includes("access the '1' channel");
           if (!redisAllows) expect(verdict).toMatch(/no permissions to run/);
           expect({ command: info.name, scope, allowed: redisAllows }).toEqual({
             command: info.name,
             scope,
-            allowed: scopeAllows(info, scope),
+            allowed: roleAllows(info, scope),
           });
           checked++;
         }
