@@ -163,6 +163,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     () => answers.held,
   );
   metrics.observeSubscriptions(() => subscriptions.open);
+  metrics.observeConnections(() => adapter.connections);
   const server = createListener(config, adapter);
   if (server.maxConnections < config.maxConnections) {
     log.warn(

@@ -233,7 +233,7 @@ export class GatewayMetrics implements ExecutorObserver {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'cachegate_http_requests_in_flight',
-      help: 'Requests received and not yet answered',
+      help: 'Authenticated requests received and not yet answered (streams excluded)',
       registers: [this.registry],
       collect() {
         this.set(inFlight());
@@ -341,6 +341,18 @@ export class GatewayMetrics implements ExecutorObserver {
           for (const state of DATABASE_STATUSES)
             this.set({ database: name, state }, state === status ? 1 : 0);
         }
+      },
+    });
+  }
+
+  /** Client connections open now. */
+  observeConnections(open: () => number): void {
+    new Gauge({
+      name: 'cachegate_http_connections',
+      help: 'Client connections open (HTTPS: past the handshake), capped by CACHEGATE_MAX_CONNECTIONS',
+      registers: [this.registry],
+      collect() {
+        this.set(open());
       },
     });
   }
