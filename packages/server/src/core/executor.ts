@@ -159,7 +159,7 @@ export class CommandExecutor {
     }
     if (wrote) {
       this.reads.wrote();
-      await this.#afterWrite(backend, planned, deadline);
+      await this.#afterWrite(backend, principal, planned, deadline);
     }
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
@@ -265,12 +265,22 @@ export class CommandExecutor {
 
   /**
    * Holds a write's answer until the near caches applied what Redis invalidated for it, so the caller reads
-   * its own write. Redis does not invalidate on SWAPDB: that clears them.
+   * its own write. Redis does not invalidate on SWAPDB: that clears them, as does a script or function run
+   * by the main admin, the one token whose scripts may call SWAPDB.
    */
-  async #afterWrite(backend: RedisBackend, planned: PlannedCommand[], deadline: number): Promise<void> {
+  async #afterWrite(
+    backend: RedisBackend,
+    principal: Principal,
+    planned: PlannedCommand[],
+    deadline: number,
+  ): Promise<void> {
     const caches = backend.nearCaches();
     if (caches.length === 0) return;
-    const swapped = planned.some((command) => command.info?.name === 'swapdb');
+    const mayScript = roleOf(principal) === 'admin';
+    const swapped = planned.some(({ info }) => {
+      const name = info?.name;
+      return name === 'swapdb' || (mayScript && name !== undefined && MAY_SWAP.has(name));
+    });
     await Promise.all(
       caches.map((cache) => {
         if (swapped) cache.store.clear();
@@ -328,6 +338,9 @@ export class CommandExecutor {
     if (hits + misses > 0) observer.cacheLookups(hits, misses);
   }
 }
+
+/** Scripts and functions that may write, and so (run by the main admin) may swap databases. */
+const MAY_SWAP = new Set(['eval', 'evalsha', 'fcall']);
 
 /** Puts the digests clients computed in place of Redis's in the successful SCRIPT LOAD replies. */
 function answerWithSentDigests(replies: Reply[], answers: string[], form: ReplyForm): void {

@@ -20,8 +20,8 @@ export function monitorRoute({ executor, drain, config }: Services): Route {
       throw gatewayError('CG_ERR_NOT_ACCEPTABLE', 'POST /monitor answers with text/event-stream only');
     }
     // Taken before anything is opened on Redis, and given back however the stream ends.
-    const slot = drain.streams.open(ctx.caller, config.maxStreams);
     const res = ctx.res;
+    const slot = drain.streams.open(ctx.caller, res, config.maxStreams);
     const reservation = ctx.answer;
     let isOpen = true;
     let stop: StopMonitor | undefined;

@@ -51,8 +51,8 @@ export function subscribeRoutes({ executor, drain, config }: Services): Route[] 
       );
     }
     // Taken before anything is subscribed, and given back however the stream ends.
-    const slot = drain.streams.open(ctx.caller, config.maxStreams);
     const res = ctx.res;
+    const slot = drain.streams.open(ctx.caller, res, config.maxStreams);
     const reservation = ctx.answer;
     let isOpen = true;
     // Messages may still arrive between the end of the stream and the unsubscription.
