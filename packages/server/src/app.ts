@@ -4,6 +4,7 @@ import { AnswerBudget } from './answer-budget.js';
 import { TokenStore } from './auth/token-store.js';
 import { type Config, hasRedisBackend } from './config.js';
 import { CommandExecutor } from './core/executor.js';
+import { ScriptApproval } from './core/script-approval.js';
 import { DrainState, HttpAdapter } from './http/adapter.js';
 import { Cors } from './http/cors.js';
 import { createListener } from './http/listener.js';
@@ -115,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     writeReplicas: config.writeReplicas,
     maxMonitors: config.maxMonitors,
     mainDb: Number(new URL(config.redisUrl ?? 'redis://x/0').pathname.slice(1) || 0),
+    scripts: new ScriptApproval(config.scripts, config.approvedScripts),
   });
   metrics.observeMonitors(() => executor.openMonitors);
   metrics.observeDatabases(() => databases.statuses());

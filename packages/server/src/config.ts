@@ -116,6 +116,23 @@ const VARIABLES = {
     parse: oneOf(['auto', 'off']),
     help: '"auto": read and write tokens run as Redis ACL users cachegate-read/-write that the gateway creates, so Redis holds scripts to their scope; "off" (or no ACL rights): scripting commands need an admin token.',
   },
+  scripts: {
+    env: 'CACHEGATE_SCRIPTS',
+    default: 'any',
+    parse: oneOf(['any', 'approved']),
+    help: '"any": every token with the right scope runs any script; "approved": tokens other than the main admin run only scripts (EVAL, EVALSHA) the main admin approved, since a script that has written cannot be killed; read-only scripts (EVAL_RO) always run.',
+  },
+  approvedScripts: {
+    env: 'CACHEGATE_APPROVED_SCRIPTS',
+    default: '',
+    parse: (text: string) => {
+      const digests = splitList(text);
+      const wrong = digests.find((digest) => !/^[0-9a-f]{40}$/i.test(digest));
+      if (wrong !== undefined) throw new Error(`"${wrong}" is not a SHA-1 digest (40 hex digits)`);
+      return digests;
+    },
+    help: 'Comma-separated SHA-1 digests of scripts approved for CACHEGATE_SCRIPTS=approved, besides those the main admin loads.',
+  },
   commandTimeoutMs: {
     env: 'CACHEGATE_COMMAND_TIMEOUT_MS',
     default: '2000',

@@ -15,6 +15,7 @@ import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { scopeChannels, scopeSubscription } from './channels.js';
 import { denialReason, roleDenial, roleOf } from './policy.js';
+import type { ScriptApproval } from './script-approval.js';
 import { SharedReads } from './shared-reads.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
@@ -47,6 +48,8 @@ export interface ExecutorOptions {
   maxMonitors?: number;
   /** The database number of the main Redis, whose keyspace notifications its tokens may hear. @default 0 */
   mainDb?: number;
+  /** Which scripts tokens other than the main admin may run (CACHEGATE_SCRIPTS). @default any script */
+  scripts?: ScriptApproval;
 }
 
 /** How a batch of commands runs: pipelined (a single command is a pipeline of one), or inside MULTI/EXEC. */
@@ -132,6 +135,13 @@ export class CommandExecutor {
       }
       planned[i] = { args, info };
     }
+    const approval = this.options.scripts;
+    try {
+      await approval?.check(principal, planned, async (command) => (await this.runAsGateway([command]))[0]);
+    } catch (error) {
+      // Nothing of the batch was sent, whatever became of the lookup.
+      throw error instanceof GatewayError ? error : unavailable(principal);
+    }
     const started = performance.now();
     if (shareable) {
       let replies: Reply[];
@@ -161,6 +171,8 @@ export class CommandExecutor {
       this.reads.wrote();
       await this.#afterWrite(backend, principal, planned, deadline);
     }
+    const approving = approval?.approvals(principal, planned) ?? [];
+    if (approving.length > 0) await this.runAsGateway(approving);
     this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
     if (answers !== undefined) answerWithSentDigests(replies, answers, form);
     rewrites?.forEach((rewrite, i) => {
