@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../../packages/server/test/helpers/gateway.js';
+import { startGateway, type TestGateway, TOKENS } from '../../packages/server/test/helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../../packages/server/test/helpers/redis.js';
 
 /**
@@ -275,7 +275,7 @@ describe('metric names against a real gateway', () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     gateway = await startGateway(redis.url);
-    const response = await gateway.request('/metrics');
+    const response = await gateway.request('/metrics', { token: TOKENS.admin });
     expect(response.status).toBe(200);
     exported = new Set();
     for (const [, name, type] of (await response.text()).matchAll(/^# TYPE (\S+) (\w+)$/gm)) {

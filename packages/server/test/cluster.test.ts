@@ -287,3 +287,37 @@ describe('Cluster mode with the near cache', () => {
     );
   });
 });
+
+describe('budgets on a cluster (issue 21, class 1)', () => {
+  it('drops replies that cost too much on every master, fanned out or not, and gives back what it held', async () => {
+    const keys = await keysOnDifferentMasters();
+    // 200,000 one-byte items per list: 1.4 MB on the wire, 14 MB of values counted at 64 bytes each.
+    const fill =
+      "local t = {} for i = 1, 4000 do t[i] = 'x' end for i = 1, 50 do redis.call('RPUSH', KEYS[1], unpack(t)) end";
+    for (const key of keys) expect((await run(['EVAL', fill, '1', key])).status).toBe(200);
+    const capped = await startGateway('redis://unused', {
+      CACHEGATE_REDIS_URL: '',
+      CACHEGATE_REDIS_CLUSTER_NODES: cluster.seeds,
+      CACHEGATE_MAX_REPLY_BYTES: String(8 * 1024 * 1024),
+    });
+    try {
+      const response = await capped.request('/pipeline', {
+        method: 'POST',
+        token: TOKENS.read,
+        body: JSON.stringify([
+          ...keys.map((key) => ['LRANGE', key, '0', '-1']),
+          ['DBSIZE'],
+          ['GET', 'nothing'],
+        ]),
+      });
+      const items = await response.json();
+      for (const item of items.slice(0, keys.length))
+        expect(item.error).toContain('CACHEGATE_MAX_REPLY_BYTES');
+      expect(items.slice(keys.length)).toEqual([{ result: 3 }, { result: null }]);
+      const gauges = capped.app.gauges();
+      expect([gauges.inFlight, gauges.answerBytesHeld, gauges.bodyBytesReserved]).toEqual([0, 0, 0]);
+    } finally {
+      await capped.close();
+    }
+  });
+});

@@ -27,6 +27,19 @@ const run = async (command: unknown[]) => {
 };
 
 describe('Sentinel mode', () => {
+  it('drops a reply that costs too much, and gives back what it held (issue 21, class 1)', async () => {
+    const fill =
+      "local t = {} for i = 1, 4000 do t[i] = 'x' end for i = 1, 100 do redis.call('RPUSH', KEYS[1], unpack(t)) end";
+    expect((await run(['EVAL', fill, '1', 'tiny-items'])).status).toBe(200);
+    const answer = await run(['LRANGE', 'tiny-items', '0', '-1']);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toContain('counting 64 bytes per value');
+    expect((await run(['LLEN', 'tiny-items'])).body).toEqual({ result: 400_000 });
+    const gauges = gateway.app.gauges();
+    expect([gauges.inFlight, gauges.answerBytesHeld]).toEqual([0, 0]);
+    await run(['DEL', 'tiny-items']);
+  });
+
   it('talks to the master Sentinel names', async () => {
     expect((await run(['SET', 'where', 'master'])).body).toEqual({ result: 'OK' });
     expect(await nodeCommand(sentinel.master.port, 'GET', 'where')).toBe('master');

@@ -21,6 +21,8 @@ beforeAll(async () => {
     CACHEGATE_READONLY_TOKEN: TOKENS.read,
     CACHEGATE_ADMIN_TOKEN: TOKENS.admin,
     CACHEGATE_SEND_TIMEOUT_MS: '1000',
+    // The test machine runs many suites at once: a starved event loop must not shed the victim here.
+    CACHEGATE_MAX_EVENT_LOOP_DELAY_MS: '0',
     NODE_ENV: 'production',
   });
   watched = { base: gateway.base, pid: gateway.child.pid as number, adminToken: TOKENS.admin };

@@ -61,7 +61,15 @@ const healthSchema = {
  *   a tenant's database being down must not take the gateway out of its load balancer.
  */
 export function healthRoutes({ backend, databases, config, drain }: Services): Route[] {
-  const probe = async (): Promise<RedisStatus> => {
+  // One PING at a time, whoever asks: probes need no token, so a flood of them must not become Redis load.
+  let pinging: Promise<RedisStatus> | undefined;
+  const probe = (): Promise<RedisStatus> => {
+    pinging ??= ping().finally(() => {
+      pinging = undefined;
+    });
+    return pinging;
+  };
+  const ping = async (): Promise<RedisStatus> => {
     if (drain.isDraining) return { status: 'down', reason: 'shutting down' };
     if (!backend.isReady) return { status: 'down', reason: 'not connected' };
     const started = performance.now();
