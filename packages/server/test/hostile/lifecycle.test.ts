@@ -88,12 +88,12 @@ describe('callers without a token (class 2)', () => {
   it('reserves nothing for a body sent with a wrong token or none, and closes its connection', async () => {
     await underAttack(async () => {
       const sockets = await open(4);
-      sockets.forEach((socket, i) =>
+      sockets.forEach((socket, i) => {
         socket.write(
           `POST / HTTP/1.1\r\nHost: x\r\n${i % 2 ? 'Authorization: Bearer wrong-token-0123456789\r\n' : ''}` +
             'Transfer-Encoding: chunked\r\n\r\n5\r\n["PIN',
-        ),
-      );
+        );
+      });
       await waitFor(() => sockets.every((s) => s.text.includes('401')), 2000, 'no 401');
       expect((await gauges(watched)).cachegate_body_bytes_reserved).toBe(0);
       return () => {
@@ -145,12 +145,12 @@ describe('connection slots (class 9)', () => {
     });
     try {
       const sockets = await open(20, limited.url);
-      sockets.forEach((socket, i) =>
+      sockets.forEach((socket, i) => {
         // Half malformed (400 at once), half never finished (408 after the request timeout).
         socket.write(
           i % 2 === 0 ? 'GET / HTTP/1.1\r\nBad Header\r\n\r\n' : 'GET /livez HTTP/1.1\r\nHost: x\r\n',
-        ),
-      );
+        );
+      });
       await waitFor(
         () => sockets.every((s) => s.text.includes('HTTP/1.1 400') || s.text.includes('HTTP/1.1 408')),
         5000,
