@@ -43,6 +43,20 @@ afterEach(() => {
 
 const argvOf = (calls: Call[]) => calls.map((call) => [call.tool, ...call.argv]);
 
+/**
+ * A deploy/.env made as .env.example says: the example copied, each `<generate-me>` value replaced by a
+ * secret (comments untouched, the header's mention of the placeholder included), then `changes` applied.
+ */
+function envFromExample(path: string, secret: string, changes: Record<string, string> = {}): string {
+  let text = readFileSync(join(repo, 'deploy', '.env.example'), 'utf8');
+  text = text.replace(/^(\w+)=<generate-me>$/gm, (_line, name: string) => `${name}=${secret}-${name}`);
+  for (const [name, value] of Object.entries(changes)) {
+    text = text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`);
+  }
+  writeFileSync(path, text, { mode: 0o600 });
+  return text;
+}
+
 describe.each([
   ['setup-firewall.sh', firewall],
   ['deploy.sh', deploy],
@@ -175,6 +189,32 @@ describe('setup-firewall.sh', () => {
     expect(malformed.status).toBe(2);
     expect(malformed.stderr).toContain("source range 'example.com' is not an IPv4 or IPv6 CIDR");
     expect(bin.calls()).toEqual([]);
+  });
+
+  it.each([
+    '10.0.0.0/99',
+    '10.0.0.0/33',
+    '256.0.0.1/32',
+    '10.0.0/8',
+    '10.0.0.0/',
+    '2001:db8::/129',
+    '2001:db8::1::/64',
+    '2001:db8:0:0:0:0:0:0:1/128',
+    '12345::/16',
+    'fe80:::1',
+  ])('rejects the out-of-range or malformed source range %s before calling gcloud', (range) => {
+    const result = runScript(firewall, ['--source-ranges', `203.0.113.7/32,${range}`], bin);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`source range '${range}' is not an IPv4 or IPv6 CIDR`);
+    expect(bin.calls()).toEqual([]);
+  });
+
+  it('accepts IPv4 and IPv6 ranges with and without a prefix', () => {
+    const ranges = '203.0.113.7,10.8.0.0/28,2001:db8::/32,::1,fe80::1:2/128,1:2:3:4:5:6:7:8/64';
+    const result = runScript(firewall, ['--dry-run', '--source-ranges', ranges], bin);
+    expect(result.stderr).not.toContain('error');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`--source-ranges=${ranges}`);
   });
 
   it('--dry-run prints the commands and runs none', () => {
@@ -409,7 +449,7 @@ describe('deploy.sh', () => {
   it('installs the env file, ships the commit and starts the stack; the VM-side scripts work', () => {
     const vm = join(scratch, 'vm-opt');
     const envFile = join(scratch, 'prod.env');
-    writeFileSync(envFile, 'REDIS_PASSWORD=from-test-env-file-0123456789\n');
+    const envText = envFromExample(envFile, 'from-test-env-file-0123456789');
     const result = runScript(
       deploy,
       [
@@ -445,7 +485,7 @@ describe('deploy.sh', () => {
     expect(calls[0]?.argv.at(-1)).toBe(
       `--command=set -euo pipefail; sudo mkdir -p ${vm}; sudo sh -c 'umask 077 && cat > ${vm}/.env'`,
     );
-    expect(calls[0]?.stdin.toString()).toBe('REDIS_PASSWORD=from-test-env-file-0123456789\n');
+    expect(calls[0]?.stdin.toString()).toBe(envText);
     expect(result.stderr).not.toContain('from-test-env-file');
     expect(calls[1]?.argv.at(-1)).toContain(
       `sudo docker compose --project-name cachegate --env-file ${vm}/.env -f ${vm}/releases/${head}/deploy/compose.yaml --profile monitoring up -d --build --wait --remove-orphans`,
@@ -529,7 +569,15 @@ describe('deploy.sh', () => {
       bin,
     );
     expect(placeholders.status).toBe(2);
-    expect(placeholders.stderr).toContain('still has <generate-me> placeholders');
+    expect(placeholders.stderr).toContain(
+      'still has <generate-me> placeholders (REDIS_PASSWORD, CACHEGATE_TOKEN, GRAFANA_ADMIN_PASSWORD)',
+    );
+    // One value left is named alone; the comments that mention the placeholder never count.
+    const oneLeft = join(scratch, 'one-left.env');
+    envFromExample(oneLeft, 'generated-secret-0123456789', { CACHEGATE_TOKEN: '<generate-me>' });
+    const left = runScript(deploy, ['--instance', 'vm-1', '--zone', 'z-1', '--env-file', oneLeft], bin);
+    expect(left.status).toBe(2);
+    expect(left.stderr).toContain('still has <generate-me> placeholders (CACHEGATE_TOKEN)');
     expect(runScript(deploy, ['--zone', 'z-1'], bin).stderr).toContain('--instance is required');
     expect(runScript(deploy, ['--instance', 'vm-1'], bin).stderr).toContain('--zone is required');
     expect(
@@ -538,9 +586,28 @@ describe('deploy.sh', () => {
     expect(bin.calls()).toEqual([]);
   });
 
+  it('keeps the tokens and TLS folders out of the release folders, refusing an env file that makes one relative', () => {
+    const example = readFileSync(join(repo, 'deploy', '.env.example'), 'utf8');
+    expect(example).toMatch(/^TOKENS_DIR=\/opt\/cachegate\/tokens$/m);
+    expect(example).toMatch(/^TLS_DIR=\/opt\/cachegate\/tls$/m);
+    for (const folder of ['TOKENS_DIR', 'TLS_DIR']) {
+      const envFile = join(scratch, `relative-${folder}.env`);
+      envFromExample(envFile, 'generated-secret-0123456789', { [folder]: './here' });
+      const result = runScript(
+        deploy,
+        ['--instance', 'vm-1', '--zone', 'z-1', '--remote-dir', '/srv/cg', '--env-file', envFile],
+        bin,
+      );
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`sets ${folder}=./here, a relative path`);
+      expect(result.stderr).toContain(`${folder}=/srv/cg/${folder === 'TLS_DIR' ? 'tls' : 'tokens'}`);
+    }
+    expect(bin.calls()).toEqual([]);
+  });
+
   it('--dry-run prints the commands and runs none', () => {
     const envFile = join(scratch, 'dry.env');
-    writeFileSync(envFile, 'CACHEGATE_TOKEN=do-not-print-this-value-0123\n');
+    envFromExample(envFile, 'do-not-print-this-value-0123');
     const result = runScript(
       deploy,
       ['--dry-run', '--instance', 'vm-1', '--zone', 'z-1', '--env-file', envFile],
