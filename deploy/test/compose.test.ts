@@ -161,6 +161,11 @@ describe.runIf(requireTool('docker-compose', 'docker-compose'))('deploy/compose.
       `${join(deployDir, 'prometheus', 'prometheus.yml')}:/etc/prometheus/prometheus.yml:ro`,
     );
     expect(prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    // The rules file sits where prometheus.yml's relative rule_files entry resolves.
+    expect(prometheusConfig.rule_files).toEqual(['alerts.yml']);
+    expect(prometheus.volumes).toContain(
+      `${join(deployDir, 'prometheus', 'alerts.yml')}:/etc/prometheus/alerts.yml:ro`,
+    );
 
     const datasources = readYaml(join(deployDir, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'));
     expect(datasources.datasources).toEqual([
