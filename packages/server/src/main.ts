@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
-import { buildApp } from './app.js';
+import { buildApp, type Gateway } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
 import {
   type Config,
@@ -15,6 +15,7 @@ import {
 import { createLogger } from './log.js';
 import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
+import type { RedisFailure } from './redis/failure.js';
 import { VERSION } from './version.js';
 import { runWorkers } from './workers.js';
 
@@ -95,6 +96,7 @@ async function serve(
   context: { isWorker: boolean; embedded?: RedisServer | undefined; banner?: (() => void) | undefined },
 ) {
   const app = await buildApp(config, { logger: createLogger(config.logLevel, config.logFormat) });
+  stopWhenCredentialsRefused(app);
   const host = config.host ?? '0.0.0.0';
   // Workers share one port: a worker that takes connections before its Redis is ready answers 503 while
   // its siblings are ready. It waits for Redis, for a bounded time, so that an outage still lets it start.
@@ -149,6 +151,32 @@ async function serve(
       app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');
     }
   });
+}
+
+/**
+ * Credentials Redis refuses before the gateway ever reached it are a configuration error, like a bad
+ * setting: say so and exit 2, so that Compose, systemd or Kubernetes show a failing service rather than a
+ * live one answering 503 forever. Refused later (a password rotated on the server), the gateway keeps
+ * retrying with the reason in its log and on /health: it may have requests to finish, and the fix may come
+ * from Redis's side (decision 0030).
+ */
+function stopWhenCredentialsRefused(app: Gateway): void {
+  let hasBeenUp = app.backend.isReady;
+  let isStopping = false;
+  app.backend.on('up', () => {
+    hasBeenUp = true;
+  });
+  const onFailure = (failure: RedisFailure) => {
+    if (hasBeenUp || isStopping || failure.kind !== 'credentials') return;
+    isStopping = true;
+    app.log.fatal(
+      { reason: failure.reason },
+      `Redis refused the gateway's login at start: ${failure.reason}. Check CACHEGATE_REDIS_PASSWORD (or the user and password in CACHEGATE_REDIS_URL, or CACHEGATE_REDIS_SENTINEL_PASSWORD) against Redis's requirepass or ACL user; stopping`,
+    );
+    void app.close().finally(() => process.exit(2));
+  };
+  app.backend.on('failure', onFailure);
+  if (app.backend.failure !== undefined) onFailure(app.backend.failure);
 }
 
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */
