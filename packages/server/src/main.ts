@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
-import { buildApp, type Gateway } from './app.js';
+import { buildApp, type Gateway, type GatewayLogger } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
 import {
   type Config,
@@ -34,6 +34,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   let config = loadConfig({ ...env, ...flags });
   // A worker gets everything resolved by the primary through its environment.
   if (cluster.isWorker) return serve(config, { isWorker: true });
+  if (env.npm_command !== undefined) stopWhenNpmExits();
 
   const production = config.nodeEnv === 'production';
   const hasTokens = [config.token, config.readonlyToken, config.adminToken, config.tokensFile].some(Boolean);
@@ -78,6 +79,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
         ...(config.metricsPort === undefined ? {} : { metricsPort: config.metricsPort }),
       });
       banner();
+      logSignals(log);
       await stopped;
       await embedded?.stop();
       log.info('stopped');
@@ -123,6 +125,7 @@ async function serve(
           app.metrics.registry.metrics(),
         );
   context.banner?.();
+  if (!context.isWorker) logSignals(app.log);
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -177,6 +180,33 @@ function stopWhenCredentialsRefused(app: Gateway): void {
   };
   app.backend.on('failure', onFailure);
   if (app.backend.failure !== undefined) onFailure(app.backend.failure);
+}
+
+/**
+ * Says which process to signal: under npm (`npm start`, `npx`) or a wrapper script it is not the one that
+ * was started, and the readable log format leaves out the pid of every JSON line.
+ */
+function logSignals(log: GatewayLogger) {
+  log.info(
+    { processId: process.pid },
+    'signals to this process: SIGHUP reloads the tokens file, SIGTERM or SIGINT drains and stops',
+  );
+}
+
+/**
+ * Under npm (`npm start`, `npx`), npm passes SIGTERM and SIGHUP to the shell it started the gateway with,
+ * which exits and leaves the gateway running without a parent, holding its port. So once the parent is
+ * gone, the gateway stops as SIGTERM stops it: drains, exits 0. Reloading takes a SIGHUP sent to the
+ * gateway's own process (logSignals).
+ */
+function stopWhenNpmExits() {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500);
+  watch.unref();
 }
 
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */
