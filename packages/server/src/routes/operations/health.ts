@@ -150,7 +150,7 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
             ctx.send(503, body);
           },
           doc: {
-            summary: 'Readiness with details (probed by the SDK)',
+            summary: 'Readiness with details, and why Redis is down when it is',
             tags,
             responses: { 200: { schema: healthSchema }, 503: { schema: healthSchema } },
           },
