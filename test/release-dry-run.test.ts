@@ -56,6 +56,22 @@ describe('scripts/release-dry-run.sh', () => {
     expect(result.stderr).toMatch(/tag v99\.0\.0 does not name the packages' version v\d/);
   });
 
+  it('refuses a server that depends on the SDK again: its tarball would not install alone', () => {
+    const manifest = join(copy, 'packages', 'server', 'package.json');
+    const original = readFileSync(manifest, 'utf8');
+    try {
+      writeFileSync(
+        manifest,
+        original.replace('"dependencies": {', '"dependencies": {\n    "@cachegate/client": "0.1.0",'),
+      );
+      const result = dryRun();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('packages/server depends on @cachegate/client again');
+    } finally {
+      writeFileSync(manifest, original);
+    }
+  });
+
   it('refuses packages whose versions disagree', () => {
     const manifest = join(copy, 'packages', 'server', 'package.json');
     const original = readFileSync(manifest, 'utf8');

@@ -3,6 +3,8 @@
 # 05-deploy.sh, made general and safe. Layout on the VM (--remote-dir, default /opt/cachegate):
 #
 #   .env                 the stack's secrets (mode 600), uploaded with --env-file, kept across releases
+#   tokens/, tls/        TOKENS_DIR and TLS_DIR of deploy/.env.example, kept across releases too (an --env-file
+#                        that makes either relative, so inside one release, is refused)
 #   releases/<commit>/   one folder per deployed revision (the `git archive` of it)
 #   current              symlink to the release that runs
 #
@@ -86,9 +88,18 @@ for profile in "${profiles[@]}"; do
 done
 if [[ -n $env_file ]]; then
   [[ -f $env_file && -r $env_file ]] || die "--env-file '$env_file' is not a readable file"
-  if grep -q '<generate-me>' "$env_file"; then
-    die "--env-file '$env_file' still has <generate-me> placeholders: generate each secret first (openssl rand -base64 32)"
+  # Values only: comments (the example's header among them) may mention the placeholder.
+  unset_secrets=$(env_names_where "$env_file" '<generate-me>')
+  if [[ -n $unset_secrets ]]; then
+    die "--env-file '$env_file' still has <generate-me> placeholders ($unset_secrets): generate each secret first (openssl rand -base64 32)"
   fi
+  # Compose resolves a relative folder inside releases/<commit>/deploy, which a later deploy removes.
+  for folder in TOKENS_DIR TLS_DIR; do
+    value=$(env_value "$env_file" "$folder")
+    if [[ -n $value && $value != /* ]]; then
+      die "--env-file '$env_file' sets $folder=$value, a relative path: on the VM it would be a folder of one release, gone after the next deploy. Use an absolute path, e.g. $folder=$remote_dir/$(tr '[:upper:]' '[:lower:]' <<<"${folder%_DIR}")"
+    fi
+  done
 fi
 
 repo=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null) || die "run this from a git checkout of cachegate"

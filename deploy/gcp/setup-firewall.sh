@@ -75,8 +75,7 @@ fi
 ranges=()
 IFS=',' read -r -a ranges <<<"${source_ranges// /}"
 for range in "${ranges[@]}"; do
-  [[ $range =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}(/[0-9]{1,2})?$ || $range =~ ^[0-9a-fA-F:]+(/[0-9]{1,3})?$ ]] ||
-    die "source range '$range' is not an IPv4 or IPv6 CIDR"
+  is_cidr "$range" || die "source range '$range' is not an IPv4 or IPv6 CIDR (address/prefix, prefix up to 32 or 128)"
   if [[ $range == 0.0.0.0/0 || $range == ::/0 ]]; then
     warn "source range $range opens port $port to the whole internet. Only the token then stands between"
     warn "anyone and your Redis, so the gateway must serve HTTPS (docs/deploy.md, TLS). Prefer the static"

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { spawnReadyGateway } from '../../packages/server/test/helpers/gateway.js';
 import { composeConfig, parseYaml } from './helpers/compose.js';
 import { freePort, requireTool } from './helpers/tools.js';
 
@@ -159,6 +161,11 @@ describe.runIf(requireTool('docker-compose', 'docker-compose'))('deploy/compose.
       `${join(deployDir, 'prometheus', 'prometheus.yml')}:/etc/prometheus/prometheus.yml:ro`,
     );
     expect(prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    // The rules file sits where prometheus.yml's relative rule_files entry resolves.
+    expect(prometheusConfig.rule_files).toEqual(['alerts.yml']);
+    expect(prometheus.volumes).toContain(
+      `${join(deployDir, 'prometheus', 'alerts.yml')}:/etc/prometheus/alerts.yml:ro`,
+    );
 
     const datasources = readYaml(join(deployDir, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'));
     expect(datasources.datasources).toEqual([
@@ -187,6 +194,7 @@ describe.runIf(
   let scratch: string;
   let redis: Service;
   let grafana: Service;
+  let gateway: Service;
 
   beforeAll(() => {
     scratch = mkdtempSync(join(tmpdir(), 'cachegate-compose-redis-'));
@@ -195,6 +203,7 @@ describe.runIf(
     const all = parseYaml(composeConfig(envFile).stdout).services as Record<string, Service>;
     redis = all.redis as Service;
     grafana = all.grafana as Service;
+    gateway = all.cachegate as Service;
   });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -248,6 +257,60 @@ describe.runIf(
       server.kill('SIGTERM');
       await new Promise((resolve) => server.once('exit', resolve));
     }
+  });
+
+  it("keeps busy-reply-threshold at the gateway's command timeout, so a stock start warns of nothing", async () => {
+    const port = await freePort();
+    const { bin } = fakeImage(port);
+    const path = `${bin}:${process.env.PATH ?? ''}`;
+    const server = spawn('sh', ['-c', containerScript(redis, 'command')], {
+      env: { PATH: path, ...redis.environment },
+      stdio: 'ignore',
+    });
+    const redisCli = (...args: string[]) =>
+      spawnSync('redis-cli', args, { env: { PATH: path, REDISCLI_AUTH: REDIS_PASSWORD }, encoding: 'utf8' });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!redisCli('PING').stdout.includes('PONG') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const threshold = redisCli('CONFIG', 'GET', 'busy-reply-threshold').stdout.trim().split('\n')[1];
+      // Unset in deploy/.env, both take the gateway's own default command timeout.
+      expect(gateway.environment.CACHEGATE_COMMAND_TIMEOUT_MS).toBe('');
+      expect(Number(threshold)).toBe(loadConfig({}).commandTimeoutMs);
+      // The gateway, started with the environment Compose gives it, finds nothing to warn about.
+      const { PORT: _port, HOST: _host, ...settings } = gateway.environment;
+      const started = await spawnReadyGateway({
+        ...settings,
+        CACHEGATE_REDIS_URL: `redis://127.0.0.1:${port}`,
+        CACHEGATE_METRICS_PORT: String(await freePort()),
+        CACHEGATE_LOG_LEVEL: 'warn',
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(started.output()).not.toContain('busy-reply-threshold');
+        expect(started.output()).not.toContain('"level":40');
+      } finally {
+        started.child.kill('SIGTERM');
+        await started.exited;
+      }
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
+  });
+
+  it('passes CACHEGATE_COMMAND_TIMEOUT_MS to Redis as its busy-reply-threshold', () => {
+    const envFile = join(scratch, 'timeout.env');
+    writeFileSync(
+      envFile,
+      `REDIS_PASSWORD=${REDIS_PASSWORD}\nCACHEGATE_TOKEN=${TOKEN}\nCACHEGATE_COMMAND_TIMEOUT_MS=3500\n`,
+    );
+    const all = parseYaml(composeConfig(envFile).stdout).services as Record<string, Service>;
+    expect(all.cachegate?.environment.CACHEGATE_COMMAND_TIMEOUT_MS).toBe('3500');
+    expect(all.redis?.environment.BUSY_REPLY_THRESHOLD_MS).toBe('3500');
+    expect(containerScript(all.redis as Service, 'command')).toContain(
+      '--busy-reply-threshold "$BUSY_REPLY_THRESHOLD_MS"',
+    );
   });
 
   it('refuses to start Redis or Grafana with the placeholder from .env.example', () => {

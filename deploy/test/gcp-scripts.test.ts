@@ -21,6 +21,7 @@ const repo = fileURLToPath(new URL('../../', import.meta.url));
 const firewall = join(gcp, 'setup-firewall.sh');
 const deploy = join(gcp, 'deploy.sh');
 const functionsUrl = join(gcp, 'update-functions-url.sh');
+const loadBalancer = join(gcp, 'setup-load-balancer.sh');
 
 // A token-shaped value used only here; the assertions check it never shows up in argv or output.
 const TOKEN = 'tkn_9f3Kq7LmZx2Vb8Nc4Rt6Yw1Hs5Dj0Pa';
@@ -43,10 +44,25 @@ afterEach(() => {
 
 const argvOf = (calls: Call[]) => calls.map((call) => [call.tool, ...call.argv]);
 
+/**
+ * A deploy/.env made as .env.example says: the example copied, each `<generate-me>` value replaced by a
+ * secret (comments untouched, the header's mention of the placeholder included), then `changes` applied.
+ */
+function envFromExample(path: string, secret: string, changes: Record<string, string> = {}): string {
+  let text = readFileSync(join(repo, 'deploy', '.env.example'), 'utf8');
+  text = text.replace(/^(\w+)=<generate-me>$/gm, (_line, name: string) => `${name}=${secret}-${name}`);
+  for (const [name, value] of Object.entries(changes)) {
+    text = text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`);
+  }
+  writeFileSync(path, text, { mode: 0o600 });
+  return text;
+}
+
 describe.each([
   ['setup-firewall.sh', firewall],
   ['deploy.sh', deploy],
   ['update-functions-url.sh', functionsUrl],
+  ['setup-load-balancer.sh', loadBalancer],
 ])('%s', (_name, script) => {
   it('prints its usage for --help, exits 0 and calls nothing', () => {
     const result = runScript(script, ['--help'], bin);
@@ -175,6 +191,32 @@ describe('setup-firewall.sh', () => {
     expect(malformed.status).toBe(2);
     expect(malformed.stderr).toContain("source range 'example.com' is not an IPv4 or IPv6 CIDR");
     expect(bin.calls()).toEqual([]);
+  });
+
+  it.each([
+    '10.0.0.0/99',
+    '10.0.0.0/33',
+    '256.0.0.1/32',
+    '10.0.0/8',
+    '10.0.0.0/',
+    '2001:db8::/129',
+    '2001:db8::1::/64',
+    '2001:db8:0:0:0:0:0:0:1/128',
+    '12345::/16',
+    'fe80:::1',
+  ])('rejects the out-of-range or malformed source range %s before calling gcloud', (range) => {
+    const result = runScript(firewall, ['--source-ranges', `203.0.113.7/32,${range}`], bin);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`source range '${range}' is not an IPv4 or IPv6 CIDR`);
+    expect(bin.calls()).toEqual([]);
+  });
+
+  it('accepts IPv4 and IPv6 ranges with and without a prefix', () => {
+    const ranges = '203.0.113.7,10.8.0.0/28,2001:db8::/32,::1,fe80::1:2/128,1:2:3:4:5:6:7:8/64';
+    const result = runScript(firewall, ['--dry-run', '--source-ranges', ranges], bin);
+    expect(result.stderr).not.toContain('error');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`--source-ranges=${ranges}`);
   });
 
   it('--dry-run prints the commands and runs none', () => {
@@ -409,7 +451,7 @@ describe('deploy.sh', () => {
   it('installs the env file, ships the commit and starts the stack; the VM-side scripts work', () => {
     const vm = join(scratch, 'vm-opt');
     const envFile = join(scratch, 'prod.env');
-    writeFileSync(envFile, 'REDIS_PASSWORD=from-test-env-file-0123456789\n');
+    const envText = envFromExample(envFile, 'from-test-env-file-0123456789');
     const result = runScript(
       deploy,
       [
@@ -445,7 +487,7 @@ describe('deploy.sh', () => {
     expect(calls[0]?.argv.at(-1)).toBe(
       `--command=set -euo pipefail; sudo mkdir -p ${vm}; sudo sh -c 'umask 077 && cat > ${vm}/.env'`,
     );
-    expect(calls[0]?.stdin.toString()).toBe('REDIS_PASSWORD=from-test-env-file-0123456789\n');
+    expect(calls[0]?.stdin.toString()).toBe(envText);
     expect(result.stderr).not.toContain('from-test-env-file');
     expect(calls[1]?.argv.at(-1)).toContain(
       `sudo docker compose --project-name cachegate --env-file ${vm}/.env -f ${vm}/releases/${head}/deploy/compose.yaml --profile monitoring up -d --build --wait --remove-orphans`,
@@ -529,7 +571,15 @@ describe('deploy.sh', () => {
       bin,
     );
     expect(placeholders.status).toBe(2);
-    expect(placeholders.stderr).toContain('still has <generate-me> placeholders');
+    expect(placeholders.stderr).toContain(
+      'still has <generate-me> placeholders (REDIS_PASSWORD, CACHEGATE_TOKEN, GRAFANA_ADMIN_PASSWORD)',
+    );
+    // One value left is named alone; the comments that mention the placeholder never count.
+    const oneLeft = join(scratch, 'one-left.env');
+    envFromExample(oneLeft, 'generated-secret-0123456789', { CACHEGATE_TOKEN: '<generate-me>' });
+    const left = runScript(deploy, ['--instance', 'vm-1', '--zone', 'z-1', '--env-file', oneLeft], bin);
+    expect(left.status).toBe(2);
+    expect(left.stderr).toContain('still has <generate-me> placeholders (CACHEGATE_TOKEN)');
     expect(runScript(deploy, ['--zone', 'z-1'], bin).stderr).toContain('--instance is required');
     expect(runScript(deploy, ['--instance', 'vm-1'], bin).stderr).toContain('--zone is required');
     expect(
@@ -538,9 +588,28 @@ describe('deploy.sh', () => {
     expect(bin.calls()).toEqual([]);
   });
 
+  it('keeps the tokens and TLS folders out of the release folders, refusing an env file that makes one relative', () => {
+    const example = readFileSync(join(repo, 'deploy', '.env.example'), 'utf8');
+    expect(example).toMatch(/^TOKENS_DIR=\/opt\/cachegate\/tokens$/m);
+    expect(example).toMatch(/^TLS_DIR=\/opt\/cachegate\/tls$/m);
+    for (const folder of ['TOKENS_DIR', 'TLS_DIR']) {
+      const envFile = join(scratch, `relative-${folder}.env`);
+      envFromExample(envFile, 'generated-secret-0123456789', { [folder]: './here' });
+      const result = runScript(
+        deploy,
+        ['--instance', 'vm-1', '--zone', 'z-1', '--remote-dir', '/srv/cg', '--env-file', envFile],
+        bin,
+      );
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`sets ${folder}=./here, a relative path`);
+      expect(result.stderr).toContain(`${folder}=/srv/cg/${folder === 'TLS_DIR' ? 'tls' : 'tokens'}`);
+    }
+    expect(bin.calls()).toEqual([]);
+  });
+
   it('--dry-run prints the commands and runs none', () => {
     const envFile = join(scratch, 'dry.env');
-    writeFileSync(envFile, 'CACHEGATE_TOKEN=do-not-print-this-value-0123\n');
+    envFromExample(envFile, 'do-not-print-this-value-0123');
     const result = runScript(
       deploy,
       ['--dry-run', '--instance', 'vm-1', '--zone', 'z-1', '--env-file', envFile],
@@ -556,5 +625,240 @@ describe('deploy.sh', () => {
     );
     expect(result.stdout).toContain('up -d --build --wait --remove-orphans');
     expect(result.stdout + result.stderr).not.toContain('do-not-print-this-value');
+  });
+});
+
+describe('setup-load-balancer.sh', () => {
+  const args = [
+    '--project',
+    'proj-1',
+    '--instances',
+    'vm-1,vm-2',
+    '--zone',
+    'z-1',
+    '--domain',
+    'cache.example.com',
+  ];
+  const p = '--project=proj-1';
+  /** Every gcloud call that creates or changes something, in order. */
+  const creates = [
+    ['compute', 'instance-groups', 'unmanaged', 'create', 'cachegate-ig', '--zone=z-1', p],
+    [
+      'compute',
+      'instance-groups',
+      'unmanaged',
+      'add-instances',
+      'cachegate-ig',
+      '--zone=z-1',
+      p,
+      '--instances=vm-1,vm-2',
+    ],
+    [
+      'compute',
+      'instance-groups',
+      'unmanaged',
+      'set-named-ports',
+      'cachegate-ig',
+      '--zone=z-1',
+      p,
+      '--named-ports=cachegate:8081',
+    ],
+    [
+      'compute',
+      'health-checks',
+      'create',
+      'http',
+      'cachegate-readyz',
+      p,
+      '--port=8081',
+      '--request-path=/readyz',
+      '--check-interval=5s',
+      '--timeout=3s',
+      '--healthy-threshold=2',
+      '--unhealthy-threshold=2',
+    ],
+    [
+      'compute',
+      'firewall-rules',
+      'create',
+      'allow-cachegate-lb',
+      p,
+      '--network=default',
+      '--direction=INGRESS',
+      '--allow=tcp:8081',
+      '--source-ranges=35.191.0.0/16,130.211.0.0/22',
+      '--target-tags=cachegate',
+      '--description=cachegate: Google load balancer proxies and health checks (tcp:8081)',
+    ],
+    [
+      'compute',
+      'backend-services',
+      'create',
+      'cachegate-backend',
+      '--global',
+      p,
+      '--load-balancing-scheme=EXTERNAL_MANAGED',
+      '--protocol=HTTP',
+      '--port-name=cachegate',
+      '--health-checks=cachegate-readyz',
+      '--timeout=30s',
+      '--connection-draining-timeout=15s',
+    ],
+    [
+      'compute',
+      'backend-services',
+      'add-backend',
+      'cachegate-backend',
+      '--global',
+      p,
+      '--instance-group=cachegate-ig',
+      '--instance-group-zone=z-1',
+      '--balancing-mode=UTILIZATION',
+      '--max-utilization=0.8',
+    ],
+    [
+      'compute',
+      'url-maps',
+      'create',
+      'cachegate-url-map',
+      '--global',
+      p,
+      '--default-service=cachegate-backend',
+    ],
+    ['compute', 'ssl-certificates', 'create', 'cachegate-cert', '--global', p, '--domains=cache.example.com'],
+    [
+      'compute',
+      'target-https-proxies',
+      'create',
+      'cachegate-https-proxy',
+      '--global',
+      p,
+      '--url-map=cachegate-url-map',
+      '--ssl-certificates=cachegate-cert',
+    ],
+    ['compute', 'addresses', 'create', 'cachegate-ip', '--global', p, '--ip-version=IPV4'],
+    [
+      'compute',
+      'forwarding-rules',
+      'create',
+      'cachegate-https',
+      '--global',
+      p,
+      '--load-balancing-scheme=EXTERNAL_MANAGED',
+      '--address=cachegate-ip',
+      '--target-https-proxy=cachegate-https-proxy',
+      '--ports=443',
+    ],
+  ];
+  const changes = (calls: Call[]) =>
+    argvOf(calls)
+      .filter((argv) => !argv.includes('describe') && !argv.includes('list-instances'))
+      .map((argv) => argv.slice(1));
+
+  it("creates the instance group, the /readyz health check, the firewall for Google's ranges and the load balancer", () => {
+    bin.setRules([
+      {
+        tool: 'gcloud',
+        prefix: ['compute', 'addresses', 'describe', 'cachegate-ip', '--format=value(address)'],
+        stdout: '34.111.2.3\n',
+      },
+      // Nothing exists yet: every lookup fails.
+      ...[
+        ['instance-groups', 'unmanaged', 'describe'],
+        ['instance-groups', 'unmanaged', 'list-instances'],
+        ['health-checks', 'describe'],
+        ['firewall-rules', 'describe'],
+        ['backend-services', 'describe'],
+        ['url-maps', 'describe'],
+        ['ssl-certificates', 'describe'],
+        ['target-https-proxies', 'describe'],
+        ['addresses', 'describe'],
+        ['forwarding-rules', 'describe'],
+      ].map((lookup) => ({ tool: 'gcloud', prefix: ['compute', ...lookup], exit: 1 })),
+    ]);
+    const result = runScript(loadBalancer, args, bin);
+    expect(result.stderr).not.toContain('error');
+    expect(result.status).toBe(0);
+    expect(changes(bin.calls())).toEqual(creates);
+    expect(result.stderr).toContain('Point an A record for cache.example.com at 34.111.2.3');
+  });
+
+  it('run again, creates nothing that exists and adds only the VMs missing from the group', () => {
+    bin.setRules([
+      {
+        tool: 'gcloud',
+        prefix: ['compute', 'instance-groups', 'unmanaged', 'list-instances'],
+        stdout: 'vm-1\n',
+      },
+      {
+        tool: 'gcloud',
+        prefix: ['compute', 'backend-services', 'describe'],
+        stdout:
+          'https://www.googleapis.com/compute/v1/projects/proj-1/zones/z-1/instanceGroups/cachegate-ig\n',
+      },
+    ]);
+    const result = runScript(loadBalancer, args, bin);
+    expect(result.status).toBe(0);
+    expect(changes(bin.calls())).toEqual([
+      [
+        'compute',
+        'instance-groups',
+        'unmanaged',
+        'add-instances',
+        'cachegate-ig',
+        '--zone=z-1',
+        p,
+        '--instances=vm-2',
+      ],
+      creates[2],
+    ]);
+    expect(result.stderr).toContain('health check cachegate-readyz exists: kept as it is');
+  });
+
+  it('--dry-run prints every command and runs none; an HTTPS gateway gets an HTTPS health check', () => {
+    const result = runScript(
+      loadBalancer,
+      ['--dry-run', ...args, '--backend-protocol', 'HTTPS', '--port', '443'],
+      bin,
+    );
+    expect(result.status).toBe(0);
+    expect(bin.calls()).toEqual([]);
+    expect(result.stdout).toContain(
+      '[dry-run] gcloud compute health-checks create https cachegate-readyz --project=proj-1 --port=443 --request-path=/readyz',
+    );
+    expect(result.stdout).toContain(
+      '--allow=tcp:443 --source-ranges=35.191.0.0/16,130.211.0.0/22 --target-tags=cachegate',
+    );
+    expect(result.stdout).toContain('--protocol=HTTPS --port-name=cachegate');
+    expect(result.stdout.trim().split('\n')).toHaveLength(creates.length);
+  });
+
+  it('refuses missing or malformed parameters before calling gcloud', () => {
+    const cases: [string[], string][] = [
+      [['--zone', 'z', '--domain', 'a.example.com'], '--instances is required'],
+      [['--instances', 'vm', '--zone', 'z'], '--domain is required'],
+      [
+        ['--instances', 'vm', '--zone', 'z', '--domain', 'not a name'],
+        "--domain 'not a name' is not a DNS name",
+      ],
+      [
+        ['--instances', 'VM_1', '--zone', 'z', '--domain', 'a.example.com'],
+        "instance 'VM_1' is not a valid VM name",
+      ],
+      [
+        ['--instances', 'vm', '--zone', 'z', '--domain', 'a.example.com', '--backend-protocol', 'TCP'],
+        '--backend-protocol must be HTTP or HTTPS',
+      ],
+      [
+        ['--instances', 'vm', '--zone', 'z', '--domain', 'a.example.com', '--port', '70000'],
+        '--port must be a TCP port number',
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const result = runScript(loadBalancer, argv, bin);
+      expect(result.status, message).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+    expect(bin.calls()).toEqual([]);
   });
 });

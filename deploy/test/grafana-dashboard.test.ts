@@ -6,13 +6,14 @@ import { startGateway, type TestGateway, TOKENS } from '../../packages/server/te
 import { startTestRedis, type TestRedis } from '../../packages/server/test/helpers/redis.js';
 
 /**
- * The Grafana dashboard (deploy/grafana/cachegate.json) and the alert rules in docs/operations.md query only
+ * The Grafana dashboard (deploy/grafana/cachegate.json) and the alert rules (deploy/prometheus/alerts.yml) query only
  * metrics the gateway really exports: the list comes from a real gateway's /metrics on a real Redis.
  */
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const dashboardFile = join(repo, 'deploy', 'grafana', 'cachegate.json');
 const operationsFile = join(repo, 'docs', 'operations.md');
+const alertRulesFile = join(repo, 'deploy', 'prometheus', 'alerts.yml');
 const datasourcesDir = join(repo, 'deploy', 'grafana', 'provisioning', 'datasources');
 /** How panels and queries name their data source: the `datasource` variable, resolved by Grafana. */
 const DATASOURCE_REF = { type: 'prometheus', uid: `\${datasource}` };
@@ -151,12 +152,9 @@ function ruleExpressions(yaml: string): { alert: string; expr: string }[] {
   return found;
 }
 
-/** The ```yaml block of docs/operations.md that holds the alert rules. */
+/** The Prometheus rules file the monitoring profile loads. */
 function alertRulesYaml(): string {
-  const blocks = [...operations.matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  const rules = blocks.filter((block) => /^groups:/m.test(block) && /^\s*-\s*alert:/m.test(block));
-  expect(rules, 'docs/operations.md has exactly one ```yaml block of alert rules').toHaveLength(1);
-  return rules[0] ?? '';
+  return readFileSync(alertRulesFile, 'utf8');
 }
 
 describe('the PromQL metric-name extractor', () => {
@@ -326,7 +324,7 @@ describe('metric names against a real gateway', () => {
     }
   });
 
-  it('the alert rules in docs/operations.md use only exported metrics (and Prometheus\'s "up")', () => {
+  it('the alert rules in deploy/prometheus/alerts.yml use only exported metrics (and Prometheus\'s "up")', () => {
     const rules = ruleExpressions(alertRulesYaml());
     expect(rules.map((rule) => rule.alert).sort()).toEqual(
       [

@@ -1,15 +1,15 @@
 /**
- * A Google Cloud Function (HTTP, Functions Framework style) that caches a slow lookup with the hybrid
- * client: through the cachegate gateway normally, straight to Redis while the gateway is down.
+ * A Google Cloud Function (HTTP, with the Functions Framework) that caches a slow lookup through the
+ * cachegate gateway and, given a Redis URL, the hybrid client's fallback: straight to Redis while the gateway
+ * is down.
  *
- * Deploy with the Functions Framework by registering the handler:
- *   import * as functions from '@google-cloud/functions-framework';
- *   import { product } from './index.js';
- *   functions.http('product', product);
- * and the environment CACHEGATE_URL, CACHEGATE_TOKEN and CACHEGATE_REDIS_URL (or the seed's names
- * REDIS_SERVICE_URL, REDIS_SERVICE_API_KEY and REDIS_URL).
+ * It registers itself as the function `product`; README.md says how to run it locally and deploy it. It is
+ * configured by the environment: CACHEGATE_URL and CACHEGATE_TOKEN, and for the fallback CACHEGATE_REDIS_URL
+ * (or the seed's names REDIS_SERVICE_URL, REDIS_SERVICE_API_KEY and REDIS_URL).
  */
+import { Cachegate } from '@cachegate/client';
 import { createHybridClient, type HybridClient } from '@cachegate/client/node';
+import * as functions from '@google-cloud/functions-framework';
 
 /** The part of the Express request the Functions Framework passes that this function reads. */
 export interface FunctionRequest {
@@ -31,9 +31,12 @@ export interface Product {
   price: number;
 }
 
+/** Either client of the SDK: the hybrid one falls back to Redis, the other speaks HTTP only. */
+export type CacheClient = HybridClient | Cachegate;
+
 /** What the handler needs; tests inject their own, production uses {@link product}. */
 export interface ProductDeps {
-  cache: HybridClient;
+  cache: CacheClient;
   loadProduct(id: string): Promise<Product | null>;
 }
 
@@ -65,7 +68,8 @@ export function createProductHandler(deps: ProductDeps) {
         res.status(404).json({ error: `No product ${id}` });
         return;
       }
-      res.status(200).json({ product: item, views, servedVia: deps.cache.activeTransport });
+      const servedVia = 'activeTransport' in deps.cache ? deps.cache.activeTransport : 'http';
+      res.status(200).json({ product: item, views, servedVia });
     } catch (error) {
       res
         .status(503)
@@ -82,18 +86,28 @@ async function loadProductFromDatabase(id: string): Promise<Product | null> {
 
 // One client per function instance: created on the first invocation and reused by the next ones, so only
 // a cold start pays for it. Configured from the environment.
-let client: HybridClient | undefined;
+let client: CacheClient | undefined;
 let handler: ReturnType<typeof createProductHandler> | undefined;
 
-/** The deployed function. */
-export function product(req: FunctionRequest, res: FunctionResponse): Promise<void> {
-  client ??= createHybridClient({
+/** The hybrid client when a Redis URL is set for the fallback, else the HTTP-only one. */
+function createClient(): CacheClient {
+  if (process.env.CACHEGATE_REDIS_URL === undefined && process.env.REDIS_URL === undefined) {
+    return Cachegate.fromEnv();
+  }
+  return createHybridClient({
     onFallback: (error) => console.warn(`cachegate unavailable, using Redis directly: ${error.message}`),
     onRecover: ({ unavailableForMs }) => console.info(`cachegate back after ${unavailableForMs} ms`),
   });
+}
+
+/** The deployed function. */
+export function product(req: FunctionRequest, res: FunctionResponse): Promise<void> {
+  client ??= createClient();
   handler ??= createProductHandler({ cache: client, loadProduct: loadProductFromDatabase });
   return handler(req, res);
 }
+
+functions.http('product', product);
 
 /** Releases the instance's Redis connection (tests; Cloud Functions simply freeze the instance). */
 export async function shutdown(): Promise<void> {

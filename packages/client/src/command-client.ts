@@ -37,7 +37,11 @@ export class CommandClient {
     );
   }
 
-  /** True when the service answers its health check within the timeout. Never throws. */
+  /**
+   * True when this client can use the service now: one `PING` with its token, answered within the timeout.
+   * False when the gateway is unreachable, not ready (its Redis down, draining) or refuses the token.
+   * Never throws.
+   */
   isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
     return this.#transport.isHealthy(options.timeoutMs ?? this.timeoutMs);
   }

@@ -102,15 +102,23 @@ export class HttpTransport implements Transport {
   }
 
   /**
-   * `GET /health` within `timeoutMs`: true when the gateway and its Redis are up (200), false on any other
-   * answer or failure. Never throws.
+   * Whether this client can use the service now, within `timeoutMs`: one `PING` sent the way commands are,
+   * with the token, answered `PONG`. So the gateway is reachable and ready, its Redis answers and the token
+   * is accepted; false on any other answer (401, 503, ...) or failure. Never throws. (The public `/health`
+   * would say nothing of the token, and Upstash has none.)
    */
   async isHealthy(timeoutMs: number): Promise<boolean> {
+    if (this.#closed) return false;
     try {
       return await withDeadline(timeoutMs, undefined, async (deadline) => {
-        const response = await this.#fetch(`${this.url}/health`, { signal: deadline });
-        await response.body?.cancel();
-        return response.status === 200;
+        const response = await this.#fetch(`${this.url}/`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
+          body: '["PING"]',
+          signal: deadline,
+        });
+        const text = await response.text();
+        return response.status === 200 && (JSON.parse(text) as { result?: unknown }).result === 'PONG';
       });
     } catch {
       return false;

@@ -22,7 +22,7 @@ export interface HybridClientOptions {
   /** Password for `redisUrl` when it is not in the URL. @default env CACHEGATE_REDIS_PASSWORD, else REDIS_PASSWORD */
   redisPassword?: string;
   /**
-   * While on Redis, how often the gateway's `/health` is probed, at most, in milliseconds. The probe runs
+   * While on Redis, how often the gateway is probed (a `PING` with the token), at most, in milliseconds. The probe runs
    * on the first call after the interval (concurrent callers share it), so an idle process sends nothing.
    * @default 60000
    */
@@ -112,8 +112,8 @@ export class HybridClient extends CommandClient {
   }
 
   /**
-   * Probes the gateway's `/health` now (sharing a probe already running) and switches back to it when it is
-   * healthy. Never throws.
+   * Probes the gateway now with a `PING` and the token (sharing a probe already running), and switches back
+   * to it when it answers. False while the gateway cannot be used, even when direct Redis can. Never throws.
    */
   override isServiceAvailable(options: { timeoutMs?: number } = {}): Promise<boolean> {
     return super.isServiceAvailable({ timeoutMs: options.timeoutMs ?? this.#probeTimeoutMs });

@@ -50,5 +50,5 @@ export const getCache = seedHelpers.getCache;
 export const setCache = seedHelpers.setCache;
 /** Seed-compatible: deletes `key`; true when it existed. */
 export const deleteCache = seedHelpers.deleteCache;
-/** Seed-compatible: true when the gateway's `/health` answers 200. */
+/** Seed-compatible: true when the gateway answers a `PING` with this client's token (see isServiceAvailable). */
 export const isServiceAvailable = seedHelpers.isServiceAvailable;

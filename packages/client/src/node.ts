@@ -42,7 +42,10 @@ export const getCache = seedHelpers.getCache;
 export const setCache = seedHelpers.setCache;
 /** Seed-compatible: deletes `key`; true when it existed. */
 export const deleteCache = seedHelpers.deleteCache;
-/** Seed-compatible: true when the gateway's `/health` answers 200 (and, for the hybrid, switches back to it). */
+/**
+ * Seed-compatible: true when the gateway answers a `PING` with this client's token (reachable, ready, token
+ * accepted); the hybrid client switches back to the gateway when it does.
+ */
 export const isServiceAvailable = seedHelpers.isServiceAvailable;
 
 /** Closes the seed helpers' Redis connection, if one was opened; the next helper call starts afresh. */

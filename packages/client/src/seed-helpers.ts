@@ -16,7 +16,7 @@ export interface SeedHelpers {
   setCache(key: string, value: unknown, ttlSeconds?: number): Promise<boolean>;
   /** Deletes a key; true when it existed, false when it did not or the cache cannot be reached. */
   deleteCache(key: string): Promise<boolean>;
-  /** True when the gateway answers its health check. */
+  /** True when this function can use the cache now: reachable, ready, and its token accepted. */
   isServiceAvailable(): Promise<boolean>;
 }
 

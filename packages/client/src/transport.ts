@@ -51,7 +51,10 @@ export interface Transport {
    * CachegateError, and a transaction Redis discards fails every outcome.
    */
   send(commands: Command[], options: SendOptions): Promise<Outcome[]>;
-  /** True when the service answers its health check within `timeoutMs`. Never throws. */
+  /**
+   * True when this client can use the service now (reachable, ready, credentials accepted), checked with
+   * one cheap request within `timeoutMs`. Never throws.
+   */
   isHealthy(timeoutMs: number): Promise<boolean>;
   /** Releases connections. Sends after close fail with `CG_ERR_CLIENT_CLOSED`. */
   close(): Promise<void>;

@@ -162,4 +162,31 @@ describe('isServiceAvailable', () => {
     const nowhere = new Cachegate({ url: await deadUrl(), token: TOKENS.write });
     expect(await nowhere.isServiceAvailable()).toBe(false);
   });
+
+  it('is false when the gateway refuses the token: the next call would fail with CG_ERR_AUTH_INVALID', async () => {
+    const wrong = new Cachegate({ url: stack.gateway.url, token: 'not-a-token-the-gateway-knows' });
+    expect(await wrong.isServiceAvailable()).toBe(false);
+    expect((await rejectionOf(wrong.get('k'))).code).toBe('CG_ERR_AUTH_INVALID');
+  });
+
+  it('checks with one authenticated PING, which any scope may send', async () => {
+    const sent: { path: string; method: string; authorization: string | null; body: unknown }[] = [];
+    const reader = new Cachegate({
+      url: stack.gateway.url,
+      token: TOKENS.read,
+      fetch: (input, init) => {
+        sent.push({
+          path: new URL(String(input)).pathname,
+          method: init?.method ?? 'GET',
+          authorization: new Headers(init?.headers).get('authorization'),
+          body: init?.body,
+        });
+        return fetch(input, init);
+      },
+    });
+    expect(await reader.isServiceAvailable()).toBe(true);
+    expect(sent).toEqual([
+      { path: '/', method: 'POST', authorization: `Bearer ${TOKENS.read}`, body: '["PING"]' },
+    ]);
+  });
 });

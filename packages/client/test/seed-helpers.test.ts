@@ -34,6 +34,18 @@ describe('seed-compatible helpers from @cachegate/client/node', () => {
     expect(await getCache('session:1')).toBeNull();
   });
 
+  it('isServiceAvailable is false while the gateway refuses the token, although Redis is up', async () => {
+    await closeCache();
+    process.env.REDIS_SERVICE_API_KEY = 'a-token-the-gateway-never-issued';
+    try {
+      expect(await isServiceAvailable()).toBe(false);
+    } finally {
+      await closeCache();
+      process.env.REDIS_SERVICE_API_KEY = TOKENS.write;
+    }
+    expect(await isServiceAvailable()).toBe(true);
+  });
+
   it('setCache with ttlSeconds sets an expiry', async () => {
     await setCache('short', 'x', 30);
     const ttl = Number(await stack.redis.command('TTL', 'short'));

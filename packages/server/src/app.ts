@@ -154,6 +154,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     cors: config.corsOrigins.length > 0 ? new Cors(config.corsOrigins) : undefined,
     metrics,
     log,
+    slowRequestMs: config.slowRequestMs,
     maxBodyBytes: config.maxBodyBytes,
     maxBufferedBodyBytes: config.maxBufferedBodyBytes,
     answers,

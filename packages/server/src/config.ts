@@ -303,7 +303,13 @@ const VARIABLES = {
     env: 'CACHEGATE_LOG_LEVEL',
     default: 'info',
     parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    help: 'Log level.',
+    help: 'Log level. Request lines are "debug" (health probes and scrapes "trace"); 5xx answers and slow requests "warn".',
+  },
+  slowRequestMs: {
+    env: 'CACHEGATE_SLOW_REQUEST_MS',
+    default: '1000',
+    parse: integer(0),
+    help: 'A request answered after this long is logged at "warn" whatever the log level allows; 0: none is.',
   },
   logFormat: {
     env: 'CACHEGATE_LOG_FORMAT',

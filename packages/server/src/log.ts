@@ -58,10 +58,19 @@ export function formatLine(line: string, paint: (code: number, text: string) => 
   const { level, time, msg, pid: _pid, hostname: _hostname, err, ...fields } = entry;
   const [label, code] = LEVELS[level as number] ?? [String(level), 0];
   const clock = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 23);
+  const {
+    stack,
+    message,
+    code: errCode,
+  } = (err ?? {}) as { stack?: string; message?: string; code?: string };
+  // An error without a stack (a Redis refusal, a socket error: pino gives it stack "") would otherwise
+  // vanish from the line.
+  if (!stack && message) {
+    fields.err = errCode === undefined || message.includes(errCode) ? message : `${message} (${errCode})`;
+  }
   const rest = Object.entries(fields).map(
     ([key, value]) => `${paint(90, `${key}=`)}${typeof value === 'string' ? value : JSON.stringify(value)}`,
   );
-  const stack = (err as { stack?: string } | undefined)?.stack;
   const text = [paint(90, clock), paint(code, label), msg ?? '', ...rest].join(' ');
   return stack ? `${text}\n    ${stack.split('\n').join('\n    ')}` : text;
 }

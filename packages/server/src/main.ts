@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
-import { buildApp } from './app.js';
+import { buildApp, type Gateway, type GatewayLogger } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
 import {
   type Config,
@@ -15,6 +15,7 @@ import {
 import { createLogger } from './log.js';
 import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
+import type { RedisFailure } from './redis/failure.js';
 import { VERSION } from './version.js';
 import { runWorkers } from './workers.js';
 
@@ -33,6 +34,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   let config = loadConfig({ ...env, ...flags });
   // A worker gets everything resolved by the primary through its environment.
   if (cluster.isWorker) return serve(config, { isWorker: true });
+  if (env.npm_command !== undefined) stopWhenNpmExits();
 
   const production = config.nodeEnv === 'production';
   const hasTokens = [config.token, config.readonlyToken, config.adminToken, config.tokensFile].some(Boolean);
@@ -77,6 +79,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
         ...(config.metricsPort === undefined ? {} : { metricsPort: config.metricsPort }),
       });
       banner();
+      logSignals(log);
       await stopped;
       await embedded?.stop();
       log.info('stopped');
@@ -95,6 +98,7 @@ async function serve(
   context: { isWorker: boolean; embedded?: RedisServer | undefined; banner?: (() => void) | undefined },
 ) {
   const app = await buildApp(config, { logger: createLogger(config.logLevel, config.logFormat) });
+  stopWhenCredentialsRefused(app);
   const host = config.host ?? '0.0.0.0';
   // Workers share one port: a worker that takes connections before its Redis is ready answers 503 while
   // its siblings are ready. It waits for Redis, for a bounded time, so that an outage still lets it start.
@@ -121,6 +125,7 @@ async function serve(
           app.metrics.registry.metrics(),
         );
   context.banner?.();
+  if (!context.isWorker) logSignals(app.log);
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -149,6 +154,59 @@ async function serve(
       app.log.error({ err: error }, 'tokens not reloaded; the previous tokens stay in force');
     }
   });
+}
+
+/**
+ * Credentials Redis refuses before the gateway ever reached it are a configuration error, like a bad
+ * setting: say so and exit 2, so that Compose, systemd or Kubernetes show a failing service rather than a
+ * live one answering 503 forever. Refused later (a password rotated on the server), the gateway keeps
+ * retrying with the reason in its log and on /health: it may have requests to finish, and the fix may come
+ * from Redis's side (decision 0030).
+ */
+function stopWhenCredentialsRefused(app: Gateway): void {
+  let hasBeenUp = app.backend.isReady;
+  let isStopping = false;
+  app.backend.on('up', () => {
+    hasBeenUp = true;
+  });
+  const onFailure = (failure: RedisFailure) => {
+    if (hasBeenUp || isStopping || failure.kind !== 'credentials') return;
+    isStopping = true;
+    app.log.fatal(
+      { reason: failure.reason },
+      `Redis refused the gateway's login at start: ${failure.reason}. Check CACHEGATE_REDIS_PASSWORD (or the user and password in CACHEGATE_REDIS_URL, or CACHEGATE_REDIS_SENTINEL_PASSWORD) against Redis's requirepass or ACL user; stopping`,
+    );
+    void app.close().finally(() => process.exit(2));
+  };
+  app.backend.on('failure', onFailure);
+  if (app.backend.failure !== undefined) onFailure(app.backend.failure);
+}
+
+/**
+ * Says which process to signal: under npm (`npm start`, `npx`) or a wrapper script it is not the one that
+ * was started, and the readable log format leaves out the pid of every JSON line.
+ */
+function logSignals(log: GatewayLogger) {
+  log.info(
+    { processId: process.pid },
+    'signals to this process: SIGHUP reloads the tokens file, SIGTERM or SIGINT drains and stops',
+  );
+}
+
+/**
+ * Under npm (`npm start`, `npx`), npm passes SIGTERM and SIGHUP to the shell it started the gateway with,
+ * which exits and leaves the gateway running without a parent, holding its port. So once the parent is
+ * gone, the gateway stops as SIGTERM stops it: drains, exits 0. Reloading takes a SIGHUP sent to the
+ * gateway's own process (logSignals).
+ */
+function stopWhenNpmExits() {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500);
+  watch.unref();
 }
 
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */

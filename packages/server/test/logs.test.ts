@@ -93,3 +93,79 @@ describe('shutdown with stdout a pipe whose reader has exited', () => {
     expect(await (await slow).json()).toEqual({ result: 'done' });
   });
 });
+
+describe('which requests get a line', () => {
+  /** The JSON lines of the output so far, parsed. */
+  const entries = (output: string) =>
+    output
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string; route?: string; status?: number });
+  const post = (base: string, body: unknown[]) =>
+    fetch(`${base}/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.write}` },
+      body: JSON.stringify(body),
+    });
+
+  it('at the default level: none per request or probe; slow requests and 5xx answers at warn', async () => {
+    const gateway = await spawnReadyGateway({ ...env(), CACHEGATE_SLOW_REQUEST_MS: '200' });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await fetch(`${gateway.base}/readyz`);
+        await fetch(`${gateway.base}/health`);
+        await post(gateway.base, ['SET', 'k', 'v']);
+        await fetch(`${gateway.base}/get/k`); // 401: a client's problem, no line
+      }
+      expect(await (await post(gateway.base, ['EVAL', BUSY_300_MS, '0'])).json()).toEqual({ result: 'done' });
+      await waitFor(() => gateway.output().includes('slow request'), 5_000, 'no slow request line');
+      const requestLines = entries(gateway.output()).filter((entry) => entry.route !== undefined);
+      expect(requestLines).toEqual([
+        expect.objectContaining({ level: 40, msg: 'slow request', route: '/', status: 200 }),
+      ]);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
+  });
+
+  it('a 5xx answer always has its line; with debug, every request but the probes', async () => {
+    const down = await spawnReadyGateway(
+      { ...env(), REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+      { ready: '/livez' },
+    );
+    try {
+      expect((await post(down.base, ['GET', 'k'])).status).toBe(503);
+      await waitFor(() => down.output().includes('request failed'), 5_000, 'no line for the 503');
+      expect(entries(down.output())).toContainEqual(
+        expect.objectContaining({ level: 40, msg: 'request failed', route: '/', status: 503 }),
+      );
+      expect(entries(down.output()).filter((entry) => entry.route === '/livez')).toEqual([]);
+    } finally {
+      down.child.kill('SIGTERM');
+      await down.exited;
+    }
+    const debug = await spawnReadyGateway({ ...env(), CACHEGATE_LOG_LEVEL: 'debug' });
+    try {
+      await post(debug.base, ['SET', 'k', 'v']);
+      await fetch(`${debug.base}/health`);
+      await fetch(`${debug.base}/metrics`);
+      await waitFor(
+        () => entries(debug.output()).some((entry) => entry.msg === 'request'),
+        5_000,
+        'no request line at debug',
+      );
+      const routes = entries(debug.output()).flatMap((entry) => (entry.route ? [entry.route] : []));
+      expect(routes).toEqual(['/']);
+      expect(entries(debug.output()).find((entry) => entry.route === '/')).toMatchObject({
+        level: 20,
+        msg: 'request',
+        status: 200,
+      });
+    } finally {
+      debug.child.kill('SIGTERM');
+      await debug.exited;
+    }
+  });
+});

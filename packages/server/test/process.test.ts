@@ -183,7 +183,8 @@ describe('the cachegate process', () => {
       CACHEGATE_TOKEN: TOKENS.write,
       CACHEGATE_WORKERS: '2',
       CACHEGATE_METRICS_PORT: String(metricsPort),
-      CACHEGATE_LOG_LEVEL: 'info',
+      // Request lines, which say which worker served each request, are debug lines.
+      CACHEGATE_LOG_LEVEL: 'debug',
     });
     const base = `http://127.0.0.1:${port}`;
     await waitFor(() => gateway.output().includes('all workers listening'), 15_000, 'workers never listened');

@@ -11,6 +11,7 @@ import { RequestContext, type RequestOwner } from './context.js';
 import type { Cors } from './cors.js';
 import type { LoadShedder } from './load-shedder.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { requestLine } from './request-log.js';
 import type { Router } from './router.js';
 import { OpenStreams } from './streams.js';
 
@@ -31,7 +32,9 @@ export interface AdapterOptions {
   /** Undefined when CORS is off. */
   cors: Cors | undefined;
   metrics: GatewayMetrics;
-  log: Logger & { isLevelEnabled(level: string): boolean };
+  log: Logger & { trace: Logger['debug']; isLevelEnabled(level: string): boolean };
+  /** Requests slower than this are logged at warn (CACHEGATE_SLOW_REQUEST_MS); 0: none. */
+  slowRequestMs: number;
   maxBodyBytes: number;
   /** Body bytes held at once across the process (CACHEGATE_MAX_BUFFERED_BODY_BYTES). */
   maxBufferedBodyBytes: number;
@@ -90,7 +93,6 @@ type WithContext = { [CONTEXT]?: RequestContext };
 export class HttpAdapter implements RequestOwner {
   readonly #options: AdapterOptions;
   readonly #bootId = randomBytes(4).toString('hex');
-  readonly #logsRequests: boolean;
   #requestCount = 0;
   #inFlight = 0;
   /** Body bytes reserved by requests between reading their body and settling, in all and per token. */
@@ -103,7 +105,6 @@ export class HttpAdapter implements RequestOwner {
 
   constructor(options: AdapterOptions) {
     this.#options = options;
-    this.#logsRequests = options.log.isLevelEnabled('info');
   }
 
   /** Authenticated requests started and not yet settled (streams and public routes excluded). */
@@ -446,17 +447,12 @@ export class HttpAdapter implements RequestOwner {
     const status = ctx.status === 0 ? 499 : ctx.status;
     const seconds = (performance.now() - ctx.started) / 1000;
     this.#options.metrics.requestCompleted(route, req.method ?? 'GET', status, seconds);
-    if (this.#logsRequests) {
-      this.#options.log.info(
-        {
-          reqId: ctx.id,
-          method: req.method,
-          route,
-          status,
-          durationMs: Math.round(seconds * 100_000) / 100,
-          token: ctx.principal?.name,
-        },
-        'request',
+    const durationMs = Math.round(seconds * 100_000) / 100;
+    const line = requestLine(route, status, durationMs, this.#options.slowRequestMs, ctx.isStreaming);
+    if (this.#options.log.isLevelEnabled(line.level)) {
+      this.#options.log[line.level](
+        { reqId: ctx.id, method: req.method, route, status, durationMs, token: ctx.principal?.name },
+        line.message,
       );
     }
     const socket = req.socket as WithConnection;

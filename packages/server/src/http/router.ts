@@ -41,7 +41,10 @@ export interface Route {
   readonly isPublic?: boolean;
   /** Left out of the API document (the docs page itself). */
   readonly isHidden?: boolean;
-  /** Other methods, answered 405 like every unserved method, that the document lists as such. */
+  /**
+   * Methods answered 405 here rather than by a prefix route that would serve them (`GET /` is a 405, not
+   * the path-form command at `/*`).
+   */
   readonly documentedNotAllowed?: Method[];
   /** The path as the API document shows it, for prefix routes: `/v1/cache/{key}`. */
   readonly openapiPath?: string;

@@ -1,6 +1,7 @@
 import type { AnswerReservation } from '../answer-budget.js';
 import type { Principal } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from '../core/command-table.js';
+import type { RedisFailure } from './failure.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
@@ -41,6 +42,11 @@ export interface RedisBackend {
   readonly isReady: boolean;
   /** The server's command table; undefined until the first connection succeeded. */
   readonly commandTable: CommandTable | undefined;
+  /**
+   * While not ready: why, in fixed words safe for the public `/health` (see RedisFailure), when a connection
+   * attempt failed. Undefined while ready, and before the first attempt ended.
+   */
+  readonly failure: RedisFailure | undefined;
   /**
    * Runs a batch pipelined (routed by key in Cluster mode): one reply per command, in order, Redis errors
    * as ErrorReply entries. Rejects only when the batch failed as a whole.
@@ -85,6 +91,11 @@ export interface RedisBackend {
    * each new attempt.
    */
   on(event: 'up' | 'down' | 'reconnecting', listener: () => void): this;
+  /**
+   * Every failed connection attempt or refused login, on any of its servers' main connections (the
+   * standalone, Sentinel and Cluster backends; a tokens-file database does not repeat its backend's).
+   */
+  on(event: 'failure', listener: (failure: RedisFailure) => void): this;
 }
 
 /**

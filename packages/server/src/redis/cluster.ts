@@ -9,6 +9,7 @@ import {
   type RedisConnection,
   TransactionAbortedError,
 } from './connection.js';
+import type { RedisFailure } from './failure.js';
 import { combineReplies, scanAcrossMasters } from './fan-out.js';
 import { type MonitorStream, openMonitors, type StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
@@ -91,6 +92,17 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       this.#masters.length > 0 &&
       this.#masters.some((address) => this.#nodes.get(address)?.isReady)
     );
+  }
+
+  /** The first node's failure, masters first: with one reason per node, one stands for all. */
+  get failure(): RedisFailure | undefined {
+    if (this.isReady) return undefined;
+    const addresses = [...this.#masters, ...this.#nodes.keys()];
+    for (const address of addresses) {
+      const failure = this.#nodes.get(address)?.own.failure;
+      if (failure !== undefined) return failure;
+    }
+    return undefined;
   }
 
   async pipeline(batch: Batch): Promise<Reply[]> {
@@ -357,6 +369,7 @@ export class ClusterBackend extends EventEmitter implements RedisBackend {
       });
       node.on('up', () => this.#updateUp());
       node.on('reconnecting', () => this.emit('reconnecting'));
+      node.own.on('failure', (failure: RedisFailure) => this.emit('failure', failure));
       this.#nodes.set(address, node);
     }
     return node;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { AnswerReservation } from '../answer-budget.js';
+import { describeFailure, type RedisFailure } from './failure.js';
 import {
   DroppedReply,
   ErrorReply,
@@ -138,8 +139,9 @@ const SCRIPT_COMMAND = /^(eval|evalsha|fcall)(_ro)?$/i;
  *   reported (`busy-script`) so that the node can kill it from another connection;
  * - a protocol error (anything the parser cannot read) destroys the socket: pending batches get
  *   {@link ConnectionLostError} ("may have run") and a fresh connection replaces it at once.
- * Events: `up`, `down`, `reconnecting`, `busy-script` (`'script' | 'function'`), and `end` for good
- * when `reconnects` is false.
+ * Events: `up`, `down`, `reconnecting`, `busy-script` (`'script' | 'function'`), `failure` (a
+ * {@link RedisFailure}, for every failed attempt or refused login), and `end` for good when `reconnects` is
+ * false.
  */
 export class RedisConnection extends EventEmitter {
   readonly #options: ConnectionOptions;
@@ -165,6 +167,7 @@ export class RedisConnection extends EventEmitter {
   #retries = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #lastErrorLog = 0;
+  #failure: RedisFailure | undefined;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -198,6 +201,11 @@ export class RedisConnection extends EventEmitter {
 
   get isReady(): boolean {
     return this.#state === 'ready';
+  }
+
+  /** Why the last attempt failed, while not ready since; undefined once ready. */
+  get failure(): RedisFailure | undefined {
+    return this.#failure;
   }
 
   /**
@@ -317,16 +325,22 @@ export class RedisConnection extends EventEmitter {
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    socket.setTimeout(this.#options.commandTimeoutMs, () =>
-      socket.destroy(new Error(`connecting to Redis at ${this.address} timed out`)),
-    );
+    let isSecured = false;
+    socket.setTimeout(this.#options.commandTimeoutMs, () => {
+      // Connected, yet no TLS handshake: most likely a plain-text Redis behind a rediss:// URL.
+      const code = tls && !socket.connecting && !isSecured ? 'ERR_TLS_HANDSHAKE_TIMEOUT' : 'ETIMEDOUT';
+      socket.destroy(Object.assign(new Error(`connecting to Redis at ${this.address} timed out`), { code }));
+    });
     const parser = new ReplyParser(
       this.#onReply,
       this.#options.maxReplyDepth ?? 1000,
       this.#headTarget,
       this.#options.maxReplyBytes,
     );
-    socket.once(tls ? 'secureConnect' : 'connect', () => this.#handshake(socket));
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      isSecured = tls;
+      this.#handshake(socket);
+    });
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
       try {
@@ -345,7 +359,7 @@ export class RedisConnection extends EventEmitter {
   }
 
   /**
-   * AUTH and SELECT before anything else; queued batches go out once they succeeded. A connection of a
+   * AUTH and SELECT (or a PING) before anything else; queued batches go out once they succeeded. A connection of a
    * scope user selects its database as the gateway's own login, then logs in as the user: scope users may
    * not SELECT, so that neither they nor their scripts leave their database (decision 0018).
    */
@@ -360,16 +374,18 @@ export class RedisConnection extends EventEmitter {
       if (this.#credentials !== undefined) commands.push(auth(this.#credentials));
       if (db !== 0) commands.push(['SELECT', String(db)]);
     }
+    // Nothing to send: a PING, so that a server wanting a password says so now (NOAUTH), as a refused login.
+    if (commands.length === 0) commands.push(['PING']);
     const ready = () => {
       socket.setTimeout(0);
       this.#state = 'ready';
       this.#retries = 0;
+      this.#failure = undefined;
       const unsent = this.#unsent;
       this.#unsent = [];
       for (const entry of unsent) if (entry.done !== undefined) this.#write(entry);
       this.emit('up');
     };
-    if (commands.length === 0) return ready();
     this.#write(
       new Pending(
         commands,
@@ -525,12 +541,18 @@ export class RedisConnection extends EventEmitter {
     if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
   };
 
+  /** Records why the connection failed, tells listeners, and logs it: at once when the reason changed. */
   #logError(error: Error) {
+    const failure = describeFailure(error);
+    const isNew = failure.reason !== this.#failure?.reason;
+    this.#failure = failure;
+    this.emit('failure', failure);
     const now = Date.now();
-    if (now - this.#lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+    if (!isNew && now - this.#lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
     this.#lastErrorLog = now;
     this.#options.logger.warn(
       {
+        reason: failure.reason,
         err: { message: error.message, code: (error as NodeJS.ErrnoException).code },
         redis: this.address,
         redisUser: this.#credentials?.username,

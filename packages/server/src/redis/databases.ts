@@ -194,6 +194,10 @@ class Database extends EventEmitter implements RedisBackend {
     return this.#backend?.commandTable;
   }
 
+  get failure() {
+    return this.#backend?.failure;
+  }
+
   /** Tokens-file databases keep no near cache: CACHEGATE_NEAR_CACHE_MAX_BYTES is one budget per process. */
   nearCacheFor(): undefined {
     return undefined;

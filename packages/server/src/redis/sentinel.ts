@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { CommandTable } from '../core/command-table.js';
 import type { Batch, NodeAddress, RedisBackend } from './backend.js';
 import { NotSentError, RedisConnection } from './connection.js';
+import type { RedisFailure } from './failure.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import type { ScopeUsers } from './scope-users.js';
@@ -63,6 +64,11 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
           logger: options.logger,
         }),
     );
+    for (const sentinel of this.#sentinels) {
+      sentinel.on('failure', (failure: RedisFailure) =>
+        this.emit('failure', { ...failure, reason: `Sentinel: ${failure.reason}` }),
+      );
+    }
     this.#timer = setInterval(() => void this.#poll(), POLL_INTERVAL_MS);
     this.#timer.unref();
     void this.#poll();
@@ -74,6 +80,17 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
 
   get commandTable(): CommandTable | undefined {
     return this.#current?.commandTable;
+  }
+
+  get failure(): RedisFailure | undefined {
+    if (this.isReady) return undefined;
+    const master = this.#candidate?.failure ?? this.#current?.failure;
+    if (master !== undefined) return master;
+    if (this.#sentinels.some((sentinel) => sentinel.isReady)) {
+      return { kind: 'other', reason: 'Sentinel has not named a reachable master yet' };
+    }
+    const sentinel = this.#sentinels.find((connection) => connection.failure !== undefined)?.failure;
+    return sentinel && { ...sentinel, reason: `Sentinel: ${sentinel.reason}` };
   }
 
   /** The current master's: a new master starts with an empty one. */
@@ -176,6 +193,7 @@ export class SentinelBackend extends EventEmitter implements RedisBackend {
       url: `${tls ? 'rediss' : 'redis'}://${address.host}:${address.port}`,
     });
     this.#candidate = candidate;
+    candidate.on('failure', (failure: RedisFailure) => this.emit('failure', failure));
     candidate.on('up', () => {
       if (this.#candidate !== candidate) return;
       const previous = this.#current;

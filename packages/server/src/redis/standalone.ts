@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import { CommandTable } from '../core/command-table.js';
 import { argsOf, type Batch, type RedisBackend } from './backend.js';
 import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
+import type { RedisFailure } from './failure.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache, NearCacheOptions } from './near-cache.js';
 import { RedisNode } from './node.js';
@@ -10,6 +11,11 @@ import { replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import type { Subscription, SubscriptionCount, Unsubscribe } from './subscriber.js';
 import type { Reply } from './types.js';
+
+const PREPARING: RedisFailure = {
+  kind: 'other',
+  reason: 'connected; loading the command table and the Redis users',
+};
 
 /** Options for {@link StandaloneBackend}. */
 export interface StandaloneOptions extends Omit<ConnectionOptions, 'user' | 'startAfter'> {
@@ -39,10 +45,17 @@ export class StandaloneBackend extends EventEmitter implements RedisBackend {
     });
     this.#node.on('down', () => this.emit('down'));
     this.#node.on('reconnecting', () => this.emit('reconnecting'));
+    this.#node.own.on('failure', (failure: RedisFailure) => this.emit('failure', failure));
   }
 
   get isReady(): boolean {
     return this.#node.isReady && this.commandTable !== undefined;
+  }
+
+  get failure(): RedisFailure | undefined {
+    if (this.isReady) return undefined;
+    // Connected but not prepared yet (command table, scope users): nothing failed, it is on its way.
+    return this.#node.own.isReady ? PREPARING : this.#node.own.failure;
   }
 
   nearCacheFor(): NearCache | undefined {

@@ -1,4 +1,3 @@
-import { encodeValue } from '@cachegate/client';
 import { gatewayError } from '../../errors.js';
 import type { Route } from '../../http/router.js';
 import type { Command } from '../../redis/types.js';
@@ -6,6 +5,7 @@ import type { Services } from '../services.js';
 import { mgetBody, msetBody } from './body.js';
 import { expectReply, storedJson } from './reply.js';
 import { cacheErrors, ttlSchema, valueSchema } from './schemas.js';
+import { encodeValue } from './value.js';
 
 /**
  * Batch reads and writes:

@@ -1,4 +1,3 @@
-import { encodeValue } from '@cachegate/client';
 import { gatewayError } from '../../errors.js';
 import type { RequestContext } from '../../http/context.js';
 import type { Route } from '../../http/router.js';
@@ -9,6 +8,7 @@ import { putBody } from './body.js';
 import { keyFromPath } from './key.js';
 import { expectReply, storedJson } from './reply.js';
 import { cacheErrors, entrySchema, notFound, ttlSchema, valueSchema } from './schemas.js';
+import { encodeValue } from './value.js';
 
 /**
  * `/v1/cache/:key`, the seed's get/set/delete for curl and other languages, as thin adapters that turn each

@@ -28,7 +28,11 @@ const healthSchema = {
       properties: {
         status: { type: 'string', enum: ['up', 'down'] },
         latencyMs: { type: 'number' },
-        reason: { type: 'string' },
+        reason: {
+          type: 'string',
+          description:
+            'Why Redis is down, in fixed words with an error code and never an address or a secret: "Redis refused the username or password (WRONGPASS)", "connection refused (ECONNREFUSED)", "TLS: the server certificate is not trusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE)", "shutting down", ...',
+        },
       },
     },
     nearCache: {
@@ -56,7 +60,7 @@ const healthSchema = {
  * Health endpoints, public and free of secrets:
  * - `GET /livez`: the process runs (no Redis call);
  * - `GET /readyz`: the main Redis answers PING; 503 + Retry-After when it does not or while shutting down;
- * - `GET /health`: readiness with details (the seed's endpoint, probed by the SDK's availability check),
+ * - `GET /health`: readiness with details (the seed's endpoint), among them why Redis is down,
  *   with how many tokens-file databases are in each state (no names, no addresses). Only the main Redis decides readiness:
  *   a tenant's database being down must not take the gateway out of its load balancer.
  */
@@ -71,7 +75,8 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
   };
   const ping = async (): Promise<RedisStatus> => {
     if (drain.isDraining) return { status: 'down', reason: 'shutting down' };
-    if (!backend.isReady) return { status: 'down', reason: 'not connected' };
+    // The failure's reason is fixed words with an error code (WRONGPASS, ECONNREFUSED, ...), no address.
+    if (!backend.isReady) return { status: 'down', reason: backend.failure?.reason ?? 'not connected' };
     const started = performance.now();
     try {
       await backend.ping(Date.now() + Math.min(PROBE_TIMEOUT_MS, config.commandTimeoutMs));
@@ -153,7 +158,7 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
             ctx.send(503, body);
           },
           doc: {
-            summary: 'Readiness with details (probed by the SDK)',
+            summary: 'Readiness with details, and why Redis is down when it is',
             tags,
             responses: { 200: { schema: healthSchema }, 503: { schema: healthSchema } },
           },

@@ -1,15 +1,15 @@
 import { STATUS_CODES } from 'node:http';
-import type { Method, OperationDoc, Route } from '../../http/router.js';
+import type { OperationDoc, Route } from '../../http/router.js';
 import { VERSION } from '../../version.js';
-import { cacheErrorSchema } from '../cache/schemas.js';
-import { errorResponseSchema, resultSchema } from '../upstash/schemas.js';
+import { resultSchema } from '../upstash/schemas.js';
 
 type Json = Record<string, unknown>;
 
 /**
  * The OpenAPI 3.1 document of the gateway, generated from the route table itself, so that no route can go
- * undocumented: every operation with its summary, parameters, body and responses, the methods answered
- * 405, and which routes are public.
+ * undocumented: every operation with its summary, parameters, body and responses, and which routes are
+ * public. Methods a path does not serve are no operations (a generated client would grow a method for
+ * each): the 405 they get is said once, in `info.description`.
  */
 export function openapiDocument(routes: readonly Route[]): Json {
   const paths: Record<string, Record<string, Json>> = {};
@@ -30,10 +30,6 @@ export function openapiDocument(routes: readonly Route[]): Json {
     for (const [method, operation] of Object.entries(route.operations)) {
       if (operation) item[method.toLowerCase()] = describe(operation.doc, route, parameters);
     }
-    const tags = Object.values(route.operations)[0]?.doc.tags ?? [];
-    for (const method of route.documentedNotAllowed ?? []) {
-      item[method.toLowerCase()] = notAllowed(route, tags, parameters, method);
-    }
     paths[path] = item;
   }
   return {
@@ -43,11 +39,8 @@ export function openapiDocument(routes: readonly Route[]): Json {
       version: VERSION,
       description:
         'HTTP gateway in front of Redis. The command routes are compatible with the Upstash Redis REST API; ' +
-        'the cache API stores JSON values under /v1/cache.',
-    },
-    externalDocs: {
-      description: 'API details: limits, pipelining, errors',
-      url: 'https://github.com/cachegate/cachegate/blob/main/docs/api.md',
+        'the cache API stores JSON values under /v1/cache. A method a path does not serve gets 405 with an ' +
+        'Allow header naming those it does.',
     },
     tags: [
       { name: 'commands', description: 'Upstash-compatible Redis REST API' },
@@ -105,23 +98,5 @@ function describe(doc: OperationDoc, route: Route, pathParameters: Json[]): Json
         },
       ]),
     ),
-  };
-}
-
-function notAllowed(route: Route, tags: string[], parameters: Json[], method: Method): Json {
-  const allow = Object.keys(route.operations).join(', ');
-  const schema = route.path.startsWith('/v1/') ? cacheErrorSchema : errorResponseSchema;
-  return {
-    summary: `Not allowed (use ${allow})`,
-    // Marks the catch-all, so that the docs page lists real operations only and says this once in prose.
-    'x-cachegate-not-allowed': true,
-    tags,
-    ...(parameters.length > 0 ? { parameters } : {}),
-    responses: {
-      405: {
-        description: `${method} is not allowed; the Allow header lists ${allow}`,
-        content: { 'application/json': { schema } },
-      },
-    },
   };
 }
