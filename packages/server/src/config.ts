@@ -268,7 +268,7 @@ const VARIABLES = {
     env: 'CACHEGATE_MAX_EVENT_LOOP_DELAY_MS',
     default: '500',
     parse: integer(0),
-    help: 'Event-loop delay (p99 over 0.5 s) past which new requests get 503 + Retry-After. 0: off.',
+    help: 'Event-loop delay (p99 over 0.5 s) past which requests of tokens that already have one in flight get 503 + Retry-After. 0: off.',
   },
   requestTimeoutMs: {
     env: 'CACHEGATE_REQUEST_TIMEOUT_MS',

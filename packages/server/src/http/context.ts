@@ -100,6 +100,11 @@ export class RequestContext {
     this.#answer?.release();
   }
 
+  /** True once the request settled or its connection closed: an answer made now would be for nobody. */
+  get isGone(): boolean {
+    return this.isSettled || this.res.destroyed;
+  }
+
   /** The principal of an authenticated route (the auth step guarantees it). */
   get caller(): Principal {
     if (this.principal === undefined)
@@ -141,9 +146,14 @@ export class RequestContext {
     if (res.headersSent || res.destroyed) return;
     this.status = status;
     res.writeHead(status, this.#headerObject(contentType, length));
+    // A socket closed by the peer leaves `res.destroyed` false: without this, the rest would be made for nobody.
+    let isClosed = false;
+    res.once('close', () => {
+      isClosed = true;
+    });
     let sliceStart = performance.now();
     for (const piece of pieces) {
-      if (res.destroyed) return;
+      if (isClosed || res.destroyed) return;
       res.write(piece);
       if (res.writableLength >= SLICE_HIGH_WATER) {
         if (!(await drained(res, this.owner.sendTimeoutMs))) {

@@ -124,10 +124,16 @@ export function sendSingle(
   form: ReplyForm,
   isConditional = false,
 ): void | Promise<void> {
+  // Its caller is gone: nothing is made for nobody.
+  if (ctx.isGone) return;
   const result = batch.replies[0] ?? null;
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
   if (result instanceof DroppedReply) throw droppedReplyError(result);
-  if (form !== 'resp2' && ctx.answer.bytes > SLICED_ANSWER_BYTES) {
+  const held = Math.max(
+    ctx.answer.bytes,
+    Buffer.isBuffer(result) || typeof result === 'string' ? result.length : 0,
+  );
+  if (form !== 'resp2' && held > SLICED_ANSWER_BYTES) {
     const base64 = form === 'bytes';
     const length = 11 + resultJsonLength(result, base64);
     if (length > ctx.answer.budget.maxPerAnswer) throw answerTooLarge(length, ctx.answer.budget.maxPerAnswer);
@@ -157,6 +163,7 @@ export function sendItems(
   batch: BatchResult,
   form: ReplyForm,
 ): void | Promise<void> {
+  if (ctx.isGone) return;
   ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
   if (form === 'resp2') {
     ctx.send(200, Buffer.concat(batch.replies.map(encodeReply)), RESP2_TYPE);
