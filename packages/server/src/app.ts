@@ -13,6 +13,7 @@ import { GatewayMetrics } from './metrics.js';
 import type { RedisBackend } from './redis/backend.js';
 import { connectDatabase, connectRedis } from './redis/connect.js';
 import { Databases } from './redis/databases.js';
+import { hotKeysRoute } from './routes/admin/hot-keys.js';
 import { batchRoutes } from './routes/cache/batch.js';
 import { entryRoute } from './routes/cache/entry.js';
 import { documentRoutes } from './routes/operations/document.js';
@@ -24,6 +25,10 @@ import { commandRoutes } from './routes/upstash/command.js';
 import { monitorRoute } from './routes/upstash/monitor.js';
 import { subscribeRoutes } from './routes/upstash/subscribe.js';
 import { SyncToken } from './routes/upstash/sync-token.js';
+import { HotSet } from './warming/hot-set.js';
+import type { HotKeysPeers } from './warming/peers.js';
+import type { WarmStartReport } from './warming/warm-start.js';
+import { Warming } from './warming/warming.js';
 
 // Embedders build a gateway from the same validated settings the command line uses.
 export { type Config, ConfigError, loadConfig } from './config.js';
@@ -37,6 +42,8 @@ export interface AppDependencies {
   logger?: GatewayLogger;
   /** Tokens to accept. @default built from the token variables and `config.tokensFile` */
   tokens?: TokenStore;
+  /** The other gateway processes of this host, for a hot set that covers them all. @default none */
+  hotKeysPeers?: HotKeysPeers;
 }
 
 /** A built gateway: its listener, its Redis backend and what operators and tests look at. */
@@ -61,6 +68,11 @@ export interface Gateway {
    * ones closed after their in-flight requests.
    */
   reloadTokens(next: TokenStore): void;
+  /**
+   * Before listening: seeds the hot set from the one saved in Redis and, with the near cache on, fills the
+   * near cache with it within CACHEGATE_WARM_START_MS. Never throws; undefined when there was nothing to fill.
+   */
+  warmStart(): Promise<WarmStartReport | undefined>;
   listen(options: { port: number; host: string }): Promise<void>;
   /** Drains (see HttpAdapter.drain), then closes Redis: nothing acknowledged is lost. */
   close(): Promise<void>;
@@ -91,11 +103,23 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   databases.setTokens(tokens.principals());
   let inFlight = () => 0;
   const metrics = new GatewayMetrics(backend, () => inFlight());
+  // Followed from the executor's answers; undefined (no cost on the path) when off.
+  const hotSet = config.hotKeys > 0 ? new HotSet(config.hotKeys) : undefined;
   const executor = new CommandExecutor(databases, {
     commandTimeoutMs: config.commandTimeoutMs,
     observer: metrics,
     writeReplicas: config.writeReplicas,
     maxMonitors: config.maxMonitors,
+    ...(hotSet === undefined ? {} : { servedReads: hotSet }),
+  });
+  const warming = new Warming({
+    hotSet,
+    warmStartMs: config.warmStartMs,
+    nearCacheMaxBytes: config.nearCache === 'on' ? config.nearCacheMaxBytes : undefined,
+    executor,
+    backend,
+    peers: deps.hotKeysPeers,
+    log: log.child({ component: 'warming' }),
   });
   metrics.observeMonitors(() => executor.openMonitors);
   metrics.observeDatabases(() => databases.statuses());
@@ -111,6 +135,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     metrics,
     syncToken: new SyncToken(),
     drain,
+    warming,
   };
   const routes: Route[] = [
     ...healthRoutes(services),
@@ -122,6 +147,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     monitorRoute(services),
     entryRoute(services),
     ...batchRoutes(services),
+    hotKeysRoute(services),
   ];
   const adapter = new HttpAdapter({
     drain,
@@ -157,6 +183,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       tokens.replaceWith(next);
       databases.setTokens(tokens.principals());
     },
+    warmStart: () => warming.start(),
     listen: ({ port, host }) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -169,6 +196,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     close: async () => {
       if (server.listening) await adapter.drain(server);
       shedder.close();
+      await warming.close();
       await databases.close();
     },
   };

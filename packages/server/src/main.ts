@@ -16,6 +16,7 @@ import { createLogger } from './log.js';
 import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import { VERSION } from './version.js';
+import { clusterWorkerPeers } from './warming/peers.js';
 import { runWorkers } from './workers.js';
 
 /** How long a worker waits for Redis before it takes connections anyway (and answers 503 until ready). */
@@ -94,7 +95,11 @@ async function serve(
   config: Config,
   context: { isWorker: boolean; embedded?: RedisServer | undefined; banner?: (() => void) | undefined },
 ) {
-  const app = await buildApp(config, { logger: createLogger(config.logLevel, config.logFormat) });
+  const app = await buildApp(config, {
+    logger: createLogger(config.logLevel, config.logFormat),
+    // Workers answer for the hot set together, through the primary (see workers.ts).
+    ...(context.isWorker ? { hotKeysPeers: clusterWorkerPeers() } : {}),
+  });
   const host = config.host ?? '0.0.0.0';
   // Workers share one port: a worker that takes connections before its Redis is ready answers 503 while
   // its siblings are ready. It waits for Redis, for a bounded time, so that an outage still lets it start.
@@ -107,6 +112,8 @@ async function serve(
       });
     });
   }
+  // With the near cache on, the first requests find the saved hot set in memory (bounded in time).
+  await app.warmStart();
   await app.listen({ port: config.port, host });
   // Workers report to the primary's aggregated metrics listener; a single process serves its own.
   if (context.isWorker) {

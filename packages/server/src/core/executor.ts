@@ -8,6 +8,7 @@ import { ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { denialReason, scopeDenial } from './policy.js';
+import type { ServedReadsObserver } from './served-reads.js';
 import { SharedReads } from './shared-reads.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
@@ -38,6 +39,8 @@ export interface ExecutorOptions {
    * @default 2
    */
   maxMonitors?: number;
+  /** Told which commands every answered batch ran, to follow the keys read (warming/). @default none */
+  servedReads?: ServedReadsObserver;
 }
 
 /** How a batch of commands runs: pipelined (a single command is a pipeline of one), or inside MULTI/EXEC. */
@@ -275,6 +278,7 @@ export class CommandExecutor {
     seconds: number,
     database: string,
   ) {
+    this.options.servedReads?.served(database, planned, replies);
     const observer = this.options.observer;
     if (observer === undefined) return;
     if (mode === 'transaction') observer.commandCompleted('multi', seconds, 1, database);

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
 import type { NearCache } from '../redis/near-cache.js';
+import { touchesReservedKey } from '../redis/reserved-keys.js';
 import { ErrorReply } from '../redis/resp.js';
 import type { Command, Reply } from '../redis/types.js';
 import { keysOf } from './command-table.js';
@@ -60,6 +61,12 @@ export class SharedReads {
     planned: readonly PlannedCommand[],
     deadline: number,
   ): Promise<Reply[]> {
+    // The near cache's reader runs with the gateway's own rights, and a shared reply is another caller's:
+    // a read naming a reserved key goes on the caller's own connection, where Redis applies its ACL user.
+    for (let i = 0; i < planned.length; i++) {
+      if (touchesReservedKey((planned[i] as PlannedCommand).args))
+        return backend.pipeline({ principal, commands: planned, deadline });
+    }
     let inFlight = this.#inFlight.get(backend);
     if (inFlight === undefined) {
       inFlight = new Map();

@@ -3,6 +3,7 @@ import type { Principal, Scope } from '../auth/principal.js';
 import type { CommandInfo, CommandTable } from '../core/command-table.js';
 import { scopeAllows } from '../core/policy.js';
 import type { RedisConnection } from './connection.js';
+import { SCOPE_KEY_PATTERNS } from './reserved-keys.js';
 import { ErrorReply, replyAsText, replyMap } from './resp.js';
 import { type Logger, type RedisUser, type Reply, userKey } from './types.js';
 
@@ -105,7 +106,8 @@ export class ScopeUsers {
       'SETUSER',
       SCOPE_USER[scope],
       ...this.#base(SCOPE_USER[scope]),
-      '~*',
+      // Every key but the gateway's own (decision 0036).
+      ...SCOPE_KEY_PATTERNS,
       '&*',
       '-@all',
       ...grants(table, scope),
