@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import { buildApp } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
+import { isSubcommand, runSubcommand, SUBCOMMAND_USAGE } from './cli/commands.js';
+import { EXIT } from './cli/io.js';
 import {
   type Config,
   ConfigError,
@@ -28,6 +30,8 @@ const WORKER_READY_WAIT_MS = 5000;
  * CACHEGATE_WORKERS forked workers; SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file.
  */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const [first, ...rest] = argv;
+  if (isSubcommand(first)) return runCli(first, rest, env);
   const flags = parseFlags(argv);
   if (flags === 'help') return printHelp();
   if (flags === 'version') return void console.log(VERSION);
@@ -158,6 +162,31 @@ async function serve(
   });
 }
 
+/**
+ * Runs a subcommand (`cachegate warm`, `cachegate hot-keys`) with this process's streams and environment.
+ * The first Ctrl-C (or SIGTERM) asks it to stop cleanly and say how far it got; a second one exits at once.
+ */
+async function runCli(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const interrupt = new AbortController();
+  const stop = () => {
+    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+    interrupt.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const status = await runSubcommand(name, args, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTerminal: process.stderr.isTTY === true,
+    env,
+    signal: interrupt.signal,
+  });
+  // Kept-alive HTTP connections would hold the process for seconds: exit once the output is written.
+  await new Promise((done) => process.stdout.write('', done));
+  process.exit(status);
+}
+
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */
 function parseFlags(argv: string[]): Record<string, string> | 'help' | 'version' {
   const overrides: Record<string, string> = {};
@@ -179,6 +208,7 @@ function printHelp() {
   console.log(`cachegate ${VERSION}: HTTP gateway in front of Redis, compatible with the Upstash Redis REST API.
 
 Usage: cachegate [--<setting> <value>]...
+${SUBCOMMAND_USAGE}
 
 Every setting is an environment variable; the flag form is the name in lower case with dashes, without
 the CACHEGATE_ prefix (--redis-url, --command-timeout-ms, --port). Names after a comma are accepted aliases.

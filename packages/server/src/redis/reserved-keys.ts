@@ -41,7 +41,8 @@ export function touchesReservedKey(args: Command): boolean {
 function isReserved(arg: Arg): boolean {
   return typeof arg === 'string'
     ? arg.startsWith(RESERVED_PREFIX)
-    : arg.length >= RESERVED_PREFIX.length && arg.toString('latin1', 0, RESERVED_PREFIX.length) === RESERVED_PREFIX;
+    : arg.length >= RESERVED_PREFIX.length &&
+        arg.toString('latin1', 0, RESERVED_PREFIX.length) === RESERVED_PREFIX;
 }
 
 function escapeGlob(text: string): string {

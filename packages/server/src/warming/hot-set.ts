@@ -52,7 +52,8 @@ export class HotSet implements ServedReadsObserver {
   seed(database: string, keys: readonly string[]): void {
     const sketch = this.#sketch(database);
     // Least hot first: a full sketch drops the least counted when a new key comes.
-    for (let i = keys.length - 1; i >= 0; i--) follow(sketch, keys[i] as string, (keys.length - i) / (keys.length + 1));
+    for (let i = keys.length - 1; i >= 0; i--)
+      follow(sketch, keys[i] as string, (keys.length - i) / (keys.length + 1));
   }
 
   /** Halves the weight of everything read so far, in every database. */
@@ -71,6 +72,7 @@ export class HotSet implements ServedReadsObserver {
 }
 
 function follow(sketch: TopK, key: unknown, reads = 1): void {
-  if (typeof key !== 'string' || key.length > MAX_FOLLOWED_KEY_LENGTH || key.startsWith(RESERVED_PREFIX)) return;
+  if (typeof key !== 'string' || key.length > MAX_FOLLOWED_KEY_LENGTH || key.startsWith(RESERVED_PREFIX))
+    return;
   sketch.observe(key, reads);
 }

@@ -108,7 +108,7 @@ export function relayHotKeys(cluster: Cluster): () => void {
     }
     if (message.type !== ASK) return;
     const workers = Object.values(cluster.workers ?? {}).filter(
-      (worker): worker is Worker => worker !== undefined && worker.isConnected(),
+      (worker): worker is Worker => worker?.isConnected() === true,
     );
     const id = nextId++;
     const lists: HotKey[][] = [];
@@ -121,6 +121,7 @@ export function relayHotKeys(cluster: Cluster): () => void {
     };
     const timer = setTimeout(finish, GATHER_MS);
     gathering.set(id, { lists, expected: workers.length, done: finish });
+    if (workers.length === 0) finish();
     for (const worker of workers) {
       worker.send({ type: REPORT_REQUEST, id, database: message.database ?? '' } satisfies Message);
     }

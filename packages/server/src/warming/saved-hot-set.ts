@@ -30,7 +30,9 @@ export async function loadHotSet(run: RunAsGateway): Promise<string[]> {
   if (!Buffer.isBuffer(reply) && typeof reply !== 'string') return [];
   try {
     const stored = JSON.parse(String(reply)) as Partial<Stored>;
-    return Array.isArray(stored.keys) ? stored.keys.filter((key): key is string => typeof key === 'string') : [];
+    return Array.isArray(stored.keys)
+      ? stored.keys.filter((key): key is string => typeof key === 'string')
+      : [];
   } catch {
     return [];
   }

@@ -65,13 +65,17 @@ export class TopK {
   age(): void {
     this.#weight *= 2;
     if (this.#weight < RESCALE_AT) return;
-    for (let i = 0; i < this.#counts.length; i++) this.#counts[i] = (this.#counts[i] as number) / this.#weight;
+    for (let i = 0; i < this.#counts.length; i++)
+      this.#counts[i] = (this.#counts[i] as number) / this.#weight;
     this.#weight = 1;
   }
 
   /** The `limit` most read keys, most read first (ties by key, so the order is stable). */
   top(limit = this.capacity): HotKey[] {
-    const all: HotKey[] = this.#keys.map((key, i) => ({ key, reads: (this.#counts[i] as number) / this.#weight }));
+    const all: HotKey[] = this.#keys.map((key, i) => ({
+      key,
+      reads: (this.#counts[i] as number) / this.#weight,
+    }));
     return byReads(all).slice(0, limit);
   }
 

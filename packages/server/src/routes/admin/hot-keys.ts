@@ -16,10 +16,16 @@ const entrySchema = {
   additionalProperties: false,
   properties: {
     key: { type: 'string' },
-    reads: { type: 'integer', description: 'About how many reads, older ones counting less (halved every minute)' },
+    reads: {
+      type: 'integer',
+      description: 'About how many reads, older ones counting less (halved every minute)',
+    },
     type: { type: 'string', description: 'TYPE of the key now; "none" when it no longer exists' },
     value: { description: 'The value as GET /v1/cache/{key} shows it; only for type "string"' },
-    ttl: { type: ['integer', 'null'], description: 'Seconds left, null without expiry; only for type "string"' },
+    ttl: {
+      type: ['integer', 'null'],
+      description: 'Seconds left, null without expiry; only for type "string"',
+    },
   },
 } as const;
 
@@ -36,18 +42,27 @@ export function hotKeysRoute({ executor, warming }: Services): Route {
         handle: async (ctx) => {
           const caller = ctx.caller;
           if (caller.scope !== 'admin') {
-            throw gatewayError('CG_ERR_COMMAND_DENIED', 'GET /v1/admin/hot-keys needs a token with scope "admin"');
+            throw gatewayError(
+              'CG_ERR_COMMAND_DENIED',
+              'GET /v1/admin/hot-keys needs a token with scope "admin"',
+            );
           }
           if (!warming.isOn) {
-            throw gatewayError('CG_ERR_ROUTE_NOT_FOUND', 'The hot set is off on this gateway (CACHEGATE_HOT_KEYS=0)');
+            throw gatewayError(
+              'CG_ERR_ROUTE_NOT_FOUND',
+              'The hot set is off on this gateway (CACHEGATE_HOT_KEYS=0)',
+            );
           }
           const limit = limitOf(ctx.query, warming.capacity);
           const database = databaseName(caller);
           const { keys, processes } = await warming.hotKeys(database, limit);
           const commands: Command[] = [];
           for (const { key } of keys) commands.push(['TYPE', key], ['GET', key], ['TTL', key]);
-          const replies = commands.length === 0 ? [] : (await executor.run(caller, 'pipeline', commands, 'text')).replies;
-          const entries = keys.map(({ key, reads }, i) => entryJson(key, reads, replies.slice(i * 3, i * 3 + 3)));
+          const replies =
+            commands.length === 0 ? [] : (await executor.run(caller, 'pipeline', commands, 'text')).replies;
+          const entries = keys.map(({ key, reads }, i) =>
+            entryJson(key, reads, replies.slice(i * 3, i * 3 + 3)),
+          );
           ctx.send(
             200,
             `{"database":${JSON.stringify(database)},"processes":${processes},"entries":[${entries.join(',')}]}`,
@@ -56,7 +71,7 @@ export function hotKeysRoute({ executor, warming }: Services): Route {
         doc: {
           summary: 'The most read keys (admin)',
           description:
-            'Keys read most by the callers of the token\'s database (reads only; a top-K sketch of CACHEGATE_HOT_KEYS keys per database and process, summed over the processes of CACHEGATE_WORKERS), most read first. Query: limit (1 to CACHEGATE_HOT_KEYS, default 100). 404 when CACHEGATE_HOT_KEYS=0.',
+            "Keys read most by the callers of the token's database (reads only; a top-K sketch of CACHEGATE_HOT_KEYS keys per database and process, summed over the processes of CACHEGATE_WORKERS), most read first. Query: limit (1 to CACHEGATE_HOT_KEYS, default 100). 404 when CACHEGATE_HOT_KEYS=0.",
           tags: ['admin'],
           responses: {
             200: {
@@ -72,7 +87,10 @@ export function hotKeysRoute({ executor, warming }: Services): Route {
               },
             },
             ...cacheErrors,
-            404: { description: 'The hot set is off (CACHEGATE_HOT_KEYS=0)', schema: cacheErrors[400]?.schema ?? {} },
+            404: {
+              description: 'The hot set is off (CACHEGATE_HOT_KEYS=0)',
+              schema: cacheErrors[400]?.schema ?? {},
+            },
           },
         },
       },
@@ -85,7 +103,10 @@ function limitOf(query: string, capacity: number): number {
   if (given === null || given === '') return Math.min(DEFAULT_LIMIT, capacity);
   const limit = Number(given);
   if (!/^\d+$/.test(given) || limit < 1 || limit > capacity) {
-    throw gatewayError('CG_ERR_REQUEST_INVALID', `limit must be a whole number from 1 to ${capacity} (CACHEGATE_HOT_KEYS)`);
+    throw gatewayError(
+      'CG_ERR_REQUEST_INVALID',
+      `limit must be a whole number from 1 to ${capacity} (CACHEGATE_HOT_KEYS)`,
+    );
   }
   return limit;
 }
