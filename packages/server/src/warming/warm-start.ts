@@ -23,8 +23,10 @@ export interface WarmStartLimits {
   readonly maxBytes: number;
 }
 
-/** Keys read per batch: small enough that the time and byte limits are checked often. */
+/** Keys read per batch, at most; fewer when the bytes they would take are near the limit. */
 const BATCH = 100;
+/** The first batch, whose bytes per key size the next ones. */
+const FIRST_BATCH = 10;
 
 /**
  * The warm start reads as a read token with no Redis user of its own would, so it fills exactly what such a
@@ -55,10 +57,16 @@ export async function warmNearCache(
   });
   if (!(await live(backend, deadline))) return report(0, 'not ready');
   let read = 0;
+  const heldBefore = heldBytes(backend);
   while (read < keys.length) {
     if (Date.now() >= deadline) return report(read, 'time');
-    if (heldBytes(backend) >= limits.maxBytes) return report(read, 'bytes');
-    const batch = keys.slice(read, read + BATCH);
+    const held = heldBytes(backend);
+    if (held >= limits.maxBytes) return report(read, 'bytes');
+    // Sized by the bytes per key so far, so the last batch overshoots the limit by about one key.
+    const perKey = read === 0 ? 0 : (held - heldBefore) / read;
+    const size =
+      perKey > 0 ? Math.max(1, Math.min(BATCH, Math.floor((limits.maxBytes - held) / perKey))) : FIRST_BATCH;
+    const batch = keys.slice(read, read + size);
     try {
       await executor.run(
         WARM_START_PRINCIPAL,
