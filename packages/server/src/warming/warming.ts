@@ -47,6 +47,7 @@ export class Warming {
   #timer: NodeJS.Timeout | undefined;
   #warnedUnsaved = false;
   #isSeeded = false;
+  #isClosed = false;
 
   constructor(options: WarmingOptions) {
     this.#options = options;
@@ -116,9 +117,9 @@ export class Warming {
 
   /** Saves the hot set one last time (after the drain, before Redis closes) and stops saving. */
   async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
     clearInterval(this.#timer);
-    if (this.#timer === undefined) return;
-    this.#timer = undefined;
     await this.#save();
   }
 
