@@ -119,6 +119,18 @@ export function ndjsonSource(options: NdjsonSourceOptions): Source {
   };
 }
 
+/**
+ * Whether a line could hold what {@link checkJsonText} refuses: a number with more than 15 significant
+ * digits (so 16 digits or more, maybe around a point) or an exponent, or nesting past {@link MAX_DEPTH}
+ * (which takes more than twice that many characters). Anything else is exact in a double and shallow enough,
+ * so the full check, a walk over every character, is skipped; strings that look like numbers only cost it.
+ */
+function mayNeedChecking(text: string): boolean {
+  return text.length > 2 * MAX_DEPTH || MAYBE_INEXACT.test(text);
+}
+
+const MAYBE_INEXACT = /[\d.]{16}|\d[eE]/;
+
 function join(parts: Buffer[], bytes: number, last: Buffer): Buffer {
   if (parts.length === 0) return last;
   return Buffer.concat([...parts, last], bytes + last.length);
@@ -146,10 +158,12 @@ export function parseEntry(text: string, where: string): Item | Rejected {
   if (ttl !== undefined && ttl !== null && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1)) {
     return reject('"ttl" must be a whole number of seconds, at least 1, or null');
   }
-  try {
-    checkJsonText(text, MAX_DEPTH);
-  } catch (error) {
-    return reject((error as Error).message);
+  if (mayNeedChecking(text)) {
+    try {
+      checkJsonText(text, MAX_DEPTH);
+    } catch (error) {
+      return reject((error as Error).message);
+    }
   }
   return {
     kind: 'value',
