@@ -1,8 +1,6 @@
 import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AggregatorRegistry } from 'prom-client';
-import { buildApp } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
 import { isSubcommand, runSubcommand, SUBCOMMAND_USAGE } from './cli/commands.js';
 import { EXIT } from './cli/io.js';
@@ -14,12 +12,22 @@ import {
   loadConfig,
   variableForFlag,
 } from './config.js';
-import { createLogger } from './log.js';
-import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import { VERSION } from './version.js';
 import { clusterWorkerPeers } from './warming/peers.js';
-import { runWorkers } from './workers.js';
+
+/** The gateway's heavier modules (HTTP, metrics, logs), loaded only to serve: a subcommand starts without them. */
+async function gatewayModules() {
+  const [{ buildApp }, { createLogger }, { listenForMetrics }, { runWorkers }, { AggregatorRegistry }] =
+    await Promise.all([
+      import('./app.js'),
+      import('./log.js'),
+      import('./metrics-listener.js'),
+      import('./workers.js'),
+      import('prom-client'),
+    ]);
+  return { buildApp, createLogger, listenForMetrics, runWorkers, AggregatorRegistry };
+}
 
 /** How long a worker waits for Redis before it takes connections anyway (and answers 503 until ready). */
 const WORKER_READY_WAIT_MS = 5000;
@@ -36,6 +44,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (flags === 'help') return printHelp();
   if (flags === 'version') return void console.log(VERSION);
   let config = loadConfig({ ...env, ...flags });
+  const { createLogger, runWorkers } = await gatewayModules();
   // A worker gets everything resolved by the primary through its environment.
   if (cluster.isWorker) return serve(config, { isWorker: true });
 
@@ -99,6 +108,7 @@ async function serve(
   config: Config,
   context: { isWorker: boolean; embedded?: RedisServer | undefined; banner?: (() => void) | undefined },
 ) {
+  const { buildApp, createLogger, listenForMetrics, AggregatorRegistry } = await gatewayModules();
   const app = await buildApp(config, {
     logger: createLogger(config.logLevel, config.logFormat),
     // Workers answer for the hot set together, through the primary (see workers.ts).

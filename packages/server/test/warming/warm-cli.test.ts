@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/redis/embedded.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -188,6 +189,23 @@ describe('cachegate warm --from <file.ndjson>', () => {
     expect(result.stderr).toContain('refused the token (401');
     expect(await redis.command('EXISTS', 't')).toBe(0);
   });
+
+  it('stops with exit status 2 when the destination stays unreachable, saying where to resume', async () => {
+    const file = ndjson('unreachable.ndjson', [entry('u:1', 1), entry('u:2', 2)]);
+    const port = await freePort();
+    const result = await runCli([
+      'warm',
+      '--from',
+      file,
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--token',
+      TOKENS.write,
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('could not be reached');
+    expect(result.stdout).toContain('go on with --resume-from 1');
+  }, 20_000);
 
   it('prints its options with --help and points to it on a usage error', async () => {
     const help = await runCli(['warm', '--help']);

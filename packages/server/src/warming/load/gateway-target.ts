@@ -22,7 +22,7 @@ const RESTORES_AT_ONCE = 16;
  * as `POST /restore/<key>/<ttl ms>` with the payload as the raw body, one request per key (RESTORE is
  * `@dangerous`: an admin token). A request refused as a whole: 401 and 403 stop the run; a batch over the
  * gateway's body or pipeline limit (413) is split in halves; 429 waits as told; 502-504 and lost connections
- * are sent again with backoff.
+ * are sent again with backoff, and stop the run when they last (see withRetries).
  */
 export function gatewayTarget(options: GatewayTargetOptions): Target {
   const base = new URL(options.url.replace(/\/+$/, ''));
@@ -103,13 +103,7 @@ export function gatewayTarget(options: GatewayTargetOptions): Target {
       body += onlyMissing ? ',"NX"]' : ']';
     }
     body += ']';
-    let answer: { status: number; body: unknown };
-    try {
-      answer = await withRetries(() => post('/pipeline', body, 'application/json'));
-    } catch (error) {
-      if (error instanceof FatalError) throw error;
-      return items.map((): Outcome => ({ failed: (error as Error).message }));
-    }
+    const answer = await withRetries(() => post('/pipeline', body, 'application/json'));
     if (answer.status === 413 && items.length > 1) {
       const half = Math.ceil(items.length / 2);
       return [

@@ -8,20 +8,15 @@ import { withRetries } from './retries.js';
  * Writes straight into a Redis (standalone, Sentinel or Cluster: see {@link RedisEndpoint}), for operators:
  * `SET key <text> [EX ttl] [NX]` for entries, `RESTORE key <ttl> <payload> [REPLACE]` for dumped keys, one
  * pipeline per batch. With `onlyMissing`, NX and no REPLACE: a key that exists is left as it is (skipped).
- * A batch whose connection failed (a failover, a restart) is sent again, with backoff, a few times: both
- * commands are safe to repeat.
+ * A batch whose connection failed (a failover, a restart) is sent again, with backoff, a few times (both
+ * commands are safe to repeat); past that the run stops.
  */
 export function redisTarget(redis: RedisEndpoint): Target {
   return {
     close: () => redis.close(),
     write: async (items, onlyMissing) => {
       const commands = items.map((item) => commandFor(item, onlyMissing));
-      let replies: Reply[];
-      try {
-        replies = await withRetries(() => redis.run(commands));
-      } catch (error) {
-        return items.map((): Outcome => ({ failed: (error as Error).message }));
-      }
+      const replies: Reply[] = await withRetries(() => redis.run(commands));
       return items.map((item, i) => outcomeOf(item, replies[i] ?? null, onlyMissing));
     },
   };
