@@ -16,7 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killAll, run, sleep, startProcess, track, waitForHttp } from './lib/procs.mjs';
+import { CLOCK_TICKS, killAll, run, sleep, startProcess, track, waitForHttp } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
@@ -109,11 +109,14 @@ async function writeLargeInput(megabytes) {
   return path;
 }
 
-/** Runs a command to its end; resolves with its wall time, stdout, and its peak RSS sampled every 50 ms. */
+/**
+ * Runs a command to its end (under /usr/bin/time, for its CPU seconds); resolves with its wall time, CPU
+ * time, stdout, and its peak RSS sampled every 50 ms.
+ */
 function timed(command, args, { stdin, env } = {}) {
   return new Promise((resolve, reject) => {
     const begin = process.hrtime.bigint();
-    const child = spawn(command, args, {
+    const child = spawn('/usr/bin/time', ['-f', 'CPU %U %S', command, ...args], {
       env: { ...process.env, ...env },
       stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
@@ -122,11 +125,14 @@ function timed(command, args, { stdin, env } = {}) {
     let stderr = '';
     let peakRss = 0;
     const sample = setInterval(() => {
-      try {
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
-        if (kb * 1024 > peakRss) peakRss = kb * 1024;
-      } catch {
-        // Exited between two samples.
+      // The command is /usr/bin/time's one child.
+      for (const pid of childrenOf(child.pid)) {
+        try {
+          const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+          if (kb * 1024 > peakRss) peakRss = kb * 1024;
+        } catch {
+          // Exited between two samples.
+        }
       }
     }, 50);
     if (stdin) createReadStream(stdin).pipe(child.stdin);
@@ -137,13 +143,29 @@ function timed(command, args, { stdin, env } = {}) {
       stderr += c;
     });
     child.once('error', reject);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearInterval(sample);
       const seconds = Number(process.hrtime.bigint() - begin) / 1e9;
+      const cpu = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+      const cpuSeconds = cpu ? Number(cpu[1]) + Number(cpu[2]) : Number.NaN;
       if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr || stdout}`));
-      else resolve({ seconds, stdout, stderr, peakRss });
+      else resolve({ seconds, cpuSeconds, stdout, stderr, peakRss });
     });
   });
+}
+
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds a running process used so far (user + system). */
+function cpuOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 /** Keep-alive HTTP for the read runs. */
@@ -232,6 +254,9 @@ const results = {
   meta: {},
   pipe: [],
   warmHttp: [],
+  /** CPU µs per entry of everything that worked on it: redis-cli and Redis; warm, the gateway and Redis. */
+  pipeCpu: [],
+  warmCpu: [],
   redisToRedis: [],
   redisToGateway: undefined,
   rss: undefined,
@@ -255,11 +280,15 @@ try {
     const order = round % 2 === 0 ? ['pipe', 'warm'] : ['warm', 'pipe'];
     for (const which of order) {
       await cli(destination, 'FLUSHALL');
+      const redisCpu = cpuOf(destination.process.pid);
+      const gatewayCpu = cpuOf(gateway.pid);
       if (which === 'pipe') {
         const r = await timed('redis-cli', ['-p', String(destination.port), '--pipe'], {
           stdin: join(WORK, 'entries.resp'),
         });
         results.pipe.push(perSecond(ENTRIES, r.seconds));
+        const cpu = r.cpuSeconds + cpuOf(destination.process.pid) - redisCpu;
+        results.pipeCpu.push((cpu * 1e6) / ENTRIES);
       } else {
         const r = await timed(process.execPath, [
           MAIN,
@@ -272,6 +301,9 @@ try {
           TOKEN,
         ]);
         results.warmHttp.push(perSecond(ENTRIES, r.seconds));
+        const cpu =
+          r.cpuSeconds + cpuOf(destination.process.pid) - redisCpu + cpuOf(gateway.pid) - gatewayCpu;
+        results.warmCpu.push((cpu * 1e6) / ENTRIES);
       }
       const size = Number(await cli(destination, 'DBSIZE'));
       if (size !== ENTRIES) throw new Error(`${which}: ${size} keys instead of ${ENTRIES}`);
@@ -360,8 +392,14 @@ try {
       }),
     );
     await first.stop();
+    // Every restart starts from this saved hot set: a measured gateway saves its own when it stops.
+    const savedValue = (await cli(destination, 'GET', '__cachegate:hot-set')).trim();
+    if (!savedValue.startsWith('{')) throw new Error('the first gateway saved no hot set');
+    let restart = 0;
     for (let round = 0; round < rounds; round++) {
       for (const warmStart of round % 2 === 0 ? [true, false] : [false, true]) {
+        await cli(destination, 'SET', '__cachegate:hot-set', savedValue);
+        restart++;
         const gatewayStarted = Date.now();
         const restarted = await startGateway(destination.url, {
           ...near,
@@ -374,7 +412,7 @@ try {
           await sleep(20);
         }
         const before = await nearCounts(restarted.base);
-        const reads = zipf(hotSet, 1000 + round);
+        const reads = zipf(hotSet, 1000 + restart);
         for (let i = 0; i < 1000; i++) await request(restarted.base, `/get/${reads()}`);
         const after = await nearCounts(restarted.base);
         const hits = after.hits - before.hits;
@@ -447,11 +485,22 @@ const md = `# cachegate benchmark: cache warming, ${date}
 | \`cachegate warm --from redis://… --url <gateway>\` (admin token, one \`POST /restore/…\` per key; ${fmt(results.redisToGateway.keys)} keys) | ${fmt(results.redisToGateway.perSecond)} keys/s | |
 | \`cachegate warm\` of the ${fmt(results.rss.inputBytes / 1048576)} MB input through the gateway | ${fmt(results.rss.lines / results.rss.seconds)} entries/s | |
 
+CPU time per entry, of every process that worked on it (load-independent, unlike entries/s): \`redis-cli\` and
+Redis for the pipe, \`cachegate warm\`, the gateway and Redis for the warm.
+
+| What | Median | Rounds |
+| --- | ---: | --- |
+| \`redis-cli --pipe\` | ${median(results.pipeCpu).toFixed(2)} µs/entry | ${results.pipeCpu.map((v) => v.toFixed(2)).join(', ')} |
+| \`cachegate warm --url\` | ${median(results.warmCpu).toFixed(2)} µs/entry | ${results.warmCpu.map((v) => v.toFixed(2)).join(', ')} |
+| Pipe ÷ warm (what the throughput ratio would be with the CPU to spare) | ${(median(results.pipeCpu) / median(results.warmCpu)).toFixed(2)} | |
+
 ## Warm start
 
 The hot set: 5,000 keys read with a Zipf(1) distribution, 30,000 reads before the restart; the gateway keeps
 its 1,000 most read (\`CACHEGATE_HOT_KEYS\`) and saves them when it stops. After the restart, the first 1,000
-reads follow the same distribution (other random draws), one at a time, once near-cache tracking is live.
+reads follow the same distribution (new random draws each time), one at a time, once near-cache tracking is
+live. Before each restart the hot set saved by the first gateway is put back, so that no measured gateway
+warms from what the previous one read.
 
 | Warm start | Hits | Misses | Hit ratio | Ready after (process start to \`/readyz\`) |
 | --- | ---: | ---: | ---: | ---: |
