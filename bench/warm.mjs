@@ -59,7 +59,7 @@ const started = Date.now();
 const loadBefore = os.loadavg()[0];
 
 /** The value of entry `i`: a small product record, about 150 bytes of JSON. */
-const valueOf = (i) => ({
+const productValue = (i) => ({
   id: i,
   name: `product ${i}`,
   price: (i % 997) / 10,
@@ -76,7 +76,7 @@ async function writeInputs(count) {
   let b = '';
   for (let i = 0; i < count; i++) {
     const key = `item:${i}`;
-    const value = valueOf(i);
+    const value = productValue(i);
     a += `${JSON.stringify({ key, value, ttl: 3600 })}\n`;
     b += `*5\r\n${bulk('SET')}${bulk(key)}${bulk(JSON.stringify(value))}${bulk('EX')}${bulk('3600')}`;
     if (a.length > 1 << 20 || i === count - 1) {
@@ -229,7 +229,10 @@ function zipf(n, seed) {
   const total = weights.reduce((a, b) => a + b, 0);
   const cumulative = [];
   let sum = 0;
-  for (const w of weights) cumulative.push((sum += w / total));
+  for (const w of weights) {
+    sum += w / total;
+    cumulative.push(sum);
+  }
   let state = seed;
   const random = () => {
     state = (state * 1103515245 + 12345) % 2147483648;

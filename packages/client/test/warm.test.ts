@@ -99,7 +99,7 @@ describe('warm() from keys and a loader', () => {
       { key: 'user:4', reason: 'the loader failed: database timeout' },
       { key: 'user:6', reason: expect.stringContaining('returned undefined') },
     ]);
-    expect((summary.failed[0]?.error as Error).message).toBe('database timeout');
+    expect((summary.failed[0] as { error: Error }).error.message).toBe('database timeout');
     // One request to check the batch, one to write it.
     expect(proxy.requests.map((r) => r.path)).toEqual(['/pipeline', '/pipeline']);
     expect(await stack.redis.command('EXISTS', 'user:4', 'user:6')).toBe(0);

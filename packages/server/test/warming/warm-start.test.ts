@@ -24,7 +24,7 @@ async function start(env: Record<string, string> = {}) {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const request = (path: string, init: RequestInit = {}, token = TOKENS.write) =>
+  const request = (path: string, init: RequestInit = {}, token: string = TOKENS.write) =>
     fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
   return { app, report, base, request };
 }
@@ -71,10 +71,12 @@ describe('the hot set across restarts', () => {
     const gateway = await start({ CACHEGATE_WARM_START_MS: '0' });
     try {
       // Without a warm start the gateway listens at once; the seed follows once Redis is there.
-      const hotKeys = async () =>
-        (await (await gateway.request('/v1/admin/hot-keys', {}, TOKENS.admin)).json()).entries.map(
-          (entry: { key: string }) => entry.key,
-        );
+      const hotKeys = async () => {
+        const body = (await (await gateway.request('/v1/admin/hot-keys', {}, TOKENS.admin)).json()) as {
+          entries: { key: string }[];
+        };
+        return body.entries.map((entry) => entry.key);
+      };
       await waitFor(async () => (await hotKeys()).length > 0, 5000, 'the hot set was never seeded');
       expect(await hotKeys()).toEqual(['c', 'a', 'b']);
     } finally {
@@ -156,7 +158,9 @@ describe('warm start of the near cache', () => {
       CACHEGATE_NEAR_CACHE: 'on',
     });
     try {
-      const health = await (await fetch(`${process.base}/health`)).json();
+      const health = (await (await fetch(`${process.base}/health`)).json()) as {
+        nearCache: { entries: number };
+      };
       expect(health.nearCache.entries).toBe(HOT.length);
     } finally {
       process.child.kill('SIGTERM');
