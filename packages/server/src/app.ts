@@ -16,6 +16,7 @@ import { Databases } from './redis/databases.js';
 import { hotKeysRoute } from './routes/admin/hot-keys.js';
 import { batchRoutes } from './routes/cache/batch.js';
 import { entryRoute } from './routes/cache/entry.js';
+import { importRoute } from './routes/cache/import.js';
 import { documentRoutes } from './routes/operations/document.js';
 import { healthRoutes } from './routes/operations/health.js';
 import { metricsRoute } from './routes/operations/metrics.js';
@@ -147,6 +148,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     monitorRoute(services),
     entryRoute(services),
     ...batchRoutes(services),
+    importRoute(services),
     hotKeysRoute(services),
   ];
   const adapter = new HttpAdapter({

@@ -26,9 +26,9 @@ Sources (--from):
     --type <type>          SCAN TYPE: string, hash, list, set, zset, stream
 
 Destinations (one):
-  --url <gateway URL>      A cachegate (or Upstash-compatible) gateway over HTTP, through /pipeline. Needs
-    --token <token>        a write token (default: $CACHEGATE_TOKEN); an admin token for a redis:// source
-                           (RESTORE is a @dangerous command).
+  --url <gateway URL>      A cachegate gateway over HTTP (POST /v1/cache/import, or /pipeline on another
+    --token <token>        Upstash-compatible server). Needs a write token (default: $CACHEGATE_TOKEN);
+                           an admin token for a redis:// source (RESTORE is a @dangerous command).
   --redis-url <url>        A Redis directly, for operators; or, as the gateway takes them:
   --redis-sentinels <h:p,...> --redis-sentinel-master <name>
   --redis-cluster-nodes <h:p,...>
@@ -129,7 +129,11 @@ export async function runWarm(args: string[], io: CliIo): Promise<number> {
           type: flags.type,
           resumeFrom,
         })
-      : ndjsonSource(ndjsonInput(from, io, resumeFrom === undefined ? 1 : Number(resumeFrom)));
+      : ndjsonSource({
+          ...ndjsonInput(from, io, resumeFrom === undefined ? 1 : Number(resumeFrom)),
+          // A gateway checks and parses the lines itself (POST /v1/cache/import): sent as read.
+          raw: flags.url !== undefined && !flags['dry-run'],
+        });
     if (!flags['dry-run']) {
       target =
         flags.url !== undefined

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy } from '../../../client/test/helpers/proxy.js';
 import { freePort } from '../../src/redis/embedded.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { type TestGateway, TOKENS, waitFor } from '../helpers/gateway.js';
@@ -112,6 +113,28 @@ describe('cachegate warm --from <file.ndjson>', () => {
     const replaced = await runCli(['warm', '--from', file, ...toGateway()]);
     expect(replaced.stdout).toContain('2 loaded');
     expect(await redis.command('GET', 'kept')).toBe('"new"');
+  });
+
+  it('sends lines as read to POST /v1/cache/import, and falls back to /pipeline where there is no such route', async () => {
+    const file = ndjson('fallback.ndjson', [entry('f:1', { n: 1 }, 60), 'broken', entry('f:2', 'two')]);
+    const direct = await runCli(['warm', '--from', file, ...toGateway()]);
+    expect(direct.stdout).toContain('2 loaded');
+    await redis.command('FLUSHALL');
+    // A server without the route (an older gateway, another Upstash-compatible one) answers 404.
+    const proxy = await startProxy(gateway.url);
+    proxy.behave((request) =>
+      request.path.startsWith('/v1/cache/import') ? { kind: 'respond', status: 404 } : { kind: 'forward' },
+    );
+    try {
+      const result = await runCli(['warm', '--from', file, '--url', proxy.url, '--token', TOKENS.write]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('line 2: not JSON');
+      expect(result.stdout).toContain('2 loaded, 0 skipped, 1 failed (1 bad lines)');
+      expect(proxy.requests.map((r) => r.path)).toEqual(['/v1/cache/import', '/pipeline']);
+      expect(await redis.command('MGET', 'f:1', 'f:2')).toEqual(['{"n":1}', '"two"']);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('--dry-run checks everything and writes nothing', async () => {

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { DumpItem, Item, Outcome, Target, ValueItem } from './items.js';
+import type { DumpItem, Item, LinesItem, Outcome, Target, ValueItem } from './items.js';
 import { FatalError } from './items.js';
+import { keyText, whereOf } from './loader.js';
+import { parseLines } from './ndjson-source.js';
 import { RetryLater, withRetries } from './retries.js';
 
 /** Options of {@link gatewayTarget}. */
@@ -18,7 +20,9 @@ const RESTORES_AT_ONCE = 16;
 
 /**
  * Writes through a gateway over HTTP, as a CI job or a function with only HTTP would (decision 0035):
- * entries as one `POST /pipeline` of `SET key <text> [EX ttl] [NX]` per batch (a write token), dumped keys
+ * NDJSON lines as they are, one `POST /v1/cache/import` per batch, which checks and stores them (a write
+ * token; a gateway without that route, such as another Upstash-compatible server, gets the lines parsed here
+ * and sent as `/pipeline`); entries as one `POST /pipeline` of `SET key <text> [EX ttl] [NX]`; dumped keys
  * as `POST /restore/<key>/<ttl ms>` with the payload as the raw body, one request per key (RESTORE is
  * `@dangerous`: an admin token). A request refused as a whole: 401 and 403 stop the run; a batch over the
  * gateway's body or pipeline limit (413) is split in halves; 429 waits as told; 502-504 and lost connections
@@ -150,11 +154,72 @@ export function gatewayTarget(options: GatewayTargetOptions): Target {
     }
   };
 
+  /** Set once the gateway turned out to have no import route (an older one, or another Upstash server). */
+  let canImport = true;
+
+  /** NDJSON lines through `POST /v1/cache/import`: the gateway checks, parses and stores them. */
+  const importLines = async (item: LinesItem, onlyMissing: boolean): Promise<Outcome[]> => {
+    if (!canImport) return parseThenWrite(item, onlyMissing);
+    const path = `/v1/cache/import${onlyMissing ? '?onlyMissing=true' : ''}`;
+    const answer = await withRetries(() => post(path, item.bytes, 'application/x-ndjson'));
+    if (answer.status === 404 || answer.status === 405) {
+      canImport = false;
+      return parseThenWrite(item, onlyMissing);
+    }
+    if (answer.status === 413) {
+      const halves = splitLines(item);
+      if (halves !== undefined) {
+        return [
+          ...(await importLines(halves[0], onlyMissing)),
+          ...(await importLines(halves[1], onlyMissing)),
+        ];
+      }
+    }
+    const result = answer.body as ImportResult;
+    if (answer.status !== 200 || typeof result?.loaded !== 'number') {
+      const reason = `the gateway answered ${answer.status}: ${errorText(answer.body) ?? 'an unexpected body'}`;
+      return parseLines(item.bytes, item.firstLine).items.map(
+        (entry): Outcome => ({ failed: reason, where: whereOf(entry) }),
+      );
+    }
+    const lineOf = (line: number) => `line ${item.firstLine + line - 1}`;
+    return [
+      ...Array.from({ length: result.loaded }, (): Outcome => 'loaded'),
+      ...Array.from({ length: result.skipped }, (): Outcome => 'skipped'),
+      ...result.invalid.map(
+        (problem): Outcome => ({ failed: problem.error, where: lineOf(problem.line), isInvalid: true }),
+      ),
+      ...result.failed.map(
+        (problem): Outcome => ({
+          failed: problem.error,
+          where: `${lineOf(problem.line)} (key ${keyText(problem.key ?? '')})`,
+        }),
+      ),
+    ];
+  };
+
+  /** Without the import route: the lines are parsed here and sent as a `/pipeline`. */
+  const parseThenWrite = async (item: LinesItem, onlyMissing: boolean): Promise<Outcome[]> => {
+    const { items, rejected } = parseLines(item.bytes, item.firstLine);
+    const invalid = rejected.map(
+      (problem): Outcome => ({ failed: problem.reason, where: problem.where, isInvalid: true }),
+    );
+    if (items.length === 0) return invalid;
+    const outcomes = await writeValues(items, onlyMissing);
+    return [
+      ...invalid,
+      ...outcomes.map((outcome, i) =>
+        typeof outcome === 'string' ? outcome : { ...outcome, where: whereOf(items[i] as ValueItem) },
+      ),
+    ];
+  };
+
   return {
     close: async () => {
       agent.destroy();
     },
     write: async (items: Item[], onlyMissing: boolean) => {
+      if (items.length === 1 && items[0]?.kind === 'lines') return importLines(items[0], onlyMissing);
       if (items.every((item): item is ValueItem => item.kind === 'value'))
         return writeValues(items, onlyMissing);
       const outcomes: Outcome[] = [];
@@ -165,6 +230,29 @@ export function gatewayTarget(options: GatewayTargetOptions): Target {
       return outcomes;
     },
   };
+}
+
+/** The answer of `POST /v1/cache/import`. */
+interface ImportResult {
+  loaded: number;
+  skipped: number;
+  invalid: { line: number; error: string }[];
+  failed: { line: number; key?: string; error: string }[];
+}
+
+/** Two halves of a batch of lines, split at a line end near the middle; undefined for a single line. */
+function splitLines(item: LinesItem): [LinesItem, LinesItem] | undefined {
+  const { bytes } = item;
+  let cut = bytes.indexOf(0x0a, Math.floor(bytes.length / 2));
+  if (cut === -1 || cut === bytes.length - 1) cut = bytes.indexOf(0x0a);
+  if (cut === -1 || cut === bytes.length - 1) return undefined;
+  let lines = 0;
+  for (let at = bytes.indexOf(0x0a); at !== -1 && at <= cut; at = bytes.indexOf(0x0a, at + 1)) lines++;
+  const second = item.firstLine + lines;
+  return [
+    { ...item, bytes: bytes.subarray(0, cut + 1) },
+    { kind: 'lines', bytes: bytes.subarray(cut + 1), firstLine: second, where: `line ${second}` },
+  ];
 }
 
 /** The message of an error answer: Upstash routes send `{"error": "..."}`, the cache API `{"error": {"message"}}`. */

@@ -25,10 +25,26 @@ export interface DumpItem {
   readonly where: string;
 }
 
-export type Item = ValueItem | DumpItem;
+/**
+ * NDJSON lines as read, unparsed, for a destination that checks and parses them itself (the gateway's
+ * `POST /v1/cache/import`): the client then spends next to nothing per line.
+ */
+export interface LinesItem {
+  readonly kind: 'lines';
+  /** The lines, each ended by a newline; a line too long to hold is left empty (and rejected already). */
+  readonly bytes: Buffer;
+  /** The number of its first line. */
+  readonly firstLine: number;
+  readonly where: string;
+}
 
-/** What writing one item did. */
-export type Outcome = 'loaded' | 'skipped' | { failed: string };
+export type Item = ValueItem | DumpItem | LinesItem;
+
+/**
+ * What writing one item did; a {@link LinesItem} has one outcome per entry line, each failure with its own
+ * `where`, and `isInvalid` for a line that was not a valid entry (counted as rejected input).
+ */
+export type Outcome = 'loaded' | 'skipped' | { failed: string; where?: string; isInvalid?: boolean };
 
 /** Input the source could not use (a bad line): reported and skipped, and the run then exits non-zero. */
 export interface Rejected {

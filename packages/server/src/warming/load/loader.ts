@@ -90,9 +90,10 @@ export async function load(
       if (outcome === 'loaded') counts.loaded++;
       else if (outcome === 'skipped') counts.skipped++;
       else {
-        counts.failed++;
-        const item = items[i] as Item;
-        options.onProblem?.({ where: `${item.where} (key ${keyText(item)})`, reason: outcome.failed });
+        if (outcome.isInvalid) counts.rejected++;
+        else counts.failed++;
+        const where = outcome.where ?? whereOf(items[i] as Item);
+        options.onProblem?.({ where, reason: outcome.failed });
       }
     });
   };
@@ -162,9 +163,15 @@ export async function load(
   };
 }
 
-function keyText(item: Item): string {
-  const key = typeof item.key === 'string' ? item.key : item.key.toString('utf8');
-  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key);
+/** `line 12 (key "k")`, for messages. */
+export function whereOf(item: Item): string {
+  if (item.kind === 'lines') return item.where;
+  return `${item.where} (key ${keyText(item.key)})`;
+}
+
+export function keyText(key: string | Buffer): string {
+  const text = typeof key === 'string' ? key : key.toString('utf8');
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
 }
 
 /** Waits `ms` (nothing when <= 0), or until `signal` fires. */

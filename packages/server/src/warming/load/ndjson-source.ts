@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
-import { encodeValue } from '@cachegate/client';
-import { checkJsonText } from '../../routes/json-body.js';
-import type { Item, Rejected, Source, SourceBatch } from './items.js';
+import { parseEntryLine } from '../../routes/cache/ndjson.js';
+import type { Item, Rejected, Source, SourceBatch, ValueItem } from './items.js';
 
 /** Options of {@link ndjsonSource}. */
 export interface NdjsonSourceOptions {
@@ -13,9 +12,13 @@ export interface NdjsonSourceOptions {
   resumeFrom?: number;
   /** Longer lines are rejected without being held. @default 16 MiB */
   maxLineBytes?: number;
+  /**
+   * Batches carry their lines unparsed (one LinesItem each), for a destination that checks and parses them
+   * itself; otherwise they are parsed here into entries. @default false
+   */
+  raw?: boolean;
 }
 
-const FIELDS = ['key', 'value', 'ttl'];
 /** A batch also ends past this much input, so that one request stays well under the gateway's body limit. */
 const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 /** Deepest nesting accepted in a value: the gateway's default CACHEGATE_MAX_JSON_DEPTH. */
@@ -23,11 +26,8 @@ const MAX_DEPTH = 512;
 const NEWLINE = 0x0a;
 
 /**
- * NDJSON entries in the cache API's shape, one per line: `{"key": "...", "value": <any JSON>, "ttl"?:
- * seconds}`, read as a stream (memory holds one batch, never the input). `ttl` may be null (no expiry, as
- * `GET /v1/cache/:key` and `cachegate hot-keys` write it). Values are stored as the cache API and the SDK
- * store them (`encodeValue`), and numbers JSON cannot carry exactly are refused as the cache API refuses them.
- * Blank lines are skipped; positions are line numbers.
+ * NDJSON entries in the cache API's shape, one per line (see routes/cache/ndjson.ts), read as a stream: memory
+ * holds the batches in flight, never the input. Positions are line numbers; blank lines are skipped.
  */
 export function ndjsonSource(options: NdjsonSourceOptions): Source {
   const first = options.resumeFrom ?? 1;
@@ -39,45 +39,56 @@ export function ndjsonSource(options: NdjsonSourceOptions): Source {
       options.input.destroy();
     },
     async *batches(size: number): AsyncGenerator<SourceBatch> {
-      let lineNumber = 0;
-      let items: Item[] = [];
-      let rejected: Rejected[] = [];
+      let lines: Buffer[] = [];
+      let lineBytes = 0;
+      let entries = 0;
+      let tooLong: Rejected[] = [];
       let batchStart = first;
-      let units = 0;
-      let batchBytes = 0;
-      const cut = (next: number): SourceBatch => {
-        const done = { items, rejected };
-        const batch: SourceBatch = {
-          read: async () => done,
-          resumeFrom: String(batchStart),
-          next: String(next),
-          size: units,
+      let lineNumber = 0;
+      const cut = (): SourceBatch => {
+        const bytes = Buffer.allocUnsafe(lineBytes + lines.length);
+        let at = 0;
+        for (const line of lines) {
+          at += line.copy(bytes, at);
+          bytes[at++] = NEWLINE;
+        }
+        const firstLine = batchStart;
+        const rejected = tooLong;
+        const items = (): { items: Item[]; rejected: Rejected[] } => {
+          if (options.raw)
+            return { items: [{ kind: 'lines', bytes, firstLine, where: `line ${firstLine}` }], rejected };
+          const parsed = parseLines(bytes, firstLine);
+          return { items: parsed.items, rejected: [...rejected, ...parsed.rejected] };
         };
-        items = [];
-        rejected = [];
-        units = 0;
-        batchBytes = 0;
-        batchStart = next;
+        const batch: SourceBatch = {
+          read: async () => items(),
+          resumeFrom: String(firstLine),
+          next: String(lineNumber + 1),
+          size: entries,
+        };
+        lines = [];
+        lineBytes = 0;
+        entries = 0;
+        tooLong = [];
+        batchStart = lineNumber + 1;
         return batch;
       };
-      const take = (line: Buffer | undefined, number: number) => {
-        if (number < first) return;
-        if (line === undefined) {
-          units++;
-          rejected.push({ where: `line ${number}`, reason: `the line is longer than ${maxLine} bytes` });
+      const take = (line: Buffer | undefined) => {
+        lineNumber++;
+        if (lineNumber < first) {
+          batchStart = lineNumber + 1;
           return;
         }
-        const text = line.toString('utf8');
-        if (text.trim() === '') return;
-        units++;
-        batchBytes += line.length;
-        const parsed = parseEntry(text, `line ${number}`);
-        if ('reason' in parsed) rejected.push(parsed);
-        else items.push(parsed);
+        if (line === undefined) {
+          tooLong.push({ where: `line ${lineNumber}`, reason: `the line is longer than ${maxLine} bytes` });
+          entries++;
+        } else if (!isBlank(line)) entries++;
+        lines.push(line ?? EMPTY);
+        lineBytes += line?.length ?? 0;
       };
       let parts: Buffer[] = [];
       let partBytes = 0;
-      let tooLong = false;
+      let isTooLong = false;
       for await (const chunk of options.input as AsyncIterable<Buffer | string>) {
         const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         bytesRead += buffer.length;
@@ -85,91 +96,66 @@ export function ndjsonSource(options: NdjsonSourceOptions): Source {
         for (;;) {
           const end = buffer.indexOf(NEWLINE, start);
           if (end === -1) break;
-          lineNumber++;
           const piece = buffer.subarray(start, end);
           const line =
-            tooLong || partBytes + piece.length > maxLine ? undefined : join(parts, partBytes, piece);
+            isTooLong || partBytes + piece.length > maxLine
+              ? undefined
+              : parts.length === 0
+                ? piece
+                : Buffer.concat([...parts, piece], partBytes + piece.length);
           parts = [];
           partBytes = 0;
-          tooLong = false;
-          take(line, lineNumber);
+          isTooLong = false;
+          take(line);
           start = end + 1;
-          if (units >= size || batchBytes >= MAX_BATCH_BYTES) yield cut(lineNumber + 1);
+          if (entries >= size || lineBytes >= MAX_BATCH_BYTES) yield cut();
         }
-        if (start < buffer.length && !tooLong) {
+        if (start < buffer.length && !isTooLong) {
           const rest = buffer.subarray(start);
           if (partBytes + rest.length > maxLine) {
-            tooLong = true;
+            isTooLong = true;
             parts = [];
             partBytes = 0;
           } else {
-            // A copy: the chunk itself must not be held past this read.
-            parts.push(Buffer.from(rest));
+            parts.push(rest);
             partBytes += rest.length;
           }
         }
       }
-      if (partBytes > 0 || tooLong) {
-        lineNumber++;
-        take(tooLong ? undefined : join(parts, partBytes, Buffer.alloc(0)), lineNumber);
-      }
-      if (units > 0 || items.length > 0 || rejected.length > 0) yield cut(lineNumber + 1);
-      else batchStart = lineNumber + 1;
+      if (partBytes > 0 || isTooLong) take(isTooLong ? undefined : Buffer.concat(parts, partBytes));
+      if (entries > 0) yield cut();
     },
   };
 }
 
 /**
- * Whether a line could hold what {@link checkJsonText} refuses: a number with more than 15 significant
- * digits (so 16 digits or more, maybe around a point) or an exponent, or nesting past {@link MAX_DEPTH}
- * (which takes more than twice that many characters). Anything else is exact in a double and shallow enough,
- * so the full check, a walk over every character, is skipped; strings that look like numbers only cost it.
+ * Parses newline-ended lines numbered from `firstLine` into entries, and the lines that are not valid
+ * entries (blank and empty lines give nothing; an empty line stands for one too long, rejected already).
  */
-function mayNeedChecking(text: string): boolean {
-  return text.length > 2 * MAX_DEPTH || MAYBE_INEXACT.test(text);
+export function parseLines(bytes: Buffer, firstLine: number): { items: ValueItem[]; rejected: Rejected[] } {
+  const items: ValueItem[] = [];
+  const rejected: Rejected[] = [];
+  let number = firstLine;
+  for (let start = 0; start < bytes.length; number++) {
+    const end = bytes.indexOf(NEWLINE, start);
+    const stop = end === -1 ? bytes.length : end;
+    const text = bytes.toString('utf8', start, stop);
+    start = stop + 1;
+    if (text.trim() === '') continue;
+    const where = `line ${number}`;
+    const parsed = parseEntryLine(text, MAX_DEPTH);
+    if ('reason' in parsed) rejected.push({ where, reason: parsed.reason });
+    else items.push({ kind: 'value', ...parsed, where });
+  }
+  return { items, rejected };
 }
 
-const MAYBE_INEXACT = /[\d.]{16}|\d[eE]/;
-
-function join(parts: Buffer[], bytes: number, last: Buffer): Buffer {
-  if (parts.length === 0) return last;
-  return Buffer.concat([...parts, last], bytes + last.length);
+function isBlank(line: Buffer): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
 }
 
-/** One line checked as the cache API checks a PUT body, with `ttl: null` allowed. */
-export function parseEntry(text: string, where: string): Item | Rejected {
-  const reject = (reason: string): Rejected => ({ where, reason });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return reject(`not JSON (${(error as Error).message})`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return reject('must be a JSON object {"key", "value", "ttl"?}');
-  }
-  const fields = parsed as Record<string, unknown>;
-  for (const name of Object.keys(fields)) {
-    if (!FIELDS.includes(name)) return reject(`unknown field "${name}"; allowed: ${FIELDS.join(', ')}`);
-  }
-  const { key, value, ttl } = fields;
-  if (typeof key !== 'string' || key === '') return reject('"key" must be a non-empty string');
-  if (!('value' in fields)) return reject('needs "value"');
-  if (ttl !== undefined && ttl !== null && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1)) {
-    return reject('"ttl" must be a whole number of seconds, at least 1, or null');
-  }
-  if (mayNeedChecking(text)) {
-    try {
-      checkJsonText(text, MAX_DEPTH);
-    } catch (error) {
-      return reject((error as Error).message);
-    }
-  }
-  return {
-    kind: 'value',
-    key,
-    text: encodeValue(value),
-    ttl: typeof ttl === 'number' ? ttl : undefined,
-    where,
-  };
-}
+const EMPTY = Buffer.alloc(0);

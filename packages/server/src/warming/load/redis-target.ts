@@ -1,6 +1,6 @@
 import { ErrorReply } from '../../redis/resp.js';
 import type { Command, Reply } from '../../redis/types.js';
-import type { Item, Outcome, Target } from './items.js';
+import type { DumpItem, Item, Outcome, Target, ValueItem } from './items.js';
 import type { RedisEndpoint } from './redis-endpoint.js';
 import { withRetries } from './retries.js';
 
@@ -15,7 +15,8 @@ export function redisTarget(redis: RedisEndpoint): Target {
   return {
     close: () => redis.close(),
     write: async (items, onlyMissing) => {
-      const commands = items.map((item) => commandFor(item, onlyMissing));
+      // NDJSON reaches it parsed: unparsed lines are for a gateway's import route.
+      const commands = items.map((item) => commandFor(item as ValueItem | DumpItem, onlyMissing));
       const replies: Reply[] = await withRetries(() => redis.run(commands));
       return items.map((item, i) => outcomeOf(item, replies[i] ?? null, onlyMissing));
     },
@@ -23,7 +24,7 @@ export function redisTarget(redis: RedisEndpoint): Target {
 }
 
 /** The command that writes `item`. */
-export function commandFor(item: Item, onlyMissing: boolean): Command {
+export function commandFor(item: ValueItem | DumpItem, onlyMissing: boolean): Command {
   if (item.kind === 'value') {
     const command: Command = ['SET', item.key, item.text];
     if (item.ttl !== undefined) command.push('EX', String(item.ttl));
