@@ -483,7 +483,7 @@ const md = `# cachegate benchmark: cache warming, ${date}
 | What | Median | Rounds |
 | --- | ---: | --- |
 | \`redis-cli --pipe\` of a RESP file of \`SET key value EX 3600\` | ${fmt(pipe)} entries/s | ${results.pipe.map(fmt).join(', ')} |
-| \`cachegate warm --from entries.ndjson --url <gateway>\` (write token, \`/pipeline\` of 500) | ${fmt(warmHttp)} entries/s | ${results.warmHttp.map(fmt).join(', ')} |
+| \`cachegate warm --from entries.ndjson --url <gateway>\` (write token, \`POST /v1/cache/import\` of 500 lines) | ${fmt(warmHttp)} entries/s | ${results.warmHttp.map(fmt).join(', ')} |
 | \`cachegate warm --from redis://… --redis-url redis://…\` (SCAN, DUMP + PTTL, RESTORE) | ${fmt(median(results.redisToRedis))} keys/s | ${results.redisToRedis.map(fmt).join(', ')} |
 | \`cachegate warm --from redis://… --url <gateway>\` (admin token, one \`POST /restore/…\` per key; ${fmt(results.redisToGateway.keys)} keys) | ${fmt(results.redisToGateway.perSecond)} keys/s | |
 | \`cachegate warm\` of the ${fmt(results.rss.inputBytes / 1048576)} MB input through the gateway | ${fmt(results.rss.lines / results.rss.seconds)} entries/s | |
@@ -495,7 +495,7 @@ Redis for the pipe, \`cachegate warm\`, the gateway and Redis for the warm.
 | --- | ---: | --- |
 | \`redis-cli --pipe\` | ${median(results.pipeCpu).toFixed(2)} µs/entry | ${results.pipeCpu.map((v) => v.toFixed(2)).join(', ')} |
 | \`cachegate warm --url\` | ${median(results.warmCpu).toFixed(2)} µs/entry | ${results.warmCpu.map((v) => v.toFixed(2)).join(', ')} |
-| Pipe ÷ warm (what the throughput ratio would be with the CPU to spare) | ${(median(results.pipeCpu) / median(results.warmCpu)).toFixed(2)} | |
+| Pipe ÷ warm, CPU per entry | ${(median(results.pipeCpu) / median(results.warmCpu)).toFixed(2)} | |
 
 ## Warm start
 
