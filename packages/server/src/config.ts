@@ -217,6 +217,18 @@ const VARIABLES = {
     parse: splitList,
     help: 'Comma-separated key prefixes the near cache keeps; empty: every key.',
   },
+  hotKeys: {
+    env: 'CACHEGATE_HOT_KEYS',
+    default: '1000',
+    parse: integer(0, 100_000),
+    help: 'Keys the hot set follows per database and process (a top-K sketch of the keys read most; GET /v1/admin/hot-keys, cachegate hot-keys), saved in Redis every minute for the warm start. 0: off.',
+  },
+  warmStartMs: {
+    env: 'CACHEGATE_WARM_START_MS',
+    default: '5000',
+    parse: integer(0, 600_000),
+    help: 'With the near cache on, how long a starting process may spend filling it with the saved hot set (at most half of CACHEGATE_NEAR_CACHE_MAX_BYTES) before it listens. 0: start cold.',
+  },
   shutdownGraceMs: {
     env: 'CACHEGATE_SHUTDOWN_GRACE_MS',
     default: '10000',

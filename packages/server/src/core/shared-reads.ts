@@ -1,4 +1,5 @@
 import type { AnswerReservation } from '../answer-budget.js';
+import { touchesReservedKey } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
 import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
 import type { NearCache } from '../redis/near-cache.js';
@@ -62,6 +63,12 @@ export class SharedReads {
     deadline: number,
     reservation?: AnswerReservation,
   ): Promise<Reply[]> {
+    // The near cache's reader runs with the gateway's own rights, and a shared reply is another caller's:
+    // a read naming a reserved key goes on the caller's own connection, where Redis applies its ACL user.
+    for (let i = 0; i < planned.length; i++) {
+      if (touchesReservedKey((planned[i] as PlannedCommand).args))
+        return backend.pipeline({ principal, commands: planned, deadline, reservation });
+    }
     let inFlight = this.#inFlight.get(backend);
     if (inFlight === undefined) {
       inFlight = new Map();

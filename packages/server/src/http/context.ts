@@ -131,14 +131,14 @@ export class RequestContext {
   }
 
   /**
-   * Answers with a body of a known length given in pieces, written a slice at a time: past
+   * Answers with a body given in pieces, of a known length or else chunked, written a slice at a time: past
    * {@link SLICE_HIGH_WATER} unsent bytes it waits for the client to read (closing the connection if it
    * does not within CACHEGATE_SEND_TIMEOUT_MS), and it lets other work run every {@link SLICE_MS}, so that a large
    * answer neither holds the event loop nor piles up in memory.
    */
   async sendPieces(
     status: number,
-    length: number,
+    length: number | undefined,
     pieces: Iterable<string | Buffer>,
     contentType: string = JSON_TYPE,
   ): Promise<void> {
@@ -201,7 +201,9 @@ export class RequestContext {
    * The answer's headers as an object: `writeHead` takes an object as it is, while an array goes through
    * `removeHeader`/`appendHeader` for every entry. Built in one order, so it keeps one shape.
    */
-  #headerObject(contentType: string, length: number): Record<string, string> {
+  #headerObject(contentType: string, length: number | undefined): Record<string, string> {
+    if (length === undefined)
+      return this.#withExtraHeaders({ 'content-type': contentType, 'x-request-id': this.id });
     return this.#withExtraHeaders({
       'content-type': contentType,
       'content-length': String(length),
