@@ -1,0 +1,581 @@
+import {
+  AUTHORITY,
+  CHAR_CLASS,
+  COLON,
+  CR,
+  FIELD_VALUE,
+  HEX,
+  hexValue,
+  LF,
+  SEMICOLON,
+  SPACE,
+  TAB,
+  TARGET,
+  TOKEN,
+} from './chars.js';
+import {
+  connectionFlags,
+  equalsExactly,
+  equalsLowerCase,
+  Flag,
+  isAbsoluteForm,
+  versionMinorOf,
+} from './fields.js';
+import { REFUSED, type Refusal } from './refusals.js';
+import { BodyFraming, commonHeaderName, knownMethod, RequestHead } from './request-head.js';
+
+/** Limits of a {@link RequestParser}; each is enforced as the bytes arrive, never after buffering them. */
+export interface RequestParserOptions {
+  /**
+   * Bytes of the request line and header section together, line ends included (also the bound of a
+   * chunked body's trailer section). Node counts fewer bytes against its own 16 KiB, so at the same
+   * setting this parser refuses first.
+   * @default 16384
+   */
+  maxHeaderBytes?: number;
+  /** Header fields per request (and trailer fields per chunked body). @default 100 */
+  maxHeaderCount?: number;
+}
+
+/** Where a parser delivers what it parsed; called synchronously from {@link RequestParser.execute}. */
+export interface RequestSink {
+  /** A request line and header section, complete and valid. */
+  onHead(head: RequestHead): void;
+  /** Body bytes in order (for chunked bodies, the data without the framing). A view of the input chunk. */
+  onBody(chunk: Buffer): void;
+  /** The request's body is complete (right after `onHead` when it has none). */
+  onEnd(): void;
+}
+
+const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+const DEFAULT_MAX_HEADER_COUNT = 100;
+/** Extension bytes a chunked body may carry in all: Node's bound too, against bodies made of framing. */
+const MAX_CHUNK_EXTENSION_BYTES = 16 * 1024;
+/** Beyond this a chunk size is refused (413): far above any body limit, and exact in a double. */
+const MAX_CHUNK_SIZE = 2 ** 40;
+/** Content-Length digits: 15 stay exact in a double and allow 999 TB, far above any body limit. */
+const MAX_LENGTH_DIGITS = 15;
+
+// Line results: the index after the line's LF, or one of these.
+const NEED_MORE = -1;
+const STOPPED = -2;
+const MALFORMED = -3;
+
+// Parser states.
+const REQUEST_LINE = 0;
+const HEADER_LINE = 1;
+const BODY = 2;
+const CHUNK_SIZE_LINE = 3;
+const CHUNK_DATA = 4;
+const CHUNK_DATA_CR = 5;
+const CHUNK_DATA_LF = 6;
+const TRAILER_LINE = 7;
+/** After a request that does not keep the connection alive: what follows is not read. */
+const CLOSED = 8;
+const REFUSED_STATE = 9;
+
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+/**
+ * A strict, incremental HTTP/1.1 request parser (RFC 9112). Fed the bytes of one connection as they arrive,
+ * in chunks split anywhere, it delivers each request's head, body and end to its sink, pipelined requests
+ * one after another. What is ambiguous is refused, never guessed: see `REFUSED` for the list. After a
+ * refusal it reads nothing more; the connection must be answered with `refusal.status` and closed.
+ *
+ * Lines split across chunks are copied into one growing buffer (at most `maxHeaderBytes`), so input
+ * trickled a byte at a time costs linear time; everything else is read in place.
+ */
+export class RequestParser {
+  readonly #sink: RequestSink;
+  readonly #maxHeaderBytes: number;
+  readonly #maxHeaderCount: number;
+  #state = REQUEST_LINE;
+  #refusal: Refusal | undefined;
+  #isPaused = false;
+  /** The start of a line whose end has not arrived yet. */
+  #carry: Latin1Buffer | undefined;
+  #carryLength = 0;
+  // The request being parsed.
+  #headBytes = 0;
+  #headerCount = 0;
+  #method = '';
+  #target = '';
+  #versionMinor: 0 | 1 = 1;
+  #headers: string[] = [];
+  #contentLength = -1;
+  #isChunked = false;
+  #hasTransferEncoding = false;
+  #hosts = 0;
+  #connection = 0;
+  #hasUpgrade = false;
+  #hasExpect = false;
+  #keepAlive = true;
+  /** Body bytes (or bytes of the current chunk) still to come. */
+  #remaining = 0;
+  #extensionBytes = 0;
+
+  constructor(sink: RequestSink, options: RequestParserOptions = {}) {
+    this.#sink = sink;
+    this.#maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    this.#maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  }
+
+  /** Why the input was refused; undefined while it is acceptable. */
+  get refusal(): Refusal | undefined {
+    return this.#refusal;
+  }
+
+  /** True between requests, with no byte of a next one received: the connection may be closed quietly. */
+  get isIdle(): boolean {
+    return (
+      (this.#state === REQUEST_LINE && this.#carryLength === 0 && this.#headBytes === 0) || this.#isClosed
+    );
+  }
+
+  /** True after a request that does not keep the connection alive was read: nothing more will be. */
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  get #isClosed(): boolean {
+    return this.#state === CLOSED;
+  }
+
+  /** Stops `execute` after the callback that calls this returns, until {@link resume}. */
+  pause(): void {
+    this.#isPaused = true;
+  }
+
+  resume(): void {
+    this.#isPaused = false;
+  }
+
+  /**
+   * Parses `chunk` and returns how many of its bytes were consumed: all of them unless the sink paused
+   * the parser, in which case the rest must be passed again after `resume()`. Check `refusal` after each
+   * call. Body chunks handed to the sink are views of `chunk`.
+   */
+  execute(chunk: Buffer): number {
+    const end = chunk.length;
+    if (this.#state >= CLOSED) return end;
+    if (this.#isPaused) return 0;
+    let pos = 0;
+    if (this.#carryLength > 0) {
+      pos = this.#finishCarriedLine(chunk as Latin1Buffer);
+      if (pos === STOPPED) return end;
+    }
+    while (pos < end && !this.#isPaused) {
+      switch (this.#state) {
+        case BODY:
+        case CHUNK_DATA:
+          pos = this.#body(chunk, pos, end);
+          break;
+        case CHUNK_DATA_CR:
+          if (chunk[pos] !== CR) return this.#stop(REFUSED.chunkEnd, end);
+          this.#state = CHUNK_DATA_LF;
+          pos++;
+          break;
+        case CHUNK_DATA_LF:
+          if (chunk[pos] !== LF) return this.#stop(REFUSED.chunkEnd, end);
+          this.#state = CHUNK_SIZE_LINE;
+          pos++;
+          break;
+        case CLOSED:
+        case REFUSED_STATE:
+          return end;
+        default: {
+          const next = this.#line(chunk as Latin1Buffer, pos, end);
+          if (next === STOPPED) return end;
+          if (next === NEED_MORE) {
+            this.#carryOver(chunk, pos, end);
+            return end;
+          }
+          pos = next;
+        }
+      }
+    }
+    return pos;
+  }
+
+  /**
+   * The connection's input ended. Returns the refusal when it ended inside a request (nothing is answered
+   * to a request that was not all received, but the engine logs and counts it), else undefined.
+   */
+  finish(): Refusal | undefined {
+    if (this.#refusal === undefined && !this.isIdle) this.#stop(REFUSED.incomplete, 0);
+    return this.#refusal;
+  }
+
+  #stop(refusal: Refusal, result: number): number {
+    this.#refusal = refusal;
+    this.#state = REFUSED_STATE;
+    this.#carryLength = 0;
+    return result;
+  }
+
+  #refuse(refusal: Refusal): number {
+    return this.#stop(refusal, STOPPED);
+  }
+
+  #line(buf: Latin1Buffer, start: number, end: number): number {
+    switch (this.#state) {
+      case REQUEST_LINE:
+        return this.#requestLine(buf, start, end);
+      case HEADER_LINE:
+        return this.#fieldLine(buf, start, end, false);
+      case CHUNK_SIZE_LINE:
+        return this.#chunkSizeLine(buf, start, end);
+      default:
+        return this.#fieldLine(buf, start, end, true);
+    }
+  }
+
+  /** Keeps the start of an unfinished line, unless it already breaks its limit. */
+  #carryOver(chunk: Buffer, start: number, end: number) {
+    const length = this.#carryLength + end - start;
+    const state = this.#state;
+    if (state === CHUNK_SIZE_LINE) {
+      // Sixteen hex digits (leading zeros included) and the extension bytes the body may still carry.
+      if (length > 16 + MAX_CHUNK_EXTENSION_BYTES - this.#extensionBytes) {
+        this.#stop(REFUSED.chunkExtension, 0);
+        return;
+      }
+    } else if (this.#headBytes + length > this.#maxHeaderBytes) {
+      const refusal =
+        state === REQUEST_LINE
+          ? REFUSED.requestLineTooLong
+          : state === HEADER_LINE
+            ? REFUSED.headerTooLarge
+            : REFUSED.trailers;
+      this.#stop(refusal, 0);
+      return;
+    }
+    let carry = this.#carry;
+    if (carry === undefined || carry.length < length) {
+      const grown = Buffer.allocUnsafe(Math.max(256, length * 2)) as Latin1Buffer;
+      if (carry !== undefined) carry.copy(grown, 0, 0, this.#carryLength);
+      this.#carry = carry = grown;
+    }
+    chunk.copy(carry, this.#carryLength, start, end);
+    this.#carryLength = length;
+  }
+
+  /** Completes the carried line with the start of `chunk`; returns where the rest of `chunk` begins. */
+  #finishCarriedLine(chunk: Latin1Buffer): number {
+    const lf = chunk.indexOf(LF);
+    const used = lf === -1 ? chunk.length : lf + 1;
+    this.#carryOver(chunk, 0, used);
+    if (this.#state === REFUSED_STATE) return STOPPED;
+    if (lf === -1) return used;
+    const carry = this.#carry as Latin1Buffer;
+    const length = this.#carryLength;
+    this.#carryLength = 0;
+    const next = this.#line(carry, 0, length);
+    // A line that holds its LF is always decided: accepted whole, or refused.
+    if (next === STOPPED) return STOPPED;
+    if (next !== length) return this.#stop(REFUSED.requestLine, STOPPED);
+    return used;
+  }
+
+  #requestLine(buf: Latin1Buffer, start: number, end: number): number {
+    let i = start;
+    let byte = buf[i] as number;
+    if (byte === CR) {
+      // Empty lines before a request line are skipped (RFC 9112 §2.2), within the header byte limit.
+      if (i + 1 === end) return NEED_MORE;
+      if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+      this.#headBytes += 2;
+      return this.#headBytes > this.#maxHeaderBytes ? this.#refuse(REFUSED.requestLineTooLong) : i + 2;
+    }
+    while ((CHAR_CLASS[byte] as number) & TOKEN) {
+      if (++i === end) return NEED_MORE;
+      byte = buf[i] as number;
+    }
+    if (byte !== SPACE || i === start) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.method);
+    const method = knownMethod(buf, start, i);
+    if (method === undefined) return this.#refuse(REFUSED.unsupportedMethod);
+    const targetStart = ++i;
+    if (i === end) return NEED_MORE;
+    byte = buf[i] as number;
+    while ((CHAR_CLASS[byte] as number) & TARGET) {
+      if (++i === end) return NEED_MORE;
+      byte = buf[i] as number;
+    }
+    if (byte !== SPACE || i === targetStart) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.target);
+    const targetEnd = i;
+    const versionStart = ++i;
+    // "HTTP/1.1" then CRLF: stop at the first line end or past the ninth byte, whichever comes first.
+    while (i < end) {
+      byte = buf[i] as number;
+      if (byte === CR || byte === LF || i - versionStart > 8) break;
+      i++;
+    }
+    if (i === end) return NEED_MORE;
+    if (byte !== CR) return this.#refuse(byte === LF ? REFUSED.bareLineFeed : REFUSED.version);
+    if (i + 1 === end) return NEED_MORE;
+    if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+    const minor = versionMinorOf(buf, versionStart, i);
+    if (minor === -1) return this.#refuse(REFUSED.version);
+    if (minor === -2) return this.#refuse(REFUSED.unsupportedVersion);
+    const first = buf[targetStart];
+    if (first === 0x2a /* '*' */) {
+      if (targetEnd - targetStart !== 1 || method !== 'OPTIONS') return this.#refuse(REFUSED.targetForm);
+    } else if (first !== 0x2f /* '/' */ && !isAbsoluteForm(buf, targetStart, targetEnd)) {
+      return this.#refuse(REFUSED.target);
+    }
+    this.#headBytes += i + 2 - start;
+    if (this.#headBytes > this.#maxHeaderBytes) return this.#refuse(REFUSED.requestLineTooLong);
+    this.#method = method;
+    this.#target = buf.latin1Slice(targetStart, targetEnd);
+    this.#versionMinor = minor;
+    this.#headers = [];
+    this.#state = HEADER_LINE;
+    return i + 2;
+  }
+
+  /** A header (or trailer) line, or the empty line that ends the section. */
+  #fieldLine(buf: Latin1Buffer, start: number, end: number, isTrailer: boolean): number {
+    let i = start;
+    let byte = buf[i] as number;
+    if (byte === CR) {
+      if (i + 1 === end) return NEED_MORE;
+      if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+      this.#headBytes += 2;
+      if (this.#headBytes > this.#maxHeaderBytes)
+        return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.headerTooLarge);
+      return isTrailer ? this.#messageEnd(i + 2) : this.#headComplete(i + 2);
+    }
+    // A line starting with whitespace continues the previous field (obs-fold): refused, never joined.
+    if (byte === SPACE || byte === TAB) return this.#refuse(REFUSED.obsFold);
+    let hasUpperCase = false;
+    while ((CHAR_CLASS[byte] as number) & TOKEN) {
+      if (byte <= 0x5a && byte >= 0x41) hasUpperCase = true;
+      if (++i === end) return NEED_MORE;
+      byte = buf[i] as number;
+    }
+    if (byte !== COLON || i === start) {
+      const refusal = byte === SPACE || byte === TAB ? REFUSED.spaceBeforeColon : REFUSED.fieldName;
+      return this.#refuse(lineEndRefusal(byte) ?? refusal);
+    }
+    const nameEnd = i++;
+    while (i < end && (buf[i] === SPACE || buf[i] === TAB)) i++;
+    const valueStart = i;
+    let valueEnd = i;
+    while (i < end) {
+      byte = buf[i] as number;
+      if (!((CHAR_CLASS[byte] as number) & FIELD_VALUE)) break;
+      i++;
+      if (byte !== SPACE && byte !== TAB) valueEnd = i;
+    }
+    if (i === end) return NEED_MORE;
+    if (byte !== CR) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.fieldValue);
+    if (i + 1 === end) return NEED_MORE;
+    if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+    this.#headBytes += i + 2 - start;
+    if (this.#headBytes > this.#maxHeaderBytes)
+      return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.headerTooLarge);
+    if (++this.#headerCount > this.#maxHeaderCount)
+      return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.tooManyHeaders);
+    // Trailers are checked and dropped: nothing in the gateway reads them.
+    if (isTrailer) return i + 2;
+    const common = commonHeaderName(buf, start, nameEnd);
+    let name: string;
+    if (common === undefined) {
+      name = buf.latin1Slice(start, nameEnd);
+      if (hasUpperCase) name = name.toLowerCase();
+    } else {
+      name = common;
+      const refusal = this.#framingField(common, buf, valueStart, valueEnd);
+      if (refusal !== undefined) return this.#refuse(refusal);
+    }
+    this.#headers.push(name, valueEnd === valueStart ? '' : buf.latin1Slice(valueStart, valueEnd));
+    return i + 2;
+  }
+
+  /** Fields that decide framing, keep-alive or the answer; a refusal when one is wrong or repeated. */
+  #framingField(name: string, buf: Buffer, start: number, end: number): Refusal | undefined {
+    switch (name) {
+      case 'content-length': {
+        if (this.#contentLength !== -1) return REFUSED.repeatedContentLength;
+        if (start === end) return REFUSED.contentLength;
+        if (end - start > MAX_LENGTH_DIGITS)
+          return onlyDigits(buf, start, end) ? REFUSED.contentLengthTooLarge : REFUSED.contentLength;
+        let length = 0;
+        for (let i = start; i < end; i++) {
+          const digit = (buf[i] as number) - 0x30;
+          if (digit < 0 || digit > 9) return REFUSED.contentLength;
+          length = length * 10 + digit;
+        }
+        this.#contentLength = length;
+        return undefined;
+      }
+      case 'transfer-encoding':
+        if (this.#hasTransferEncoding) return REFUSED.repeatedTransferEncoding;
+        this.#hasTransferEncoding = true;
+        // Exactly `chunked`: a list, another coding or another spelling may be read differently by a hop
+        // in front of us, and that difference is what request smuggling is made of.
+        if (!equalsExactly(buf, start, end, 'chunked')) return REFUSED.transferEncoding;
+        this.#isChunked = true;
+        return undefined;
+      case 'host':
+        if (++this.#hosts > 1) return REFUSED.host;
+        for (let i = start; i < end; i++) {
+          if (!((CHAR_CLASS[buf[i] as number] as number) & AUTHORITY)) return REFUSED.host;
+        }
+        return undefined;
+      case 'connection':
+        this.#connection |= connectionFlags(buf, start, end);
+        return undefined;
+      case 'upgrade':
+        this.#hasUpgrade = true;
+        return undefined;
+      case 'expect':
+        if (this.#hasExpect) return REFUSED.repeatedExpect;
+        this.#hasExpect = true;
+        return equalsLowerCase(buf, start, end, '100-continue') ? undefined : REFUSED.expectation;
+      default:
+        return undefined;
+    }
+  }
+
+  /** The empty line after the headers: checks what needs all of them, then delivers the head. */
+  #headComplete(next: number): number {
+    const isHttp11 = this.#versionMinor === 1;
+    if (isHttp11 && this.#hosts === 0) return this.#refuse(REFUSED.host);
+    if (this.#isChunked) {
+      if (this.#contentLength !== -1) return this.#refuse(REFUSED.lengthAndChunked);
+      // RFC 9112 §6.1: framing of an HTTP/1.0 message with Transfer-Encoding cannot be trusted.
+      if (!isHttp11) return this.#refuse(REFUSED.chunkedHttp10);
+    }
+    const connection = this.#connection;
+    // HTTP/1.0 closes unless asked not to; an upgrade is never performed, and what follows one may not be
+    // HTTP, so nothing after it is read.
+    const keepAlive =
+      !(connection & Flag.close) &&
+      (isHttp11 || (connection & Flag.keepAlive) !== 0) &&
+      !(connection & Flag.upgrade && this.#hasUpgrade);
+    this.#keepAlive = keepAlive;
+    const length = this.#contentLength;
+    const framing = this.#isChunked
+      ? BodyFraming.Chunked
+      : length > 0
+        ? BodyFraming.Length
+        : BodyFraming.None;
+    const head = new RequestHead(
+      this.#method,
+      this.#target,
+      this.#versionMinor,
+      this.#headers,
+      framing,
+      framing === BodyFraming.Length ? length : 0,
+      keepAlive,
+      this.#hasExpect,
+    );
+    this.#headBytes = 0;
+    this.#headerCount = 0;
+    if (framing === BodyFraming.None) {
+      this.#sink.onHead(head);
+      return this.#messageEnd(next);
+    }
+    this.#state = framing === BodyFraming.Chunked ? CHUNK_SIZE_LINE : BODY;
+    this.#remaining = length;
+    this.#sink.onHead(head);
+    return next;
+  }
+
+  /** Body bytes of a Content-Length body or of one chunk, up to `end`. */
+  #body(chunk: Buffer, pos: number, end: number): number {
+    const take = Math.min(this.#remaining, end - pos);
+    this.#remaining -= take;
+    const isLast = this.#remaining === 0;
+    if (isLast && this.#state === CHUNK_DATA) this.#state = CHUNK_DATA_CR;
+    this.#sink.onBody(chunk.subarray(pos, pos + take));
+    if (isLast && this.#state === BODY) return this.#messageEnd(pos + take);
+    return pos + take;
+  }
+
+  #chunkSizeLine(buf: Latin1Buffer, start: number, end: number): number {
+    let i = start;
+    let byte = buf[i] as number;
+    let size = 0;
+    while ((CHAR_CLASS[byte] as number) & HEX) {
+      size = size * 16 + hexValue(byte);
+      if (size > MAX_CHUNK_SIZE) return this.#refuse(REFUSED.chunkTooLarge);
+      if (++i === end) return NEED_MORE;
+      byte = buf[i] as number;
+    }
+    if (i === start) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.chunkSize);
+    if (byte === SEMICOLON) {
+      const extensionStart = i;
+      i = skipChunkExtensions(buf, i, end);
+      if (i === NEED_MORE) return NEED_MORE;
+      if (i === MALFORMED) return this.#refuse(REFUSED.chunkExtension);
+      this.#extensionBytes += i - extensionStart;
+      if (this.#extensionBytes > MAX_CHUNK_EXTENSION_BYTES) return this.#refuse(REFUSED.chunkExtension);
+      byte = buf[i] as number;
+      if (byte !== CR) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.chunkExtension);
+    } else if (byte !== CR) {
+      return this.#refuse(lineEndRefusal(byte) ?? REFUSED.chunkSize);
+    }
+    if (i + 1 === end) return NEED_MORE;
+    if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+    if (size === 0) {
+      this.#state = TRAILER_LINE;
+    } else {
+      this.#state = CHUNK_DATA;
+      this.#remaining = size;
+    }
+    return i + 2;
+  }
+
+  /** The request is complete: tells the sink, and gets ready for the next one (or for none). */
+  #messageEnd(next: number): number {
+    this.#state = this.#keepAlive ? REQUEST_LINE : CLOSED;
+    this.#headBytes = 0;
+    this.#headerCount = 0;
+    this.#contentLength = -1;
+    this.#isChunked = false;
+    this.#hasTransferEncoding = false;
+    this.#hosts = 0;
+    this.#connection = 0;
+    this.#hasUpgrade = false;
+    this.#hasExpect = false;
+    this.#keepAlive = true;
+    this.#extensionBytes = 0;
+    this.#sink.onEnd();
+    return next;
+  }
+}
+
+function onlyDigits(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if ((buf[i] as number) < 0x30 || (buf[i] as number) > 0x39) return false;
+  return true;
+}
+
+/** The refusal for a line end where it may not be, or undefined when `byte` is no line end byte. */
+function lineEndRefusal(byte: number): Refusal | undefined {
+  if (byte === LF) return REFUSED.bareLineFeed;
+  if (byte === CR) return REFUSED.bareCarriageReturn;
+  return undefined;
+}
+
+/**
+ * Skips `;name` or `;name=value` extensions (tokens only, no whitespace, no quoted strings: stricter than
+ * RFC 9112 §7.1.1 allows, and nothing reads them). Returns the index of the byte after them, NEED_MORE, or
+ * MALFORMED for an empty name or value.
+ */
+function skipChunkExtensions(buf: Buffer, start: number, end: number): number {
+  let i = start;
+  while (i < end && buf[i] === SEMICOLON) {
+    const nameStart = ++i;
+    while (i < end && (CHAR_CLASS[buf[i] as number] as number) & TOKEN) i++;
+    if (i === end) return NEED_MORE;
+    if (i === nameStart) return MALFORMED;
+    if (buf[i] !== 0x3d /* '=' */) continue;
+    const valueStart = ++i;
+    while (i < end && (CHAR_CLASS[buf[i] as number] as number) & TOKEN) i++;
+    if (i === end) return NEED_MORE;
+    if (i === valueStart) return MALFORMED;
+  }
+  return i === end ? NEED_MORE : i;
+}
