@@ -233,21 +233,9 @@ export class RequestParser {
   /** Keeps the start of an unfinished line, unless it already breaks its limit. */
   #carryOver(chunk: Buffer, start: number, end: number) {
     const length = this.#carryLength + end - start;
-    const state = this.#state;
-    if (state === CHUNK_SIZE_LINE) {
-      // Sixteen hex digits (leading zeros included) and the extension bytes the body may still carry.
-      if (length > 16 + MAX_CHUNK_EXTENSION_BYTES - this.#extensionBytes) {
-        this.#stop(REFUSED.chunkExtension, 0);
-        return;
-      }
-    } else if (this.#headBytes + length > this.#maxHeaderBytes) {
-      const refusal =
-        state === REQUEST_LINE
-          ? REFUSED.requestLineTooLong
-          : state === HEADER_LINE
-            ? REFUSED.headerTooLarge
-            : REFUSED.trailers;
-      this.#stop(refusal, 0);
+    const overLimit = this.#overLimit(length);
+    if (overLimit !== undefined) {
+      this.#stop(overLimit, 0);
       return;
     }
     let carry = this.#carry;
@@ -271,10 +259,38 @@ export class RequestParser {
     const length = this.#carryLength;
     this.#carryLength = 0;
     const next = this.#line(carry, 0, length);
-    // A line that holds its LF is always decided: accepted whole, or refused.
     if (next === STOPPED) return STOPPED;
+    // A line that holds its LF is always decided: accepted whole, or refused.
     if (next !== length) return this.#stop(REFUSED.requestLine, STOPPED);
     return used;
+  }
+
+  /**
+   * The refusal for a line of `length` bytes (so far) that breaks its limit: the head's bytes, or for a
+   * chunk size line sixteen hex digits and the extension bytes the body may still carry.
+   */
+  #overLimit(length: number): Refusal | undefined {
+    const state = this.#state;
+    if (state === CHUNK_SIZE_LINE) {
+      return length > 18 + MAX_CHUNK_EXTENSION_BYTES - this.#extensionBytes
+        ? REFUSED.chunkExtension
+        : undefined;
+    }
+    if (this.#headBytes + length <= this.#maxHeaderBytes) return undefined;
+    if (state === REQUEST_LINE) return REFUSED.requestLineTooLong;
+    return state === HEADER_LINE ? REFUSED.headerTooLarge : REFUSED.trailers;
+  }
+
+  /**
+   * Refuses the line starting at `start` for what was found at `at`, once the line is whole: until its LF
+   * arrives the verdict waits (NEED_MORE), and a whole line over its limit is refused for that first. So
+   * the verdict on any input is the same wherever it was split into chunks.
+   */
+  #refuseLine(buf: Buffer, start: number, at: number, end: number, refusal: Refusal): number {
+    let lf = at;
+    while (lf < end && buf[lf] !== LF) lf++;
+    if (lf === end) return NEED_MORE;
+    return this.#refuse(this.#overLimit(lf + 1 - start) ?? lineEndRefusal(buf, at) ?? refusal);
   }
 
   #requestLine(buf: Latin1Buffer, start: number, end: number): number {
@@ -283,17 +299,19 @@ export class RequestParser {
     if (byte === CR) {
       // Empty lines before a request line are skipped (RFC 9112 §2.2), within the header byte limit.
       if (i + 1 === end) return NEED_MORE;
-      if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+      if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
+      const overLimit = this.#overLimit(2);
+      if (overLimit !== undefined) return this.#refuse(overLimit);
       this.#headBytes += 2;
-      return this.#headBytes > this.#maxHeaderBytes ? this.#refuse(REFUSED.requestLineTooLong) : i + 2;
+      return i + 2;
     }
     while ((CHAR_CLASS[byte] as number) & TOKEN) {
       if (++i === end) return NEED_MORE;
       byte = buf[i] as number;
     }
-    if (byte !== SPACE || i === start) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.method);
+    if (byte !== SPACE || i === start) return this.#refuseLine(buf, start, i, end, REFUSED.method);
     const method = knownMethod(buf, start, i);
-    if (method === undefined) return this.#refuse(REFUSED.unsupportedMethod);
+    if (method === undefined) return this.#refuseLine(buf, start, i, end, REFUSED.unsupportedMethod);
     const targetStart = ++i;
     if (i === end) return NEED_MORE;
     byte = buf[i] as number;
@@ -301,7 +319,7 @@ export class RequestParser {
       if (++i === end) return NEED_MORE;
       byte = buf[i] as number;
     }
-    if (byte !== SPACE || i === targetStart) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.target);
+    if (byte !== SPACE || i === targetStart) return this.#refuseLine(buf, start, i, end, REFUSED.target);
     const targetEnd = i;
     const versionStart = ++i;
     // "HTTP/1.1" then CRLF: stop at the first line end or past the ninth byte, whichever comes first.
@@ -311,9 +329,13 @@ export class RequestParser {
       i++;
     }
     if (i === end) return NEED_MORE;
-    if (byte !== CR) return this.#refuse(byte === LF ? REFUSED.bareLineFeed : REFUSED.version);
+    if (byte !== CR) return this.#refuseLine(buf, start, i, end, REFUSED.version);
     if (i + 1 === end) return NEED_MORE;
-    if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+    if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
+    // The line is whole: its length first, then what it says.
+    const length = i + 2 - start;
+    const overLimit = this.#overLimit(length);
+    if (overLimit !== undefined) return this.#refuse(overLimit);
     const minor = versionMinorOf(buf, versionStart, i);
     if (minor === -1) return this.#refuse(REFUSED.version);
     if (minor === -2) return this.#refuse(REFUSED.unsupportedVersion);
@@ -323,8 +345,7 @@ export class RequestParser {
     } else if (first !== 0x2f /* '/' */ && !isAbsoluteForm(buf, targetStart, targetEnd)) {
       return this.#refuse(REFUSED.target);
     }
-    this.#headBytes += i + 2 - start;
-    if (this.#headBytes > this.#maxHeaderBytes) return this.#refuse(REFUSED.requestLineTooLong);
+    this.#headBytes += length;
     this.#method = method;
     this.#target = buf.latin1Slice(targetStart, targetEnd);
     this.#versionMinor = minor;
@@ -339,14 +360,13 @@ export class RequestParser {
     let byte = buf[i] as number;
     if (byte === CR) {
       if (i + 1 === end) return NEED_MORE;
-      if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
-      this.#headBytes += 2;
-      if (this.#headBytes > this.#maxHeaderBytes)
-        return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.headerTooLarge);
+      if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
+      const overLimit = this.#overLimit(2);
+      if (overLimit !== undefined) return this.#refuse(overLimit);
       return isTrailer ? this.#messageEnd(i + 2) : this.#headComplete(i + 2);
     }
     // A line starting with whitespace continues the previous field (obs-fold): refused, never joined.
-    if (byte === SPACE || byte === TAB) return this.#refuse(REFUSED.obsFold);
+    if (byte === SPACE || byte === TAB) return this.#refuseLine(buf, start, i, end, REFUSED.obsFold);
     let hasUpperCase = false;
     while ((CHAR_CLASS[byte] as number) & TOKEN) {
       if (byte <= 0x5a && byte >= 0x41) hasUpperCase = true;
@@ -355,7 +375,7 @@ export class RequestParser {
     }
     if (byte !== COLON || i === start) {
       const refusal = byte === SPACE || byte === TAB ? REFUSED.spaceBeforeColon : REFUSED.fieldName;
-      return this.#refuse(lineEndRefusal(byte) ?? refusal);
+      return this.#refuseLine(buf, start, i, end, refusal);
     }
     const nameEnd = i++;
     while (i < end && (buf[i] === SPACE || buf[i] === TAB)) i++;
@@ -368,12 +388,12 @@ export class RequestParser {
       if (byte !== SPACE && byte !== TAB) valueEnd = i;
     }
     if (i === end) return NEED_MORE;
-    if (byte !== CR) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.fieldValue);
+    if (byte !== CR) return this.#refuseLine(buf, start, i, end, REFUSED.fieldValue);
     if (i + 1 === end) return NEED_MORE;
-    if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+    if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
+    const overLimit = this.#overLimit(i + 2 - start);
+    if (overLimit !== undefined) return this.#refuse(overLimit);
     this.#headBytes += i + 2 - start;
-    if (this.#headBytes > this.#maxHeaderBytes)
-      return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.headerTooLarge);
     if (++this.#headerCount > this.#maxHeaderCount)
       return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.tooManyHeaders);
     // Trailers are checked and dropped: nothing in the gateway reads them.
@@ -500,25 +520,27 @@ export class RequestParser {
     let size = 0;
     while ((CHAR_CLASS[byte] as number) & HEX) {
       size = size * 16 + hexValue(byte);
-      if (size > MAX_CHUNK_SIZE) return this.#refuse(REFUSED.chunkTooLarge);
+      if (size > MAX_CHUNK_SIZE) return this.#refuseLine(buf, start, i, end, REFUSED.chunkTooLarge);
       if (++i === end) return NEED_MORE;
       byte = buf[i] as number;
     }
-    if (i === start) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.chunkSize);
+    if (i === start) return this.#refuseLine(buf, start, i, end, REFUSED.chunkSize);
+    const extensionStart = i;
     if (byte === SEMICOLON) {
-      const extensionStart = i;
       i = skipChunkExtensions(buf, i, end);
       if (i === NEED_MORE) return NEED_MORE;
-      if (i === MALFORMED) return this.#refuse(REFUSED.chunkExtension);
-      this.#extensionBytes += i - extensionStart;
-      if (this.#extensionBytes > MAX_CHUNK_EXTENSION_BYTES) return this.#refuse(REFUSED.chunkExtension);
-      byte = buf[i] as number;
-      if (byte !== CR) return this.#refuse(lineEndRefusal(byte) ?? REFUSED.chunkExtension);
+      if (i === MALFORMED || buf[i] !== CR) {
+        return this.#refuseLine(buf, start, Math.max(i, extensionStart), end, REFUSED.chunkExtension);
+      }
     } else if (byte !== CR) {
-      return this.#refuse(lineEndRefusal(byte) ?? REFUSED.chunkSize);
+      return this.#refuseLine(buf, start, i, end, REFUSED.chunkSize);
     }
     if (i + 1 === end) return NEED_MORE;
-    if (buf[i + 1] !== LF) return this.#refuse(REFUSED.bareCarriageReturn);
+    if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
+    const overLimit = this.#overLimit(i + 2 - start);
+    if (overLimit !== undefined) return this.#refuse(overLimit);
+    this.#extensionBytes += i - extensionStart;
+    if (this.#extensionBytes > MAX_CHUNK_EXTENSION_BYTES) return this.#refuse(REFUSED.chunkExtension);
     if (size === 0) {
       this.#state = TRAILER_LINE;
     } else {
@@ -552,10 +574,14 @@ function onlyDigits(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-/** The refusal for a line end where it may not be, or undefined when `byte` is no line end byte. */
-function lineEndRefusal(byte: number): Refusal | undefined {
+/**
+ * The refusal for a line end byte where none may be (LF without CR before it, CR without LF after it), or
+ * undefined when the byte at `at` is neither or is a CRLF that merely ends the line too early.
+ */
+function lineEndRefusal(buf: Buffer, at: number): Refusal | undefined {
+  const byte = buf[at];
   if (byte === LF) return REFUSED.bareLineFeed;
-  if (byte === CR) return REFUSED.bareCarriageReturn;
+  if (byte === CR && buf[at + 1] !== LF) return REFUSED.bareCarriageReturn;
   return undefined;
 }
 
