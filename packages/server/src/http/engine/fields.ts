@@ -1,20 +1,27 @@
 // Readers of the few request parts whose meaning the parser needs, straight from the bytes (no strings).
-import { AUTHORITY, CHAR_CLASS, COMMA, SPACE, TAB } from './chars.js';
+import { AUTHORITY, CHAR_CLASS, COMMA, SPACE, TAB, TOKEN } from './chars.js';
 
 /** Tokens of a `Connection` value that change how the connection is kept. */
 export const Flag = { close: 1, keepAlive: 2, upgrade: 4 } as const;
 
-/** The {@link Flag}s named in a `Connection` value (a comma-separated list, compared case-insensitively). */
+/**
+ * The {@link Flag}s named in a `Connection` value: a comma-separated list of tokens with optional
+ * whitespace around each, compared case-insensitively. -1 when an element is not a token: a reader that
+ * skips the odd element and one that gives up on the whole value would keep the connection differently.
+ */
 export function connectionFlags(buf: Uint8Array, start: number, end: number): number {
   let flags = 0;
   let i = start;
   while (i < end) {
     while (i < end && isListSeparator(buf[i] as number)) i++;
     const tokenStart = i;
-    while (i < end && !isListSeparator(buf[i] as number)) i++;
-    if (equalsLowerCase(buf, tokenStart, i, 'close')) flags |= Flag.close;
-    else if (equalsLowerCase(buf, tokenStart, i, 'keep-alive')) flags |= Flag.keepAlive;
-    else if (equalsLowerCase(buf, tokenStart, i, 'upgrade')) flags |= Flag.upgrade;
+    while (i < end && (CHAR_CLASS[buf[i] as number] as number) & TOKEN) i++;
+    const tokenEnd = i;
+    while (i < end && (buf[i] === SPACE || buf[i] === TAB)) i++;
+    if (i < end && buf[i] !== COMMA) return -1;
+    if (equalsLowerCase(buf, tokenStart, tokenEnd, 'close')) flags |= Flag.close;
+    else if (equalsLowerCase(buf, tokenStart, tokenEnd, 'keep-alive')) flags |= Flag.keepAlive;
+    else if (equalsLowerCase(buf, tokenStart, tokenEnd, 'upgrade')) flags |= Flag.upgrade;
   }
   return flags;
 }

@@ -30,6 +30,7 @@ export const REFUSED = {
   headerTooLarge: refusal(431, 'Request headers are too large'),
   tooManyHeaders: refusal(431, 'Too many request headers'),
   requestLineTooLong: refusal(414, 'Request line is too long'),
+  connection: refusal(400, 'Malformed Connection'),
   host: refusal(400, 'Missing, repeated or malformed Host'),
   expectation: refusal(417, 'Only Expect: 100-continue is supported'),
   repeatedExpect: refusal(400, 'Repeated Expect'),
@@ -46,5 +47,6 @@ export const REFUSED = {
   chunkExtension: refusal(400, 'Malformed or oversized chunk extension'),
   chunkEnd: refusal(400, 'Chunk data not followed by CRLF'),
   trailers: refusal(431, 'Trailer section is too large'),
+  trailerField: refusal(400, 'Framing or connection field in trailers'),
   incomplete: refusal(400, 'Connection ended inside a request'),
 } as const;

@@ -142,6 +142,7 @@ const REFUSALS: [string, string, (typeof REFUSED)[keyof typeof REFUSED]][] = [
   ['negative Content-Length', get('/', 'Content-Length: -1\r\n'), REFUSED.contentLength],
   ['space inside Content-Length', get('/', 'Content-Length: 1 1\r\n'), REFUSED.contentLength],
   ['empty Content-Length', get('/', 'Content-Length:\r\n'), REFUSED.contentLength],
+  ['Content-Length with trailing whitespace', get('/', 'Content-Length: 1\t\r\n'), REFUSED.contentLength],
   ['hex Content-Length', get('/', 'Content-Length: 0x1\r\n'), REFUSED.contentLength],
   ['huge Content-Length', get('/', 'Content-Length: 1000000000000000\r\n'), REFUSED.contentLengthTooLarge],
   ['Transfer-Encoding other than chunked', get('/', 'Transfer-Encoding: gzip\r\n'), REFUSED.transferEncoding],
@@ -197,6 +198,8 @@ const REFUSALS: [string, string, (typeof REFUSED)[keyof typeof REFUSED]][] = [
   ['repeated Host', get('/', HOST), REFUSED.host],
   ['Host with a space', 'GET / HTTP/1.1\r\nHost: g w\r\n\r\n', REFUSED.host],
   ['Host with a path', 'GET / HTTP/1.1\r\nHost: gw/x\r\n\r\n', REFUSED.host],
+  ['Connection element that is no token', get('/', 'Connection: \xff keep-alive\r\n'), REFUSED.connection],
+  ['Connection element with a space', get('/', 'Connection: keep alive\r\n'), REFUSED.connection],
   ['other expectation', post('x', 'Expect: 100-continue, x\r\n'), REFUSED.expectation],
   ['repeated Expect', post('x', 'Expect: 100-continue\r\nExpect: 100-continue\r\n'), REFUSED.repeatedExpect],
   ['headers over the byte limit', get('/', `X: ${'a'.repeat(16 * 1024)}\r\n`), REFUSED.headerTooLarge],
@@ -221,6 +224,8 @@ const REFUSALS: [string, string, (typeof REFUSED)[keyof typeof REFUSED]][] = [
   ['chunk data ended by LF only', chunked('5\r\nhello\n0\r\n\r\n'), REFUSED.chunkEnd],
   ['last chunk with LF only', chunked('0\n\r\n'), REFUSED.bareLineFeed],
   ['obs-fold in a trailer', chunked('0\r\nX: a\r\n b\r\n\r\n'), REFUSED.obsFold],
+  ['Content-Length in trailers', chunked('0\r\nContent-Length: 5\r\n\r\n'), REFUSED.trailerField],
+  ['Connection in trailers', chunked('0\r\nconnection: close\r\n\r\n'), REFUSED.trailerField],
   ['too many trailers', chunked(`0\r\n${'X: 1\r\n'.repeat(101)}\r\n`), REFUSED.trailers],
 ];
 

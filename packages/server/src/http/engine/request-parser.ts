@@ -51,6 +51,15 @@ const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_HEADER_COUNT = 100;
 /** Extension bytes a chunked body may carry in all: Node's bound too, against bodies made of framing. */
 const MAX_CHUNK_EXTENSION_BYTES = 16 * 1024;
+/** Fields the parser acts on (see `#controlField`), refused as trailers. */
+const CONTROL_FIELDS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'upgrade',
+  'expect',
+]);
 /** Beyond this a chunk size is refused (413): far above any body limit, and exact in a double. */
 const MAX_CHUNK_SIZE = 2 ** 40;
 /** Content-Length digits: 15 stay exact in a double and allow 999 TB, far above any body limit. */
@@ -396,16 +405,21 @@ export class RequestParser {
     this.#headBytes += i + 2 - start;
     if (++this.#headerCount > this.#maxHeaderCount)
       return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.tooManyHeaders);
-    // Trailers are checked and dropped: nothing in the gateway reads them.
-    if (isTrailer) return i + 2;
     const common = commonHeaderName(buf, start, nameEnd);
+    if (isTrailer) {
+      // Checked and dropped: nothing in the gateway reads trailers. A field that frames the message or
+      // steers the connection has no business there (RFC 9110 §6.5.1), and node:http would act on it.
+      return common !== undefined && CONTROL_FIELDS.has(common) ? this.#refuse(REFUSED.trailerField) : i + 2;
+    }
     let name: string;
     if (common === undefined) {
       name = buf.latin1Slice(start, nameEnd);
       if (hasUpperCase) name = name.toLowerCase();
     } else {
       name = common;
-      const refusal = this.#framingField(common, buf, valueStart, valueEnd);
+      // Untrimmed: trailing whitespace in a field that frames or steers is refused, not trimmed (llhttp,
+      // for one, refuses `Content-Length: 2<TAB>`), so no two readers can disagree about it.
+      const refusal = this.#controlField(common, buf, valueStart, i);
       if (refusal !== undefined) return this.#refuse(refusal);
     }
     this.#headers.push(name, valueEnd === valueStart ? '' : buf.latin1Slice(valueStart, valueEnd));
@@ -413,7 +427,7 @@ export class RequestParser {
   }
 
   /** Fields that decide framing, keep-alive or the answer; a refusal when one is wrong or repeated. */
-  #framingField(name: string, buf: Buffer, start: number, end: number): Refusal | undefined {
+  #controlField(name: string, buf: Buffer, start: number, end: number): Refusal | undefined {
     switch (name) {
       case 'content-length': {
         if (this.#contentLength !== -1) return REFUSED.repeatedContentLength;
@@ -443,9 +457,12 @@ export class RequestParser {
           if (!((CHAR_CLASS[buf[i] as number] as number) & AUTHORITY)) return REFUSED.host;
         }
         return undefined;
-      case 'connection':
-        this.#connection |= connectionFlags(buf, start, end);
+      case 'connection': {
+        const flags = connectionFlags(buf, start, end);
+        if (flags === -1) return REFUSED.connection;
+        this.#connection |= flags;
         return undefined;
+      }
       case 'upgrade':
         this.#hasUpgrade = true;
         return undefined;
