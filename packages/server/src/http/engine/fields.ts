@@ -1,5 +1,11 @@
 // Readers of the few request parts whose meaning the parser needs, straight from the bytes (no strings).
-import { AUTHORITY, CHAR_CLASS, COMMA, SPACE, TAB, TOKEN } from './chars.js';
+import { buildCharClasses, CharClass } from './chars.js';
+
+const CHAR_CLASS = buildCharClasses();
+const { TOKEN, AUTHORITY } = CharClass;
+const TAB = 0x09;
+const SPACE = 0x20;
+const COMMA = 0x2c;
 
 /** Tokens of a `Connection` value that change how the connection is kept. */
 export const Flag = { close: 1, keepAlive: 2, upgrade: 4 } as const;

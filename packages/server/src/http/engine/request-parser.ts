@@ -1,18 +1,4 @@
-import {
-  AUTHORITY,
-  CHAR_CLASS,
-  COLON,
-  CR,
-  FIELD_VALUE,
-  HEX,
-  hexValue,
-  LF,
-  SEMICOLON,
-  SPACE,
-  TAB,
-  TARGET,
-  TOKEN,
-} from './chars.js';
+import { buildCharClasses, hexValue } from './chars.js';
 import {
   connectionFlags,
   equalsExactly,
@@ -23,6 +9,21 @@ import {
 } from './fields.js';
 import { REFUSED, type Refusal } from './refusals.js';
 import { BodyFraming, commonHeaderName, knownMethod, RequestHead } from './request-head.js';
+
+// Local on purpose (see chars.ts): the scanning loops read these on every byte.
+const CHAR_CLASS = buildCharClasses();
+const TOKEN = 1;
+const TARGET = 2;
+const FIELD_VALUE = 4;
+const AUTHORITY = 8;
+const HEX = 16;
+const WHITESPACE = 32;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const COLON = 0x3a;
+const SEMICOLON = 0x3b;
 
 /** Limits of a {@link RequestParser}; each is enforced as the bytes arrive, never after buffering them. */
 export interface RequestParserOptions {
@@ -111,6 +112,16 @@ export class RequestParser {
   #target = '';
   #versionMinor: 0 | 1 = 1;
   #headers: string[] = [];
+  /**
+   * Header fields parsed but not yet made strings, as offsets into the chunk they were read from (name
+   * start and end, value start and end, four per field) and their shared name when they have one. Their
+   * strings are cut from one string of the whole run of lines: one call into C++ per head instead of two
+   * per field. Made before the head is delivered and before `execute` returns (the offsets die with the
+   * chunk).
+   */
+  readonly #pendingOffsets: number[] = [];
+  readonly #pendingNames: (string | undefined)[] = [];
+  #pendingCount = 0;
   #contentLength = -1;
   #isChunked = false;
   #hasTransferEncoding = false;
@@ -164,13 +175,14 @@ export class RequestParser {
    * the parser, in which case the rest must be passed again after `resume()`. Check `refusal` after each
    * call. Body chunks handed to the sink are views of `chunk`.
    */
-  execute(chunk: Buffer): number {
+  execute(input: Buffer): number {
+    const chunk = input as Latin1Buffer;
     const end = chunk.length;
     if (this.#state >= CLOSED) return end;
     if (this.#isPaused) return 0;
     let pos = 0;
     if (this.#carryLength > 0) {
-      pos = this.#finishCarriedLine(chunk as Latin1Buffer);
+      pos = this.#finishCarriedLine(chunk);
       if (pos === STOPPED) return end;
     }
     while (pos < end && !this.#isPaused) {
@@ -193,9 +205,10 @@ export class RequestParser {
         case REFUSED_STATE:
           return end;
         default: {
-          const next = this.#line(chunk as Latin1Buffer, pos, end);
+          const next = this.#line(chunk, pos, end);
           if (next === STOPPED) return end;
           if (next === NEED_MORE) {
+            this.#makeFields(chunk);
             this.#carryOver(chunk, pos, end);
             return end;
           }
@@ -203,6 +216,7 @@ export class RequestParser {
         }
       }
     }
+    this.#makeFields(chunk);
     return pos;
   }
 
@@ -219,6 +233,7 @@ export class RequestParser {
     this.#refusal = refusal;
     this.#state = REFUSED_STATE;
     this.#carryLength = 0;
+    this.#pendingCount = 0;
     return result;
   }
 
@@ -269,6 +284,7 @@ export class RequestParser {
     this.#carryLength = 0;
     const next = this.#line(carry, 0, length);
     if (next === STOPPED) return STOPPED;
+    this.#makeFields(carry);
     // A line that holds its LF is always decided: accepted whole, or refused.
     if (next !== length) return this.#stop(REFUSED.requestLine, STOPPED);
     return used;
@@ -372,31 +388,22 @@ export class RequestParser {
       if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
       const overLimit = this.#overLimit(2);
       if (overLimit !== undefined) return this.#refuse(overLimit);
-      return isTrailer ? this.#messageEnd(i + 2) : this.#headComplete(i + 2);
+      return isTrailer ? this.#messageEnd(i + 2) : this.#headComplete(buf, i + 2);
     }
     // A line starting with whitespace continues the previous field (obs-fold): refused, never joined.
     if (byte === SPACE || byte === TAB) return this.#refuseLine(buf, start, i, end, REFUSED.obsFold);
-    let hasUpperCase = false;
-    while ((CHAR_CLASS[byte] as number) & TOKEN) {
-      if (byte <= 0x5a && byte >= 0x41) hasUpperCase = true;
-      if (++i === end) return NEED_MORE;
-      byte = buf[i] as number;
-    }
+    i = skip(buf, i, end, TOKEN);
+    if (i === end) return NEED_MORE;
+    byte = buf[i] as number;
     if (byte !== COLON || i === start) {
       const refusal = byte === SPACE || byte === TAB ? REFUSED.spaceBeforeColon : REFUSED.fieldName;
       return this.#refuseLine(buf, start, i, end, refusal);
     }
-    const nameEnd = i++;
-    while (i < end && (buf[i] === SPACE || buf[i] === TAB)) i++;
-    const valueStart = i;
-    let valueEnd = i;
-    while (i < end) {
-      byte = buf[i] as number;
-      if (!((CHAR_CLASS[byte] as number) & FIELD_VALUE)) break;
-      i++;
-      if (byte !== SPACE && byte !== TAB) valueEnd = i;
-    }
+    const nameEnd = i;
+    const valueStart = skip(buf, i + 1, end, WHITESPACE);
+    i = skip(buf, valueStart, end, FIELD_VALUE);
     if (i === end) return NEED_MORE;
+    byte = buf[i] as number;
     if (byte !== CR) return this.#refuseLine(buf, start, i, end, REFUSED.fieldValue);
     if (i + 1 === end) return NEED_MORE;
     if (buf[i + 1] !== LF) return this.#refuseLine(buf, start, i, end, REFUSED.bareCarriageReturn);
@@ -405,25 +412,51 @@ export class RequestParser {
     this.#headBytes += i + 2 - start;
     if (++this.#headerCount > this.#maxHeaderCount)
       return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.tooManyHeaders);
+    let valueEnd = i;
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === SPACE || buf[valueEnd - 1] === TAB)) valueEnd--;
     const common = commonHeaderName(buf, start, nameEnd);
     if (isTrailer) {
       // Checked and dropped: nothing in the gateway reads trailers. A field that frames the message or
       // steers the connection has no business there (RFC 9110 §6.5.1), and node:http would act on it.
       return common !== undefined && CONTROL_FIELDS.has(common) ? this.#refuse(REFUSED.trailerField) : i + 2;
     }
-    let name: string;
-    if (common === undefined) {
-      name = buf.latin1Slice(start, nameEnd);
-      if (hasUpperCase) name = name.toLowerCase();
-    } else {
-      name = common;
+    if (common !== undefined) {
       // Untrimmed: trailing whitespace in a field that frames or steers is refused, not trimmed (llhttp,
       // for one, refuses `Content-Length: 2<TAB>`), so no two readers can disagree about it.
       const refusal = this.#controlField(common, buf, valueStart, i);
       if (refusal !== undefined) return this.#refuse(refusal);
     }
-    this.#headers.push(name, valueEnd === valueStart ? '' : buf.latin1Slice(valueStart, valueEnd));
+    const field = this.#pendingCount++;
+    this.#pendingNames[field] = common;
+    const offsets = this.#pendingOffsets;
+    offsets[field * 4] = start;
+    offsets[field * 4 + 1] = nameEnd;
+    offsets[field * 4 + 2] = valueStart;
+    offsets[field * 4 + 3] = valueEnd;
     return i + 2;
+  }
+
+  /** Makes the strings of the pending fields, read from `buf`, and adds them to the header list. */
+  #makeFields(buf: Latin1Buffer) {
+    const count = this.#pendingCount;
+    if (count === 0) return;
+    this.#pendingCount = 0;
+    const offsets = this.#pendingOffsets;
+    const names = this.#pendingNames;
+    const headers = this.#headers;
+    const from = offsets[0] as number;
+    const text = buf.latin1Slice(from, offsets[count * 4 - 1] as number);
+    for (let field = 0; field < count; field++) {
+      const at = field * 4;
+      const valueStart = (offsets[at + 2] as number) - from;
+      const valueEnd = (offsets[at + 3] as number) - from;
+      headers.push(
+        // V8's toLowerCase returns the string itself when it has no upper-case letter.
+        names[field] ??
+          text.slice((offsets[at] as number) - from, (offsets[at + 1] as number) - from).toLowerCase(),
+        valueEnd === valueStart ? '' : text.slice(valueStart, valueEnd),
+      );
+    }
   }
 
   /** Fields that decide framing, keep-alive or the answer; a refusal when one is wrong or repeated. */
@@ -476,7 +509,8 @@ export class RequestParser {
   }
 
   /** The empty line after the headers: checks what needs all of them, then delivers the head. */
-  #headComplete(next: number): number {
+  #headComplete(buf: Latin1Buffer, next: number): number {
+    this.#makeFields(buf);
     const isHttp11 = this.#versionMinor === 1;
     if (isHttp11 && this.#hosts === 0) return this.#refuse(REFUSED.host);
     if (this.#isChunked) {
@@ -584,6 +618,16 @@ export class RequestParser {
     this.#sink.onEnd();
     return next;
   }
+}
+
+/**
+ * The index of the first byte from `i` on that is not of class `mask`, or `end`. The scanning loops live
+ * here, small, rather than inline in the line parsers: there V8 kept the loop's variables in memory.
+ */
+function skip(buf: Buffer, from: number, end: number, mask: number): number {
+  let i = from;
+  while (i < end && (CHAR_CLASS[buf[i] as number] as number) & mask) i++;
+  return i;
 }
 
 function onlyDigits(buf: Buffer, start: number, end: number): boolean {
