@@ -14,7 +14,7 @@ export type BodyFraming = (typeof BodyFraming)[keyof typeof BodyFraming];
  * (the header list is one flat array), so a pipelined request behind it may be parsed while it is served.
  */
 export class RequestHead {
-  /** The method, one of {@link METHODS}. */
+  /** The method, one of `METHODS` (known-names.ts). */
   readonly method: string;
   /** The request-target as sent: origin-form (`/path?query`), absolute-form, or `*` for OPTIONS. */
   readonly target: string;
@@ -56,88 +56,4 @@ export class RequestHead {
     for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
     return undefined;
   }
-}
-
-/**
- * The methods the gateway serves. Any other token is refused with 501 before its headers are read: the
- * routes need no more, and every one of these is a method llhttp knows, so the engine never accepts a
- * request line node:http would refuse. CONNECT (a tunnel) and TRACE (reflects the request) are left out.
- */
-export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'] as const;
-
-/** Lower-case header names seen on nearly every request, returned as shared strings instead of new ones. */
-const COMMON_NAMES = [
-  'host',
-  'connection',
-  'content-length',
-  'content-type',
-  'transfer-encoding',
-  'expect',
-  'authorization',
-  'accept',
-  'accept-encoding',
-  'accept-language',
-  'user-agent',
-  'origin',
-  'referer',
-  'cookie',
-  'cache-control',
-  'if-none-match',
-  'keep-alive',
-  'upgrade',
-  'x-api-key',
-  'x-request-id',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'upstash-encoding',
-  'upstash-sync-token',
-  'upstash-telemetry-sdk',
-  'upstash-telemetry-runtime',
-  'upstash-telemetry-platform',
-  'access-control-request-method',
-  'access-control-request-headers',
-] as const;
-
-/** Shared strings by byte length, so a lookup compares bytes against a handful of candidates at most. */
-const NAMES_BY_LENGTH = byLength(COMMON_NAMES);
-const METHODS_BY_LENGTH = byLength(METHODS);
-
-function byLength(words: readonly string[]): (readonly string[] | undefined)[] {
-  const table: string[][] = [];
-  for (const word of words) {
-    const same = table[word.length];
-    if (same === undefined) table[word.length] = [word];
-    else same.push(word);
-  }
-  return table;
-}
-
-/**
- * The shared string for a header name when it is a common one, compared case-insensitively; the bytes
- * must already be known to be token characters (then `byte | 0x20` equals a lower-case letter only for
- * that letter in either case, and equals `-` only for `-`).
- */
-export function commonHeaderName(buf: Uint8Array, start: number, end: number): string | undefined {
-  const candidates = NAMES_BY_LENGTH[end - start];
-  if (candidates === undefined) return undefined;
-  outer: for (const name of candidates) {
-    for (let i = 0; i < name.length; i++) {
-      if (((buf[start + i] as number) | 0x20) !== name.charCodeAt(i)) continue outer;
-    }
-    return name;
-  }
-  return undefined;
-}
-
-/** The method's shared string, compared case-sensitively (methods are); undefined when not served. */
-export function knownMethod(buf: Uint8Array, start: number, end: number): string | undefined {
-  const candidates = METHODS_BY_LENGTH[end - start];
-  if (candidates === undefined) return undefined;
-  outer: for (const method of candidates) {
-    for (let i = 0; i < method.length; i++) {
-      if (buf[start + i] !== method.charCodeAt(i)) continue outer;
-    }
-    return method;
-  }
-  return undefined;
 }

@@ -71,6 +71,26 @@ describe('RequestParser: what it accepts', () => {
     ]);
   });
 
+  it('knows the framing fields in any letter case, and only those names', () => {
+    // Upper-case, mixed-case and look-alike names: only the real ones frame the body.
+    const { requests } = parseRequests(
+      'POST / HTTP/1.1\r\nHOST: gw\r\nhostx: 1\r\nContent-Lengths: 9\r\ncontent_length: 9\r\n' +
+        'X-Content-Length: 9\r\nCoNtEnT-lEnGtH: 2\r\n\r\nokGET / HTTP/1.1\r\nHost: gw\r\n\r\n',
+    );
+    expect(requests.map((r) => [r.body, r.isComplete])).toEqual([
+      ['ok', true],
+      ['', true],
+    ]);
+    expect(requests[0]?.headers.filter((_, i) => i % 2 === 0)).toEqual([
+      'host',
+      'hostx',
+      'content-lengths',
+      'content_length',
+      'x-content-length',
+      'content-length',
+    ]);
+  });
+
   it('reads chunked bodies with extensions and trailers, and drops the trailers', () => {
     const { requests, refusal } = parseRequests(
       chunked('5;name=value;flag\r\nhello\r\n000A\r\n 01234567 \r\n0;last\r\nX-Checksum: 1\r\n\r\n'),
@@ -161,6 +181,8 @@ const REFUSALS: [string, string, (typeof REFUSED)[keyof typeof REFUSED]][] = [
   ],
   ['bad character in a name', get('/', 'X(y): z\r\n'), REFUSED.fieldName],
   ['empty name', get('/', ': z\r\n'), REFUSED.fieldName],
+  ['CR where a known name has a dash', get('/', 'Content\rLength: 1\r\n'), REFUSED.bareCarriageReturn],
+  ['control byte inside a known name', get('/', 'Ho\x13t: gw\r\n'), REFUSED.fieldName],
   ['NUL in a name', get('/', 'X\0: z\r\n'), REFUSED.fieldName],
   ['NUL in a value', get('/', 'X: a\0b\r\n'), REFUSED.fieldValue],
   ['DEL in a value', get('/', 'X: a\x7fb\r\n'), REFUSED.fieldValue],

@@ -7,8 +7,9 @@ import {
   isAbsoluteForm,
   versionMinorOf,
 } from './fields.js';
+import { COMMON_NAMES, commonHeaderName, knownMethod, matchCommonName, TOO_SHORT } from './known-names.js';
 import { REFUSED, type Refusal } from './refusals.js';
-import { BodyFraming, commonHeaderName, knownMethod, RequestHead } from './request-head.js';
+import { BodyFraming, RequestHead } from './request-head.js';
 
 // Local on purpose (see chars.ts): the scanning loops read these on every byte.
 const CHAR_CLASS = buildCharClasses();
@@ -104,6 +105,9 @@ export class RequestParser {
   #isPaused = false;
   /** The start of a line whose end has not arrived yet. */
   #carry: Latin1Buffer | undefined;
+  #carryView: DataView | undefined;
+  /** A view of the buffer being parsed (the chunk, or the carry), for reading four bytes at a time. */
+  #view: DataView = new DataView(new ArrayBuffer(0));
   #carryLength = 0;
   // The request being parsed.
   #headBytes = 0;
@@ -185,6 +189,7 @@ export class RequestParser {
       pos = this.#finishCarriedLine(chunk);
       if (pos === STOPPED) return end;
     }
+    this.#view = new DataView(chunk.buffer, chunk.byteOffset, end);
     while (pos < end && !this.#isPaused) {
       switch (this.#state) {
         case BODY:
@@ -267,6 +272,7 @@ export class RequestParser {
       const grown = Buffer.allocUnsafe(Math.max(256, length * 2)) as Latin1Buffer;
       if (carry !== undefined) carry.copy(grown, 0, 0, this.#carryLength);
       this.#carry = carry = grown;
+      this.#carryView = new DataView(grown.buffer, grown.byteOffset, grown.length);
     }
     chunk.copy(carry, this.#carryLength, start, end);
     this.#carryLength = length;
@@ -282,6 +288,7 @@ export class RequestParser {
     const carry = this.#carry as Latin1Buffer;
     const length = this.#carryLength;
     this.#carryLength = 0;
+    this.#view = this.#carryView as DataView;
     const next = this.#line(carry, 0, length);
     if (next === STOPPED) return STOPPED;
     this.#makeFields(carry);
@@ -392,16 +399,26 @@ export class RequestParser {
     }
     // A line starting with whitespace continues the previous field (obs-fold): refused, never joined.
     if (byte === SPACE || byte === TAB) return this.#refuseLine(buf, start, i, end, REFUSED.obsFold);
-    i = skip(buf, i, end, TOKEN);
-    if (i === end) return NEED_MORE;
-    byte = buf[i] as number;
-    if (byte !== COLON || i === start) {
-      const refusal = byte === SPACE || byte === TAB ? REFUSED.spaceBeforeColon : REFUSED.fieldName;
-      return this.#refuseLine(buf, start, i, end, refusal);
+    // A common name is matched whole (colon included), which proves its bytes; any other is scanned.
+    const known = matchCommonName(this.#view, start, end);
+    let common: string | undefined;
+    let nameEnd: number;
+    if (known >= 0) {
+      common = COMMON_NAMES[known] as string;
+      nameEnd = start + common.length;
+    } else {
+      i = skip(buf, i, end, TOKEN);
+      if (i === end) return NEED_MORE;
+      byte = buf[i] as number;
+      if (byte !== COLON || i === start) {
+        const refusal = byte === SPACE || byte === TAB ? REFUSED.spaceBeforeColon : REFUSED.fieldName;
+        return this.#refuseLine(buf, start, i, end, refusal);
+      }
+      nameEnd = i;
+      common = known === TOO_SHORT ? commonHeaderName(buf, start, nameEnd) : undefined;
     }
-    const nameEnd = i;
-    const valueStart = skip(buf, i + 1, end, WHITESPACE);
-    i = skip(buf, valueStart, end, FIELD_VALUE);
+    const valueStart = skip(buf, nameEnd + 1, end, WHITESPACE);
+    i = skipFieldValue(buf, this.#view, valueStart, end);
     if (i === end) return NEED_MORE;
     byte = buf[i] as number;
     if (byte !== CR) return this.#refuseLine(buf, start, i, end, REFUSED.fieldValue);
@@ -414,7 +431,6 @@ export class RequestParser {
       return this.#refuse(isTrailer ? REFUSED.trailers : REFUSED.tooManyHeaders);
     let valueEnd = i;
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SPACE || buf[valueEnd - 1] === TAB)) valueEnd--;
-    const common = commonHeaderName(buf, start, nameEnd);
     if (isTrailer) {
       // Checked and dropped: nothing in the gateway reads trailers. A field that frames the message or
       // steers the connection has no business there (RFC 9110 §6.5.1), and node:http would act on it.
@@ -628,6 +644,21 @@ function skip(buf: Buffer, from: number, end: number, mask: number): number {
   let i = from;
   while (i < end && (CHAR_CLASS[buf[i] as number] as number) & mask) i++;
   return i;
+}
+
+/**
+ * The index of the first byte from `from` on that may not be in a field value, or `end`. Four bytes at a
+ * time while none is a control byte (HTAB included, and the CR that ends the line) or DEL: the classic
+ * "has a byte less than n" word test, exact for whether any byte is; then byte by byte.
+ */
+function skipFieldValue(buf: Buffer, view: DataView, from: number, end: number): number {
+  let i = from;
+  for (const last = end - 4; i <= last; i += 4) {
+    const word = view.getInt32(i, true);
+    const delXor = word ^ 0x7f7f7f7f;
+    if ((((word - 0x20202020) & ~word) | ((delXor - 0x01010101) & ~delXor)) & 0x80808080) break;
+  }
+  return skip(buf, i, end, FIELD_VALUE);
 }
 
 function onlyDigits(buf: Buffer, start: number, end: number): boolean {
