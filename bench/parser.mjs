@@ -55,7 +55,7 @@ function llhttpParser() {
   const require = createRequire(import.meta.url);
   let HTTPParser;
   try {
-    ({ HTTPParser } = require('_http_common'));
+    ({ HTTPParser } = require('node:_http_common'));
   } catch {
     return undefined;
   }

@@ -133,7 +133,12 @@ export function otherRatios(results, connections) {
     ],
     ['get-post', 'net-responder', 'rps', 'GET via POST / ÷ raw node:net responder (issue 24: ≥ 0.65)'],
     ['get-path', 'net-responder', 'rps', 'GET via path /get/k ÷ raw node:net responder (issue 24: ≥ 0.65)'],
-    ['http-responder', 'net-responder', 'rps', 'bare node:http ÷ raw node:net responder (the engine headroom)'],
+    [
+      'http-responder',
+      'net-responder',
+      'rps',
+      'bare node:http ÷ raw node:net responder (the engine headroom)',
+    ],
     ['get-post', 'minimal-gateway', 'rps', 'GET via POST / ÷ minimal honest gateway'],
     ['get-post', 'fastify-responder', 'rps', 'GET via POST / ÷ empty Fastify app'],
     [
