@@ -14,7 +14,7 @@ import { HOSTILE, TRICK_BYTES, TRICK_HEADERS, WELL_FORMED } from './http-smuggli
 //     npx vitest run packages/server/test/hostile/http-parser-differential.test.ts
 // A failure prints its seed and path; set CACHEGATE_TEST_HTTP_FUZZ_SEED to that seed to replay it.
 
-const RUNS = Number(process.env.CACHEGATE_TEST_HTTP_FUZZ_RUNS ?? 1500);
+const RUNS = Number(process.env.CACHEGATE_TEST_HTTP_FUZZ_RUNS ?? 5000);
 const SEED_SETTING = process.env.CACHEGATE_TEST_HTTP_FUZZ_SEED ?? '2024';
 const SEED = SEED_SETTING === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(SEED_SETTING);
 
@@ -74,6 +74,20 @@ describe('HTTP parser against node:http', () => {
     },
   );
 
+  it('flags a parser that accepts what node refuses, or reads a request differently', async () => {
+    // The comparison itself must be able to fail: a lenient reading of a list Content-Length, and a body
+    // read one byte short, are both caught.
+    const lenient = 'POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 1,1\r\n\r\na';
+    const node = await oracle.send(Buffer.from(lenient, 'latin1'));
+    const accepted = parseRequests('POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\n\r\na');
+    expect(divergence(accepted, node)).toMatch(/not by node/);
+    const whole = 'POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\nab';
+    const short = parseRequests(whole);
+    const request = short.requests[0];
+    if (request !== undefined) request.body = 'a';
+    expect(divergence(short, await oracle.send(Buffer.from(whole, 'latin1')))).toMatch(/body/);
+  });
+
   it('refuses or parses as node does every hostile request of the corpus', async () => {
     let refused = 0;
     for (const text of HOSTILE) {
@@ -99,7 +113,7 @@ describe('HTTP parser against node:http', () => {
     );
     console.log(`HTTP parser differential, seed ${SEED}:`, JSON.stringify(counts));
     // Not vacuous: a good share of the inputs are requests both accept (and compare) whole.
-    expect(counts.agreed).toBeGreaterThan(RUNS * 0.2);
+    expect(counts.agreed).toBeGreaterThan(RUNS * 0.15);
   }, 120_000);
 });
 
