@@ -1,24 +1,21 @@
-import { buildCharClasses, hexValue } from './chars.js';
-import {
-  connectionFlags,
-  equalsExactly,
-  equalsLowerCase,
-  Flag,
-  isAbsoluteForm,
-  versionMinorOf,
-} from './fields.js';
+import { hexValue } from './chars.js';
+import { isAbsoluteForm, versionMinorOf } from './fields.js';
+import { CONTROL_FIELDS, FramingFields } from './framing.js';
 import { COMMON_NAMES, commonHeaderName, knownMethod, matchCommonName, TOO_SHORT } from './known-names.js';
+import { PendingFields } from './pending-fields.js';
 import { REFUSED, type Refusal } from './refusals.js';
 import { BodyFraming, RequestHead } from './request-head.js';
+import {
+  MALFORMED,
+  MORE_BYTES_NEEDED,
+  skipChunkExtensions,
+  skipFieldValue,
+  skipHexDigits,
+  skipTarget,
+  skipToken,
+  skipWhitespace,
+} from './scan.js';
 
-// Local on purpose (see chars.ts): the scanning loops read these on every byte.
-const CHAR_CLASS = buildCharClasses();
-const TOKEN = 1;
-const TARGET = 2;
-const FIELD_VALUE = 4;
-const AUTHORITY = 8;
-const HEX = 16;
-const WHITESPACE = 32;
 const TAB = 0x09;
 const LF = 0x0a;
 const CR = 0x0d;
@@ -53,24 +50,12 @@ const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_HEADER_COUNT = 100;
 /** Extension bytes a chunked body may carry in all: Node's bound too, against bodies made of framing. */
 const MAX_CHUNK_EXTENSION_BYTES = 16 * 1024;
-/** Fields the parser acts on (see `#controlField`), refused as trailers. */
-const CONTROL_FIELDS: ReadonlySet<string> = new Set([
-  'content-length',
-  'transfer-encoding',
-  'host',
-  'connection',
-  'upgrade',
-  'expect',
-]);
 /** Beyond this a chunk size is refused (413): far above any body limit, and exact in a double. */
 const MAX_CHUNK_SIZE = 2 ** 40;
-/** Content-Length digits: 15 stay exact in a double and allow 999 TB, far above any body limit. */
-const MAX_LENGTH_DIGITS = 15;
 
 // Line results: the index after the line's LF, or one of these.
-const NEED_MORE = -1;
+const NEED_MORE = MORE_BYTES_NEEDED;
 const STOPPED = -2;
-const MALFORMED = -3;
 
 // Parser states.
 const REQUEST_LINE = 0;
@@ -116,23 +101,9 @@ export class RequestParser {
   #target = '';
   #versionMinor: 0 | 1 = 1;
   #headers: string[] = [];
-  /**
-   * Header fields parsed but not yet made strings, as offsets into the chunk they were read from (name
-   * start and end, value start and end, four per field) and their shared name when they have one. Their
-   * strings are cut from one string of the whole run of lines: one call into C++ per head instead of two
-   * per field. Made before the head is delivered and before `execute` returns (the offsets die with the
-   * chunk).
-   */
-  readonly #pendingOffsets: number[] = [];
-  readonly #pendingNames: (string | undefined)[] = [];
-  #pendingCount = 0;
-  #contentLength = -1;
-  #isChunked = false;
-  #hasTransferEncoding = false;
-  #hosts = 0;
-  #connection = 0;
-  #hasUpgrade = false;
-  #hasExpect = false;
+  /** Header fields not yet made strings: made before the head is delivered or `execute` returns. */
+  readonly #pending = new PendingFields();
+  readonly #framing = new FramingFields();
   #keepAlive = true;
   /** Body bytes (or bytes of the current chunk) still to come. */
   #remaining = 0;
@@ -213,7 +184,7 @@ export class RequestParser {
           const next = this.#line(chunk, pos, end);
           if (next === STOPPED) return end;
           if (next === NEED_MORE) {
-            this.#makeFields(chunk);
+            this.#pending.moveTo(this.#headers, chunk);
             this.#carryOver(chunk, pos, end);
             return end;
           }
@@ -221,7 +192,7 @@ export class RequestParser {
         }
       }
     }
-    this.#makeFields(chunk);
+    this.#pending.moveTo(this.#headers, chunk);
     return pos;
   }
 
@@ -238,7 +209,7 @@ export class RequestParser {
     this.#refusal = refusal;
     this.#state = REFUSED_STATE;
     this.#carryLength = 0;
-    this.#pendingCount = 0;
+    this.#pending.clear();
     return result;
   }
 
@@ -291,7 +262,7 @@ export class RequestParser {
     this.#view = this.#carryView as DataView;
     const next = this.#line(carry, 0, length);
     if (next === STOPPED) return STOPPED;
-    this.#makeFields(carry);
+    this.#pending.moveTo(this.#headers, carry);
     // A line that holds its LF is always decided: accepted whole, or refused.
     if (next !== length) return this.#stop(REFUSED.requestLine, STOPPED);
     return used;
@@ -337,20 +308,16 @@ export class RequestParser {
       this.#headBytes += 2;
       return i + 2;
     }
-    while ((CHAR_CLASS[byte] as number) & TOKEN) {
-      if (++i === end) return NEED_MORE;
-      byte = buf[i] as number;
-    }
+    i = skipToken(buf, i, end);
+    if (i === end) return NEED_MORE;
+    byte = buf[i] as number;
     if (byte !== SPACE || i === start) return this.#refuseLine(buf, start, i, end, REFUSED.method);
     const method = knownMethod(buf, start, i);
     if (method === undefined) return this.#refuseLine(buf, start, i, end, REFUSED.unsupportedMethod);
     const targetStart = ++i;
+    i = skipTarget(buf, i, end);
     if (i === end) return NEED_MORE;
     byte = buf[i] as number;
-    while ((CHAR_CLASS[byte] as number) & TARGET) {
-      if (++i === end) return NEED_MORE;
-      byte = buf[i] as number;
-    }
     if (byte !== SPACE || i === targetStart) return this.#refuseLine(buf, start, i, end, REFUSED.target);
     const targetEnd = i;
     const versionStart = ++i;
@@ -407,7 +374,7 @@ export class RequestParser {
       common = COMMON_NAMES[known] as string;
       nameEnd = start + common.length;
     } else {
-      i = skip(buf, i, end, TOKEN);
+      i = skipToken(buf, i, end);
       if (i === end) return NEED_MORE;
       byte = buf[i] as number;
       if (byte !== COLON || i === start) {
@@ -417,7 +384,7 @@ export class RequestParser {
       nameEnd = i;
       common = known === TOO_SHORT ? commonHeaderName(buf, start, nameEnd) : undefined;
     }
-    const valueStart = skip(buf, nameEnd + 1, end, WHITESPACE);
+    const valueStart = skipWhitespace(buf, nameEnd + 1, end);
     i = skipFieldValue(buf, this.#view, valueStart, end);
     if (i === end) return NEED_MORE;
     byte = buf[i] as number;
@@ -437,127 +404,33 @@ export class RequestParser {
       return common !== undefined && CONTROL_FIELDS.has(common) ? this.#refuse(REFUSED.trailerField) : i + 2;
     }
     if (common !== undefined) {
-      // Untrimmed: trailing whitespace in a field that frames or steers is refused, not trimmed (llhttp,
-      // for one, refuses `Content-Length: 2<TAB>`), so no two readers can disagree about it.
-      const refusal = this.#controlField(common, buf, valueStart, i);
+      const refusal = this.#framing.read(common, buf, valueStart, i);
       if (refusal !== undefined) return this.#refuse(refusal);
     }
-    const field = this.#pendingCount++;
-    this.#pendingNames[field] = common;
-    const offsets = this.#pendingOffsets;
-    offsets[field * 4] = start;
-    offsets[field * 4 + 1] = nameEnd;
-    offsets[field * 4 + 2] = valueStart;
-    offsets[field * 4 + 3] = valueEnd;
+    this.#pending.add(common, start, nameEnd, valueStart, valueEnd);
     return i + 2;
-  }
-
-  /** Makes the strings of the pending fields, read from `buf`, and adds them to the header list. */
-  #makeFields(buf: Latin1Buffer) {
-    const count = this.#pendingCount;
-    if (count === 0) return;
-    this.#pendingCount = 0;
-    const offsets = this.#pendingOffsets;
-    const names = this.#pendingNames;
-    const headers = this.#headers;
-    const from = offsets[0] as number;
-    const text = buf.latin1Slice(from, offsets[count * 4 - 1] as number);
-    let length = headers.length;
-    for (let field = 0; field < count; field++) {
-      const at = field * 4;
-      const valueStart = (offsets[at + 2] as number) - from;
-      const valueEnd = (offsets[at + 3] as number) - from;
-      // Stores at the end rather than push(): V8 inlines them, and calls push's builtin for two values.
-      headers[length++] =
-        names[field] ??
-        // V8's toLowerCase returns the string itself when it has no upper-case letter.
-        text.slice((offsets[at] as number) - from, (offsets[at + 1] as number) - from).toLowerCase();
-      headers[length++] = valueEnd === valueStart ? '' : text.slice(valueStart, valueEnd);
-    }
-  }
-
-  /** Fields that decide framing, keep-alive or the answer; a refusal when one is wrong or repeated. */
-  #controlField(name: string, buf: Buffer, start: number, end: number): Refusal | undefined {
-    switch (name) {
-      case 'content-length': {
-        if (this.#contentLength !== -1) return REFUSED.repeatedContentLength;
-        if (start === end) return REFUSED.contentLength;
-        if (end - start > MAX_LENGTH_DIGITS)
-          return onlyDigits(buf, start, end) ? REFUSED.contentLengthTooLarge : REFUSED.contentLength;
-        let length = 0;
-        for (let i = start; i < end; i++) {
-          const digit = (buf[i] as number) - 0x30;
-          if (digit < 0 || digit > 9) return REFUSED.contentLength;
-          length = length * 10 + digit;
-        }
-        this.#contentLength = length;
-        return undefined;
-      }
-      case 'transfer-encoding':
-        if (this.#hasTransferEncoding) return REFUSED.repeatedTransferEncoding;
-        this.#hasTransferEncoding = true;
-        // Exactly `chunked`: a list, another coding or another spelling may be read differently by a hop
-        // in front of us, and that difference is what request smuggling is made of.
-        if (!equalsExactly(buf, start, end, 'chunked')) return REFUSED.transferEncoding;
-        this.#isChunked = true;
-        return undefined;
-      case 'host':
-        if (++this.#hosts > 1) return REFUSED.host;
-        for (let i = start; i < end; i++) {
-          if (!((CHAR_CLASS[buf[i] as number] as number) & AUTHORITY)) return REFUSED.host;
-        }
-        return undefined;
-      case 'connection': {
-        const flags = connectionFlags(buf, start, end);
-        if (flags === -1) return REFUSED.connection;
-        this.#connection |= flags;
-        return undefined;
-      }
-      case 'upgrade':
-        this.#hasUpgrade = true;
-        return undefined;
-      case 'expect':
-        if (this.#hasExpect) return REFUSED.repeatedExpect;
-        this.#hasExpect = true;
-        return equalsLowerCase(buf, start, end, '100-continue') ? undefined : REFUSED.expectation;
-      default:
-        return undefined;
-    }
   }
 
   /** The empty line after the headers: checks what needs all of them, then delivers the head. */
   #headComplete(buf: Latin1Buffer, next: number): number {
-    this.#makeFields(buf);
+    this.#pending.moveTo(this.#headers, buf);
+    const fields = this.#framing;
     const isHttp11 = this.#versionMinor === 1;
-    if (isHttp11 && this.#hosts === 0) return this.#refuse(REFUSED.host);
-    if (this.#isChunked) {
-      if (this.#contentLength !== -1) return this.#refuse(REFUSED.lengthAndChunked);
-      // RFC 9112 §6.1: framing of an HTTP/1.0 message with Transfer-Encoding cannot be trusted.
-      if (!isHttp11) return this.#refuse(REFUSED.chunkedHttp10);
-    }
-    const connection = this.#connection;
-    // HTTP/1.0 closes unless asked not to; an upgrade is never performed, and what follows one may not be
-    // HTTP, so nothing after it is read.
-    const keepAlive =
-      !(connection & Flag.close) &&
-      (isHttp11 || (connection & Flag.keepAlive) !== 0) &&
-      !(connection & Flag.upgrade && this.#hasUpgrade);
+    const refusal = fields.check(isHttp11);
+    if (refusal !== undefined) return this.#refuse(refusal);
+    const keepAlive = fields.keepsAlive(isHttp11);
     this.#keepAlive = keepAlive;
-    const length = this.#contentLength;
-    const framing = this.#isChunked
-      ? BodyFraming.Chunked
-      : length > 0
-        ? BodyFraming.Length
-        : BodyFraming.None;
+    const framing = fields.framing;
+    const length = framing === BodyFraming.Length ? fields.contentLength : 0;
     const head = new RequestHead(
       this.#method,
       this.#target,
       this.#versionMinor,
       this.#headers,
       framing,
-      framing === BodyFraming.Length ? length : 0,
+      length,
       keepAlive,
-      this.#hasExpect,
+      fields.hasExpect,
     );
     this.#headBytes = 0;
     this.#headerCount = 0;
@@ -583,16 +456,15 @@ export class RequestParser {
   }
 
   #chunkSizeLine(buf: Latin1Buffer, start: number, end: number): number {
-    let i = start;
-    let byte = buf[i] as number;
-    let size = 0;
-    while ((CHAR_CLASS[byte] as number) & HEX) {
-      size = size * 16 + hexValue(byte);
-      if (size > MAX_CHUNK_SIZE) return this.#refuseLine(buf, start, i, end, REFUSED.chunkTooLarge);
-      if (++i === end) return NEED_MORE;
-      byte = buf[i] as number;
-    }
+    let i = skipHexDigits(buf, start, end);
+    if (i === end) return NEED_MORE;
     if (i === start) return this.#refuseLine(buf, start, i, end, REFUSED.chunkSize);
+    let size = 0;
+    for (let digit = start; digit < i; digit++) {
+      size = size * 16 + hexValue(buf[digit] as number);
+      if (size > MAX_CHUNK_SIZE) return this.#refuseLine(buf, start, i, end, REFUSED.chunkTooLarge);
+    }
+    const byte = buf[i] as number;
     const extensionStart = i;
     if (byte === SEMICOLON) {
       i = skipChunkExtensions(buf, i, end);
@@ -623,48 +495,12 @@ export class RequestParser {
     this.#state = this.#keepAlive ? REQUEST_LINE : CLOSED;
     this.#headBytes = 0;
     this.#headerCount = 0;
-    this.#contentLength = -1;
-    this.#isChunked = false;
-    this.#hasTransferEncoding = false;
-    this.#hosts = 0;
-    this.#connection = 0;
-    this.#hasUpgrade = false;
-    this.#hasExpect = false;
+    this.#framing.reset();
     this.#keepAlive = true;
     this.#extensionBytes = 0;
     this.#sink.onEnd();
     return next;
   }
-}
-
-/**
- * The index of the first byte from `i` on that is not of class `mask`, or `end`. The scanning loops live
- * here, small, rather than inline in the line parsers: there V8 kept the loop's variables in memory.
- */
-function skip(buf: Buffer, from: number, end: number, mask: number): number {
-  let i = from;
-  while (i < end && (CHAR_CLASS[buf[i] as number] as number) & mask) i++;
-  return i;
-}
-
-/**
- * The index of the first byte from `from` on that may not be in a field value, or `end`. Four bytes at a
- * time while none is a control byte (HTAB included, and the CR that ends the line) or DEL: the classic
- * "has a byte less than n" word test, exact for whether any byte is; then byte by byte.
- */
-function skipFieldValue(buf: Buffer, view: DataView, from: number, end: number): number {
-  let i = from;
-  for (const last = end - 4; i <= last; i += 4) {
-    const word = view.getInt32(i, true);
-    const delXor = word ^ 0x7f7f7f7f;
-    if ((((word - 0x20202020) & ~word) | ((delXor - 0x01010101) & ~delXor)) & 0x80808080) break;
-  }
-  return skip(buf, i, end, FIELD_VALUE);
-}
-
-function onlyDigits(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if ((buf[i] as number) < 0x30 || (buf[i] as number) > 0x39) return false;
-  return true;
 }
 
 /**
@@ -676,25 +512,4 @@ function lineEndRefusal(buf: Buffer, at: number): Refusal | undefined {
   if (byte === LF) return REFUSED.bareLineFeed;
   if (byte === CR && buf[at + 1] !== LF) return REFUSED.bareCarriageReturn;
   return undefined;
-}
-
-/**
- * Skips `;name` or `;name=value` extensions (tokens only, no whitespace, no quoted strings: stricter than
- * RFC 9112 §7.1.1 allows, and nothing reads them). Returns the index of the byte after them, NEED_MORE, or
- * MALFORMED for an empty name or value.
- */
-function skipChunkExtensions(buf: Buffer, start: number, end: number): number {
-  let i = start;
-  while (i < end && buf[i] === SEMICOLON) {
-    const nameStart = ++i;
-    while (i < end && (CHAR_CLASS[buf[i] as number] as number) & TOKEN) i++;
-    if (i === end) return NEED_MORE;
-    if (i === nameStart) return MALFORMED;
-    if (buf[i] !== 0x3d /* '=' */) continue;
-    const valueStart = ++i;
-    while (i < end && (CHAR_CLASS[buf[i] as number] as number) & TOKEN) i++;
-    if (i === end) return NEED_MORE;
-    if (i === valueStart) return MALFORMED;
-  }
-  return i === end ? NEED_MORE : i;
 }
