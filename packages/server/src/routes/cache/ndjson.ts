@@ -1,5 +1,5 @@
-import { encodeValue } from '@cachegate/client';
 import { checkJsonText } from '../json-body.js';
+import { encodeValue } from './value.js';
 
 /**
  * NDJSON entries in the cache API's shape, `{"key": "...", "value": <any JSON>, "ttl"?: seconds | null}`, one
