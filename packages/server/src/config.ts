@@ -149,7 +149,7 @@ const VARIABLES = {
     env: 'CACHEGATE_MAX_BUFFERED_BODY_BYTES',
     default: '33554432',
     parse: integer(1024),
-    help: 'Request body bytes held at once per process (declared lengths of bodies being read or served); requests past it wait, unread, for room.',
+    help: 'Request body bytes held at once per process (declared lengths of bodies being read, then what a JSON body costs parsed: its bytes plus 32 per value); requests past it wait, unread, for room; a token, or a tokens-file database, holds at most half.',
   },
   maxKeyBytes: {
     env: 'CACHEGATE_MAX_KEY_BYTES',

@@ -320,30 +320,31 @@ export class HttpAdapter implements RequestOwner {
    * database, all its tokens together, or else the token), so that one owner's slow bodies cannot hold
    * everyone else's requests. A body larger than that still runs, alone.
    */
-  #hasRoomFor(ctx: RequestContext): boolean {
+  #hasRoomFor(ctx: RequestContext): 'yes' | 'no' | 'not for its owner' {
     const max = this.#options.maxBufferedBodyBytes;
     const bytes = ctx.bodyBytes;
-    if (this.#bufferedBytes !== 0 && this.#bufferedBytes + bytes > max) return false;
+    if (this.#bufferedBytes !== 0 && this.#bufferedBytes + bytes > max) return 'no';
     const held = this.#bufferedBy.get(ownerOf(ctx.caller)) ?? 0;
-    return held === 0 || held + bytes <= max / 2;
+    return held === 0 || held + bytes <= max / 2 ? 'yes' : 'not for its owner';
   }
 
   /**
-   * Starts reading the waiting bodies that now fit, first come first. A large body that must wait holds
-   * back the large ones behind it, not small ones (SMALL_BODY_BYTES), which it would barely delay.
+   * Starts reading the waiting bodies that now fit, first come first. A large body that must wait for room
+   * holds back the large ones behind it, not small ones (SMALL_BODY_BYTES), which it would barely delay;
+   * one that waits for its own owner's bodies holds back no one.
    */
   #startBodies() {
     const waiting = this.#waitingForRoom;
     let isLargeHeld = false;
     for (let i = 0; i < waiting.length; ) {
       const ctx = waiting[i] as RequestContext;
-      const mayPass = !isLargeHeld || ctx.bodyBytes <= SMALL_BODY_BYTES;
-      if (mayPass && this.#hasRoomFor(ctx)) {
+      const room = isLargeHeld && ctx.bodyBytes > SMALL_BODY_BYTES ? 'no' : this.#hasRoomFor(ctx);
+      if (room === 'yes') {
         waiting.splice(i, 1);
         this.#read(ctx);
         continue;
       }
-      if (ctx.bodyBytes > SMALL_BODY_BYTES) isLargeHeld = true;
+      if (room === 'no' && ctx.bodyBytes > SMALL_BODY_BYTES) isLargeHeld = true;
       i++;
     }
   }
@@ -449,6 +450,28 @@ export class HttpAdapter implements RequestOwner {
 
   get sendTimeoutMs(): number {
     return this.#options.sendTimeoutMs;
+  }
+
+  /**
+   * Holds what a body costs once parsed (its text and its values, see parseJsonBody) in the body budget,
+   * in place of its length: later bodies wait for room accordingly. One body may cost at most
+   * {@link BODY_COST_FACTOR} times CACHEGATE_MAX_BODY_BYTES.
+   */
+  holdBody(ctx: RequestContext, bytes: number) {
+    const max = BODY_COST_FACTOR * this.#options.maxBodyBytes;
+    if (bytes > max) {
+      throw gatewayError(
+        'CG_ERR_BODY_TOO_LARGE',
+        `The request body holds too many JSON values: parsed, it would take about ${bytes} bytes, over ${max} ` +
+          `(${BODY_COST_FACTOR} x CACHEGATE_MAX_BODY_BYTES, counting its values as well as its bytes)`,
+      );
+    }
+    const extra = bytes - ctx.bodyBytes;
+    if (extra <= 0 || !ctx.isHoldingBody) return;
+    ctx.bodyBytes = bytes;
+    this.#bufferedBytes += extra;
+    const owner = ownerOf(ctx.caller);
+    this.#bufferedBy.set(owner, (this.#bufferedBy.get(owner) ?? 0) + extra);
   }
 
   /** Opens the share of the AnswerBudget a request's replies are held in; released when it settles. */
@@ -583,6 +606,12 @@ function tokenFromQuery(query: string): string | undefined {
 function mayStart(connection: Connection, socket: Socket): boolean {
   return connection.active.length === 0 && socket.writableLength < MAX_UNSENT_BYTES;
 }
+
+/**
+ * How much more than CACHEGATE_MAX_BODY_BYTES one body may cost once parsed: enough for a 10 MiB command of
+ * short arguments (about five times its text), not for one of millions of empty objects or numbers.
+ */
+export const BODY_COST_FACTOR = 6;
 
 /** Bodies this small never wait behind a larger one that does not fit yet. */
 const SMALL_BODY_BYTES = 64 * 1024;

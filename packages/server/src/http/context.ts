@@ -19,6 +19,8 @@ export interface RequestOwner {
   sent(ctx: RequestContext): void;
   /** How long a client may leave part of an answer unread (CACHEGATE_SEND_TIMEOUT_MS). */
   readonly sendTimeoutMs: number;
+  /** Holds what the request's body costs once parsed, in place of its length. @throws 413 past its cap */
+  holdBody(ctx: RequestContext, bytes: number): void;
   settle(ctx: RequestContext): void;
 }
 
@@ -103,6 +105,11 @@ export class RequestContext {
   /** True once the request settled or its connection closed: an answer made now would be for nobody. */
   get isGone(): boolean {
     return this.isSettled || this.res.destroyed;
+  }
+
+  /** Holds `bytes` for the body in the body budget, in place of its length (see parseJsonBody). */
+  holdBody(bytes: number): void {
+    this.owner.holdBody(this, bytes);
   }
 
   /** The principal of an authenticated route (the auth step guarantees it). */

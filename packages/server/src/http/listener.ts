@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server, STATUS_CODES } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Config } from '../config.js';
@@ -37,6 +43,7 @@ export function createListener(config: Config, adapter: HttpAdapter): Server {
   server.maxConnections = connectionLimit(config.maxConnections);
   server.on(config.tlsCert ? 'secureConnection' : 'connection', adapter.onConnection);
   server.on('checkContinue', adapter.onCheckContinue);
+  server.on('checkExpectation', refuseExpectation);
   server.on('clientError', answerClientError);
   return server;
 }
@@ -58,6 +65,21 @@ function readOpenFileLimit(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * An `Expect` other than `100-continue`: 417 in JSON, and the connection closed (no token was checked: a
+ * connection earns keep-alive by presenting one). Node would answer it itself and keep the connection.
+ */
+function refuseExpectation(_req: IncomingMessage, res: ServerResponse) {
+  const body = '{"error":"Only Expect: 100-continue is supported"}';
+  res.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(body.length),
+    'cachegate-error-code': 'CG_ERR_REQUEST_INVALID',
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 /** Malformed requests, oversized headers (431) and requests too slow to arrive (408), in JSON. */

@@ -1,20 +1,39 @@
 import { gatewayError } from '../errors.js';
+import { JSON_VALUE_BYTES, type JsonShape, scanJson } from './json-scan.js';
+
+/** A request's body, and where what parsing it costs is held (the request's body budget). */
+export interface BodySource {
+  readonly body: Buffer | undefined;
+  /**
+   * Holds `bytes` for the body from now until the request settles, in place of its length.
+   * @throws {GatewayError} 413 when a body may not cost that much.
+   */
+  holdBody(bytes: number): void;
+}
 
 /**
- * Parses a request body (raw bytes) as JSON. JSON.parse itself copes with any nesting; what the gateway
- * then does with the value is bounded by {@link checkJsonText}.
- * @throws {GatewayError} CG_ERR_BODY_INVALID when it is empty or not JSON.
+ * Parses a request body (raw bytes) as JSON, once its shape says what that will cost: the shape is read
+ * first without building anything (so `[{},{},...]`, three bytes an object, is refused before it takes
+ * fifty an object of heap), checked by the route (`refuse`: a reason, or undefined), and its cost, the
+ * text plus {@link JSON_VALUE_BYTES} per value, held in the request's body budget. What the gateway then
+ * does with the value is bounded by {@link checkJsonText}.
+ * @throws {GatewayError} CG_ERR_BODY_INVALID when it is empty, not JSON or refused; 413 when too costly.
  */
-export function parseJsonBody(body: unknown): { value: unknown; text: string } {
-  if (!Buffer.isBuffer(body) || body.length === 0) {
+export function parseJsonBody(
+  source: BodySource,
+  refuse: (shape: JsonShape) => string | undefined = () => undefined,
+): { value: unknown; text: string } {
+  const body = source.body;
+  if (body === undefined || body.length === 0) {
     throw gatewayError('CG_ERR_BODY_INVALID', 'Request body is empty: send a JSON document');
   }
   const text = body.toString('utf8');
-  try {
-    return { value: JSON.parse(text), text };
-  } catch (error) {
-    throw gatewayError('CG_ERR_BODY_INVALID', `Request body is not valid JSON: ${(error as Error).message}`);
-  }
+  const shape = scanJson(text);
+  if (shape === undefined) throw gatewayError('CG_ERR_BODY_INVALID', 'Request body is not valid JSON');
+  const refusal = refuse(shape);
+  if (refusal !== undefined) throw gatewayError('CG_ERR_REQUEST_INVALID', refusal);
+  source.holdBody(body.length + shape.values * JSON_VALUE_BYTES);
+  return { value: JSON.parse(text), text };
 }
 
 /**

@@ -147,6 +147,45 @@ describe('answers that grow on the way out (class 4)', () => {
   }, 30_000);
 });
 
+describe('JSON that is small as text and large as objects (adversarial review, round 2)', () => {
+  // 9.9 MB of `[{},{},...]`: 3.3 million empty objects, some fifty bytes of heap each once parsed.
+  const objects = `[${Array(3_300_000).fill('{}').join(',')}]`;
+
+  it('refuses such bodies before parsing them, on every route, and stays up', async () => {
+    await underAttack(async () => {
+      for (let round = 0; round < 3; round++) {
+        for (const [path, body, status] of [
+          ['/', objects, 400],
+          ['/pipeline', objects, 400],
+          ['/v1/cache/mget', `{"keys":${objects}}`, 413],
+        ] as const) {
+          const answer = await call(gateway.base, path, { token: TOKENS.read, method: 'POST', body });
+          expect({ path, status: answer.status }).toEqual({ path, status });
+        }
+        const put = await call(gateway.base, '/v1/cache/objs', {
+          token: TOKENS.write,
+          method: 'PUT',
+          body: `{"value":${objects}}`,
+        });
+        expect(put.status).toBe(413);
+        expect(json(put).error.message).toContain('too many JSON values');
+      }
+    });
+  }, 60_000);
+
+  it('serves such a stored value as it is, without parsing it', async () => {
+    await redis.command('SET', 'objs', objects);
+    await underAttack(async () => {
+      for (let round = 0; round < 3; round++) {
+        const answer = await send('/v1/cache/objs');
+        expect(answer.status).toBe(200);
+        expect(answer.text.length).toBeGreaterThan(objects.length);
+      }
+    });
+    await redis.command('DEL', 'objs');
+  }, 60_000);
+});
+
 describe('what the gateway says ran (class 8)', () => {
   it('reports a transaction whose reply is too large as ran, never as discarded', async () => {
     await redis.command('DEL', 'txctr');

@@ -207,6 +207,41 @@ describe('pub/sub, per database', () => {
 });
 
 describe('the body budget, per owner (adversarial review)', () => {
+  it("does not let a body that waits for its own owner's room hold back anyone else's", async () => {
+    const port = Number(new URL(gateway.url).port);
+    const sockets: Socket[] = [];
+    await attacked(
+      watched,
+      victim,
+      async () => {
+        // Two silent 10 MiB uploads of one token: the second waits for the first (its owner's half).
+        for (let i = 0; i < 2; i++) {
+          const socket = await new Promise<Socket>((resolve) => {
+            const opened = connect({ host: '127.0.0.1', port }, () => resolve(opened));
+          });
+          socket.on('error', () => undefined);
+          socket.write(
+            `POST /set/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${T.oneWrite}\r\n` +
+              'Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n',
+          );
+          sockets.push(socket);
+        }
+        await new Promise((done) => setTimeout(done, 200));
+        // A large body of another owner goes ahead of the waiting one.
+        const started = performance.now();
+        const body = JSON.stringify(['SET', 'big-body', 'v'.repeat(1024 * 1024)]);
+        const answer = await call(gateway.url, '/', { token: TOKENS.write, method: 'POST', body });
+        expect(answer.text).toBe('{"result":"OK"}');
+        expect(performance.now() - started).toBeLessThan(2000);
+        return () => {
+          for (const socket of sockets) socket.destroy();
+        };
+      },
+      { maxRssMb: 1024 },
+    );
+    await inDb(0, 'DEL', 'big-body');
+  });
+
   it("holds a tenant's slow bodies, all its tokens together, to half of it: another caller's POST goes on", async () => {
     const port = Number(new URL(gateway.url).port);
     const sockets: Socket[] = [];

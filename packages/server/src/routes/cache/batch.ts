@@ -27,7 +27,7 @@ export function batchRoutes({ config, executor }: Services): Route[] {
       operations: {
         POST: {
           handle: async (ctx) => {
-            const keys = mgetBody(ctx.body, limits);
+            const keys = mgetBody(ctx, limits);
             const { replies } = await executor.run(
               ctx.caller,
               'pipeline',
@@ -95,7 +95,7 @@ export function batchRoutes({ config, executor }: Services): Route[] {
       operations: {
         POST: {
           handle: async (ctx) => {
-            const commands = msetBody(ctx.body, limits).map(({ key, value, ttl }): Command => {
+            const commands = msetBody(ctx, limits).map(({ key, value, ttl }): Command => {
               const command: Command = ['SET', key, encodeValue(value)];
               if (ttl !== undefined) command.push('EX', String(ttl));
               return command;

@@ -1,5 +1,5 @@
 import { gatewayError } from '../../errors.js';
-import { checkJsonText, parseJsonBody } from '../json-body.js';
+import { type BodySource, checkJsonText, parseJsonBody } from '../json-body.js';
 import { checkKey } from './key.js';
 
 /** A stored entry as the cache API takes it. */
@@ -18,16 +18,13 @@ export interface BodyLimits {
 }
 
 /** `PUT /v1/cache/:key`: `{"value": <any JSON>, "ttl"?: seconds}`. */
-export function putBody(
-  body: Buffer | undefined,
-  limits: BodyLimits,
-): { value: unknown; ttl: number | undefined } {
+export function putBody(body: BodySource, limits: BodyLimits): { value: unknown; ttl: number | undefined } {
   const fields = object(parse(body, limits), ['value', 'ttl'], 'The body');
   return { value: required(fields, 'value', 'The body'), ttl: ttl(fields.ttl, 'ttl') };
 }
 
 /** `POST /v1/cache/mget`: `{"keys": [...]}`. */
-export function mgetBody(body: Buffer | undefined, limits: BodyLimits): string[] {
+export function mgetBody(body: BodySource, limits: BodyLimits): string[] {
   const fields = object(parse(body, limits), ['keys'], 'The body');
   return list(required(fields, 'keys', 'The body'), 'keys', limits.maxItems).map((key, i) => {
     if (typeof key !== 'string') invalid(`keys[${i}] must be a string`);
@@ -36,7 +33,7 @@ export function mgetBody(body: Buffer | undefined, limits: BodyLimits): string[]
 }
 
 /** `POST /v1/cache/mset`: `{"entries": [{"key", "value", "ttl"?}]}`. */
-export function msetBody(body: Buffer | undefined, limits: BodyLimits): Entry[] {
+export function msetBody(body: BodySource, limits: BodyLimits): Entry[] {
   const fields = object(parse(body, limits), ['entries'], 'The body');
   return list(required(fields, 'entries', 'The body'), 'entries', limits.maxItems).map((item, i) => {
     const where = `entries[${i}]`;
@@ -51,7 +48,7 @@ export function msetBody(body: Buffer | undefined, limits: BodyLimits): Entry[] 
   });
 }
 
-function parse(body: Buffer | undefined, limits: BodyLimits): unknown {
+function parse(body: BodySource, limits: BodyLimits): unknown {
   const { value, text } = parseJsonBody(body);
   checkJsonText(text, limits.maxJsonDepth);
   return value;

@@ -51,7 +51,7 @@ export function entryRoute({ config, executor }: Services): Route {
 
   async function write(ctx: RequestContext) {
     const key = keyOf(ctx);
-    const { value, ttl } = putBody(ctx.body, limits);
+    const { value, ttl } = putBody(ctx, limits);
     const command: Command = ['SET', key, encodeValue(value)];
     if (ttl !== undefined) command.push('EX', String(ttl));
     const { replies } = await executor.run(ctx.caller, 'pipeline', [command], 'bytes', ctx.answer);

@@ -1,4 +1,5 @@
 import { gatewayError } from '../../errors.js';
+import { BODY_COST_FACTOR } from '../../http/adapter.js';
 import type { Route } from '../../http/router.js';
 import { ErrorReply } from '../../redis/resp.js';
 import type { Command } from '../../redis/types.js';
@@ -57,7 +58,7 @@ export function importRoute({ config, executor }: Services): Route {
                 `More than ${config.maxPipeline} entries in one import (CACHEGATE_MAX_PIPELINE)`,
               );
             }
-            const entry = parseEntryLine(text, config.maxJsonDepth);
+            const entry = parseEntryLine(text, config.maxJsonDepth, BODY_COST_FACTOR * config.maxBodyBytes);
             if ('reason' in entry) {
               invalid.push({ line: number, error: entry.reason });
               continue;

@@ -1,4 +1,5 @@
 import { checkJsonText } from '../json-body.js';
+import { JSON_VALUE_BYTES, scanJson } from '../json-scan.js';
 import { encodeValue } from './value.js';
 
 /**
@@ -20,16 +21,22 @@ const FIELDS = ['key', 'value', 'ttl'];
 /**
  * One NDJSON line checked as the cache API checks a `PUT` body, with `ttl: null` allowed (no expiry, as
  * `GET /v1/cache/:key` shows it): the key, the value's stored text (`encodeValue`, the bytes every path
- * stores) and the TTL; or why the line cannot be used.
+ * stores) and the TTL; or why the line cannot be used. `maxCost` bounds what parsing it may take (its text
+ * plus 32 bytes per JSON value).
  */
-export function parseEntryLine(text: string, maxDepth: number): EntryLine | { reason: string } {
+export function parseEntryLine(
+  text: string,
+  maxDepth: number,
+  maxCost = Number.POSITIVE_INFINITY,
+): EntryLine | { reason: string } {
   const reject = (reason: string) => ({ reason });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return reject(`not JSON (${(error as Error).message})`);
+  // Its shape first, read without building anything: a line of millions of empty objects is refused unparsed.
+  const shape = scanJson(text);
+  if (shape === undefined) return reject('not JSON');
+  if (text.length + shape.values * JSON_VALUE_BYTES > maxCost) {
+    return reject(`holds too many JSON values: parsed, it would take more than ${maxCost} bytes`);
   }
+  const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return reject('must be a JSON object {"key", "value", "ttl"?}');
   }

@@ -3,6 +3,7 @@ import { droppedReplyError } from '../../core/executor.js';
 import { gatewayError } from '../../errors.js';
 import { DroppedReply, ErrorReply } from '../../redis/resp.js';
 import type { Reply } from '../../redis/types.js';
+import { scanJson } from '../json-scan.js';
 
 /**
  * A cache API result: Redis errors (such as WRONGTYPE) become CG_ERR_REDIS_ERROR, a reply the gateway did
@@ -30,12 +31,7 @@ export function storedJson(reply: Reply | undefined, maxBytes: number): string {
   return JSON.stringify(text);
 }
 
-/** JSON.parse is iterative in V8, so this holds for any nesting depth. */
+/** Read without building anything: a stored `[{},{},...]` costs a scan, not millions of objects. */
 function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+  return scanJson(text) !== undefined;
 }

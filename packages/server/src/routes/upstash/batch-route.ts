@@ -18,7 +18,7 @@ export function batchRoutes({ config, executor, syncToken }: Services): Route[] 
     operations: {
       POST: {
         handle: async (ctx) => {
-          const commands = commandsFromBody(ctx.body, config.maxPipeline, path);
+          const commands = commandsFromBody(ctx, config.maxPipeline, path);
           const form = replyFormOf(ctx, mode === 'pipeline');
           const batch = await executor.run(ctx.caller, mode, commands, form, ctx.answer);
           await sendItems(ctx, syncToken, batch, form);

@@ -38,7 +38,7 @@ export function commandRoutes({ executor, syncToken }: Services): Route[] {
       path: '/',
       operations: {
         POST: {
-          handle: (ctx) => run(ctx, commandFromBody(ctx.body)),
+          handle: (ctx) => run(ctx, commandFromBody(ctx)),
           doc: {
             summary: 'Run one command',
             tags: ['commands'],

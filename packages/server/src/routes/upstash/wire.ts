@@ -12,12 +12,13 @@ import { type ErrorCode, gatewayError } from '../../errors.js';
 import { JSON_TYPE, type RequestContext } from '../../http/context.js';
 import { DroppedReply, ErrorReply, encodeReply } from '../../redis/resp.js';
 import type { Command, Reply, ReplyForm } from '../../redis/types.js';
-import { checkJsonText, parseJsonBody } from '../json-body.js';
+import { type BodySource, checkJsonText, parseJsonBody } from '../json-body.js';
+import type { JsonShape } from '../json-scan.js';
 import type { SyncToken } from './sync-token.js';
 
 /** The command of a `POST /` body: `["SET", "key", "value", "EX", 60]`. */
-export function commandFromBody(body: unknown): Command {
-  const { value, text } = parseJsonBody(body);
+export function commandFromBody(source: BodySource): Command {
+  const { value, text } = parseJsonBody(source, (shape) => flatterThan(shape, 1, 'The request body'));
   const seen = { number: false };
   const command = toCommand(value, 'The request body', seen);
   if (seen.number) checkJsonText(text, Number.POSITIVE_INFINITY);
@@ -25,8 +26,8 @@ export function commandFromBody(body: unknown): Command {
 }
 
 /** The commands of a `/pipeline` or `/multi-exec` body, within CACHEGATE_MAX_PIPELINE. */
-export function commandsFromBody(body: unknown, maxCommands: number, route: string): Command[] {
-  const { value, text } = parseJsonBody(body);
+export function commandsFromBody(source: BodySource, maxCommands: number, route: string): Command[] {
+  const { value, text } = parseJsonBody(source, (shape) => flatterThan(shape, 2, `A ${route} body`));
   if (!Array.isArray(value)) {
     throw gatewayError(
       'CG_ERR_REQUEST_INVALID',
@@ -43,6 +44,17 @@ export function commandsFromBody(body: unknown, maxCommands: number, route: stri
   const commands = value.map((item, index) => toCommand(item, `command ${index} of ${route}`, seen));
   if (seen.number) checkJsonText(text, Number.POSITIVE_INFINITY);
   return commands;
+}
+
+/**
+ * Why a body cannot be commands, told from its shape alone, before it is parsed: commands hold no object,
+ * and nest no deeper than `depth` (a command is an array of scalars; a batch, an array of commands).
+ */
+function flatterThan(shape: JsonShape, depth: number, what: string): string | undefined {
+  if (!shape.hasObject && shape.depth <= depth) return undefined;
+  return depth === 1
+    ? `${what} must be a JSON array of strings, numbers or booleans, such as ["GET","key"]`
+    : `${what} must be a JSON array of commands, each an array of strings, numbers or booleans, such as [["SET","k","v"],["GET","k"]]`;
 }
 
 /**
