@@ -50,21 +50,9 @@ export function pipelineItemJson(reply: Reply, base64: boolean): string {
  * that one over the cap is refused before any of it is made, and one within it is sent with its length.
  */
 export function resultJsonLength(reply: Reply, base64: boolean): number {
-  if (reply === null) return 4;
-  switch (typeof reply) {
-    case 'number':
-    case 'bigint':
-      return String(reply).length;
-    case 'string':
-      return base64 ? base64Length(Buffer.byteLength(reply)) : jsonStringLength(reply);
-  }
-  if (Buffer.isBuffer(reply)) {
-    return base64 ? base64Length(reply.length) : jsonStringLength(reply.toString('utf8'));
-  }
-  if (reply instanceof ErrorReply) return resultJsonLength(reply.message, base64);
-  let length = 2 + Math.max(0, reply.length - 1);
-  for (const item of reply) length += resultJsonLength(item, base64);
-  return length;
+  return jsonSize(reply, base64, (text) =>
+    typeof text === 'string' ? jsonStringLength(text) : jsonStringLength(text.toString('utf8')),
+  );
 }
 
 /**
@@ -73,18 +61,23 @@ export function resultJsonLength(reply: Reply, base64: boolean): number {
  * without being sized (chunked); only one that might be over the cap pays for the exact count.
  */
 export function resultJsonBound(reply: Reply, base64: boolean): number {
+  return jsonSize(reply, base64, (text) => text.length * 6 + 2);
+}
+
+/** The size of a reply's JSON, given how to size one string of it as text (base64 is always exact). */
+function jsonSize(reply: Reply, base64: boolean, textSize: (text: string | Buffer) => number): number {
   if (reply === null) return 4;
   switch (typeof reply) {
     case 'number':
     case 'bigint':
       return String(reply).length;
     case 'string':
-      return base64 ? base64Length(reply.length * 3) : reply.length * 6 + 2;
+      return base64 ? base64Length(Buffer.byteLength(reply)) : textSize(reply);
   }
-  if (Buffer.isBuffer(reply)) return base64 ? base64Length(reply.length) : reply.length * 6 + 2;
-  if (reply instanceof ErrorReply) return resultJsonBound(reply.message, base64);
+  if (Buffer.isBuffer(reply)) return base64 ? base64Length(reply.length) : textSize(reply);
+  if (reply instanceof ErrorReply) return jsonSize(reply.message, base64, textSize);
   let length = 2 + Math.max(0, reply.length - 1);
-  for (const item of reply) length += resultJsonBound(item, base64);
+  for (const item of reply) length += jsonSize(item, base64, textSize);
   return length;
 }
 
