@@ -54,7 +54,7 @@ const MAX_UNSENT_BYTES = 64 * 1024;
 interface Connection {
   readonly adapter: HttpAdapter;
   /** The request being served: one at a time, so no request overtakes the one before it (see mayStart). */
-  readonly active: RequestContext[];
+  active: RequestContext | undefined;
   readonly waiting: { req: IncomingMessage; res: ServerResponse; expectsContinue: boolean }[];
   isPaused: boolean;
   isWaitingForDrain: boolean;
@@ -149,7 +149,7 @@ export class HttpAdapter implements RequestOwner {
     const sweep = () => {
       for (const socket of this.#sockets) {
         const connection = (socket as WithConnection)[CONNECTION];
-        if (connection === undefined || connection.active.length + connection.waiting.length === 0)
+        if (connection === undefined || (connection.active === undefined && connection.waiting.length === 0))
           socket.destroy();
       }
     };
@@ -165,7 +165,7 @@ export class HttpAdapter implements RequestOwner {
     if (connection === undefined) {
       connection = {
         adapter: this,
-        active: [],
+        active: undefined,
         waiting: [],
         isPaused: false,
         isWaitingForDrain: false,
@@ -190,7 +190,7 @@ export class HttpAdapter implements RequestOwner {
     ctx.expectsContinue = expectsContinue;
     (res as ServerResponse & WithContext)[CONTEXT] = ctx;
     res.on('close', onResponseClose);
-    connection.active.push(ctx);
+    connection.active = ctx;
     try {
       this.#route(ctx);
     } catch (error) {
@@ -516,8 +516,7 @@ export class HttpAdapter implements RequestOwner {
     const socket = req.socket as WithConnection;
     const connection = socket[CONNECTION];
     if (connection === undefined) return;
-    const index = connection.active.indexOf(ctx);
-    if (index !== -1) connection.active.splice(index, 1);
+    if (connection.active === ctx) connection.active = undefined;
     this.#next(connection, socket);
   }
 
@@ -604,7 +603,7 @@ function tokenFromQuery(query: string): string | undefined {
  * be sent.
  */
 function mayStart(connection: Connection, socket: Socket): boolean {
-  return connection.active.length === 0 && socket.writableLength < MAX_UNSENT_BYTES;
+  return connection.active === undefined && socket.writableLength < MAX_UNSENT_BYTES;
 }
 
 /**
@@ -645,12 +644,12 @@ function onBodyEnd(this: IncomingMessage & WithContext) {
 }
 
 /**
- * The socket closed. Requests still active are settled: a response queued behind another one on a
- * pipelined connection never gets its own `close` (issue 11, class 1). Those waiting are dropped.
+ * The socket closed. The request being served is settled (its response may never get a `close` of its
+ * own; issue 11, class 1); those waiting behind it are dropped.
  */
 function onSocketClose(this: WithConnection) {
   const connection = this[CONNECTION];
   if (connection === undefined) return;
   connection.waiting.length = 0;
-  for (const ctx of [...connection.active]) connection.adapter.settle(ctx);
+  if (connection.active !== undefined) connection.adapter.settle(connection.active);
 }
