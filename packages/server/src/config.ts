@@ -297,7 +297,7 @@ const VARIABLES = {
   metricsPort: {
     env: 'CACHEGATE_METRICS_PORT',
     parse: integer(0, 65535),
-    help: 'Serve /metrics on this port, without a token, instead of on the main port with one.',
+    help: 'Serve /metrics on this port, without a token, instead of on the main port with the main admin token.',
   },
   workers: {
     env: 'CACHEGATE_WORKERS',
