@@ -8,11 +8,11 @@ import {
   Registry,
 } from 'prom-client';
 import type { ExecutorObserver } from './core/executor.js';
-import type { NearCacheStats } from './core/near-cache-store.js';
 import type { ErrorCode } from './errors.js';
 import type { RedisBackend } from './redis/backend.js';
 import { DATABASE_STATUSES, type DatabaseStatus } from './redis/databases.js';
 import type { NearCache } from './redis/near-cache.js';
+import type { NearCacheStats } from './redis/near-cache-store.js';
 
 /** One series of a {@link FastHistogram}: its labels, and counts per bucket (the last is +Inf). */
 interface Series {

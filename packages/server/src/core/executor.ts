@@ -1,5 +1,6 @@
 import type { AnswerReservation } from '../answer-budget.js';
 import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
+import { roleOf } from '../auth/role.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import { type Batch, openHolding, type PlannedCommand, type RedisBackend } from '../redis/backend.js';
 import {
@@ -14,7 +15,7 @@ import { type DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { scopeChannels, scopeSubscription } from './channels.js';
-import { denialReason, roleDenial, roleOf } from './policy.js';
+import { denialReason, roleDenial } from './policy.js';
 import type { ScriptApproval } from './script-approval.js';
 import { SharedReads } from './shared-reads.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';

@@ -1,11 +1,11 @@
 import type { AnswerReservation } from '../answer-budget.js';
 import type { Principal } from '../auth/principal.js';
 import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
+import { keysOf } from '../redis/command-table.js';
 import type { NearCache } from '../redis/near-cache.js';
+import type { FillTicket } from '../redis/near-cache-store.js';
 import { DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Command, Reply } from '../redis/types.js';
-import { keysOf } from './command-table.js';
-import type { FillTicket } from './near-cache-store.js';
 
 /** Called with a shared read's reply, or with the failure of the batch it was sent in. */
 type Waiter = (error: unknown, reply: Reply) => void;

@@ -1,6 +1,6 @@
 import type { AnswerReservation } from '../answer-budget.js';
 import type { Principal } from '../auth/principal.js';
-import type { CommandInfo, CommandTable } from '../core/command-table.js';
+import type { CommandInfo, CommandTable } from './command-table.js';
 import type { RedisFailure } from './failure.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';

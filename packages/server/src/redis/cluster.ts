@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import calculateSlot from 'cluster-key-slot';
 import type { Principal } from '../auth/principal.js';
-import { type CommandInfo, CommandTable, keysOf } from '../core/command-table.js';
+import type { Logger } from '../log.js';
 import type { Batch, NodeAddress, PlannedCommand, RedisBackend } from './backend.js';
+import { type CommandInfo, CommandTable, keysOf } from './command-table.js';
 import {
   ConnectionLostError,
   NotSentError,
@@ -17,7 +18,7 @@ import { RedisNode } from './node.js';
 import { ErrorReply, replyAsText } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import type { Subscription, SubscriptionCount, Unsubscribe } from './subscriber.js';
-import type { Arg, Command, Logger, Reply } from './types.js';
+import type { Arg, Command, Reply } from './types.js';
 
 /** Options for {@link ClusterBackend}. */
 export interface ClusterOptions {

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
+import type { DatabaseSettings } from '../auth/database.js';
 import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
 import type { RedisBackend } from './backend.js';
 import { ClusterBackend } from './cluster.js';
 import { ScopeUsers } from './scope-users.js';
 import { SentinelBackend } from './sentinel.js';
 import { StandaloneBackend } from './standalone.js';
 import type { SubscriptionCount } from './subscriber.js';
-import type { DatabaseSettings, Logger } from './types.js';
 
 /**
  * Opens the backend the configuration describes: Sentinel, Cluster or standalone. Returns at once: while

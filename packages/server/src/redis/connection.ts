@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { AnswerReservation } from '../answer-budget.js';
+import type { RedisUser } from '../auth/database.js';
+import type { Logger } from '../log.js';
 import { describeFailure, type RedisFailure } from './failure.js';
 import {
   DroppedReply,
@@ -11,7 +13,7 @@ import {
   ReplyParser,
   type ReplyTarget,
 } from './resp.js';
-import type { Command, Logger, RedisUser, Reply, ReplyForm } from './types.js';
+import type { Command, Reply, ReplyForm } from './types.js';
 
 /** How to reach one Redis server. */
 export interface ConnectionOptions {

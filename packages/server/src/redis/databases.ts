@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { type DatabaseSettings, DEFAULT_DATABASE } from '../auth/database.js';
 import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../log.js';
 import { type Batch, openHolding, type RedisBackend } from './backend.js';
 import { NotSentError } from './connection.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
 import type { NearCache } from './near-cache.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
-import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from './types.js';
+import type { Reply } from './types.js';
 
 /**
  * The state of a tokens-file database (`cachegate_database_state`; `/health` counts them): `idle` (no

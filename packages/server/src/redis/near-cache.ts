@@ -1,8 +1,9 @@
 import type { AnswerReservation } from '../answer-budget.js';
-import { NearCacheStore } from '../core/near-cache-store.js';
+import type { Logger } from '../log.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
+import { NearCacheStore } from './near-cache-store.js';
 import { ErrorReply } from './resp.js';
-import type { Arg, Command, Logger, Reply } from './types.js';
+import type { Arg, Command, Reply } from './types.js';
 
 /** Settings of the near cache (CACHEGATE_NEAR_CACHE_*). */
 export interface NearCacheOptions {

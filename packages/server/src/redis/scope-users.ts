@@ -1,11 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
+import { type RedisUser, userKey } from '../auth/database.js';
 import { RESERVED_PREFIX, tenantPrefix } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
-import type { CommandInfo, CommandTable } from '../core/command-table.js';
-import { type Role, roleAllows, roleOf } from '../core/policy.js';
+import { type Role, roleOf } from '../auth/role.js';
+import type { Logger } from '../log.js';
+import type { CommandInfo, CommandTable } from './command-table.js';
 import type { RedisConnection } from './connection.js';
+import { roleAllows } from './grants.js';
 import { ErrorReply, replyAsText, replyMap } from './resp.js';
-import { type Logger, type RedisUser, type Reply, userKey } from './types.js';
+import type { Reply } from './types.js';
 
 /** Options for {@link ScopeUsers}. */
 export interface ScopeUsersOptions {

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
-import type { CommandTable } from '../core/command-table.js';
+import type { Logger } from '../log.js';
 import type { Batch, NodeAddress, RedisBackend } from './backend.js';
+import type { CommandTable } from './command-table.js';
 import { NotSentError, RedisConnection } from './connection.js';
 import type { RedisFailure } from './failure.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
@@ -9,7 +10,7 @@ import type { NearCache, NearCacheOptions } from './near-cache.js';
 import type { ScopeUsers } from './scope-users.js';
 import { StandaloneBackend } from './standalone.js';
 import type { Subscription, SubscriptionCount, Unsubscribe } from './subscriber.js';
-import type { Logger, Reply } from './types.js';
+import type { Reply } from './types.js';
 
 /** Options for {@link SentinelBackend}. */
 export interface SentinelOptions {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Principal } from '../auth/principal.js';
-import { CommandTable } from '../core/command-table.js';
 import { argsOf, type Batch, type RedisBackend } from './backend.js';
+import { CommandTable } from './command-table.js';
 import { type ConnectionOptions, type RedisConnection, redactUrl } from './connection.js';
 import type { RedisFailure } from './failure.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
