@@ -121,6 +121,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   metrics.observeMonitors(() => executor.openMonitors);
   metrics.observeDatabases(() => databases.statuses());
   metrics.observeReads(backend, executor.reads);
+  metrics.observeNodes(backend);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
   const answers = new AnswerBudget(config.maxBufferedReplyBytes, config.maxAnswerBytes);
