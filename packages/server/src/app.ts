@@ -132,7 +132,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     backend,
     databases,
     metrics,
-    syncToken: new SyncToken(),
+    syncToken: new SyncToken(config.readFrom === 'replicas'),
     drain,
   };
   const routes: Route[] = [

@@ -45,8 +45,9 @@ export interface Executed {
   /** One reply per command, in order, Redis errors as ErrorReply entries. */
   readonly replies: Reply[];
   /**
-   * When the batch may have written and replicas are read from: how far each written shard's replication
-   * stream had got once it ran. A replica that applied it shows the batch's writes.
+   * When the batch may have written and replicas are read from: what its caller has seen once it ran, its
+   * `seen` with how far each written shard's replication stream had got (the next sync token). A replica
+   * that applied it shows the batch's writes.
    */
   readonly reached?: SyncPoint | undefined;
 }

@@ -23,7 +23,9 @@ export function connectRedis(
   subscriptions?: SubscriptionCount,
 ): RedisBackend {
   const readsFromReplicas = config.readFrom === 'replicas';
-  const scopeUsers = scopeUsersFor(config, config.redisUrl, config.redisPassword, logger);
+  const scopeUsers = scopeUsersFor(config, config.redisUrl, config.redisPassword, logger, {
+    grantsRole: readsFromReplicas,
+  });
   const settings: NodeSettings = {
     commandTimeoutMs: config.commandTimeoutMs,
     maxReplyDepth: config.maxJsonDepth,
@@ -70,7 +72,9 @@ export function connectDatabase(
   logger: Logger,
   subscriptions?: SubscriptionCount,
 ): RedisBackend {
-  const scopeUsers = scopeUsersFor(config, database.url, database.password, logger, database.name);
+  const scopeUsers = scopeUsersFor(config, database.url, database.password, logger, {
+    database: database.name,
+  });
   const topology = new StandaloneTopology({
     subscriptions,
     url: database.url,
@@ -95,7 +99,7 @@ function scopeUsersFor(
   redisUrl: string | undefined,
   password: string | undefined,
   logger: Logger,
-  database?: string,
+  { database, grantsRole }: { database?: string; grantsRole?: boolean } = {},
 ): ScopeUsers {
   const url = redisUrl === undefined ? undefined : new URL(redisUrl);
   const secret = password ?? (url?.password ? decodeURIComponent(url.password) : '');
@@ -103,6 +107,7 @@ function scopeUsersFor(
     mode: config.scopeUsers,
     secret: `${url?.username ?? ''}\0${secret}`,
     database,
+    grantsRole,
     commandTimeoutMs: config.commandTimeoutMs,
     logger,
   });

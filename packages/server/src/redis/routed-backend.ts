@@ -18,7 +18,7 @@ import type { RedisNode } from './node.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
-import { offsetFor, type SyncPoint } from './sync-point.js';
+import { mergeSyncPoints, offsetFor, type SyncPoint } from './sync-point.js';
 import { parseRole } from './topology/replication.js';
 import type { NodeStatus, Shard } from './topology/shard.js';
 import type { Topology } from './topology/topology.js';
@@ -156,7 +156,7 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
     const args = batch.commands.map((command) => command.args);
     const reached: Reached | undefined = this.#tracksOffsets && mayWrite(batch) ? new Map() : undefined;
     const replies = await this.#send(node, shard, args, batch, reached);
-    return { replies, reached };
+    return { replies, reached: this.#seenAfter(batch.seen, reached) };
   }
 
   /** Sends one part of a batch to `node`, read-only parts falling back to the primary when a replica was down. */
@@ -211,7 +211,7 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
     const replies = await ran;
     const reached: Reached = new Map();
     await this.#noteReached(node, shard, role, batch, reached);
-    return { replies, reached };
+    return { replies, reached: this.#seenAfter(batch.seen, reached) };
   }
 
   /** Sharded: each command on its slot's shard, one write per node, results back in request order. */
@@ -269,7 +269,7 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
         reached,
       );
     }
-    return { replies, reached };
+    return { replies, reached: this.#seenAfter(batch.seen, reached) };
   }
 
   /** Follows MOVED (the slot moved for good) and ASK (it is being migrated) to the node that has the key. */
@@ -342,6 +342,18 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
         if (!shards.some((candidate) => candidate.id === id)) return Number.POSITIVE_INFINITY;
     }
     return offsetFor(seen, shard.id);
+  }
+
+  /**
+   * What a caller has seen once its batch wrote: what it had seen, less shards this topology no longer has
+   * (and a sync point the gateway could not read), with the offsets its writes reached.
+   */
+  #seenAfter(seen: SyncPoint | undefined, reached: Reached | undefined): SyncPoint | undefined {
+    if (reached === undefined) return undefined;
+    const after = new Map<string, number>();
+    const ids = new Set(this.#topology.shards().map((shard) => shard.id));
+    for (const [id, offset] of seen ?? []) if (ids.has(id)) after.set(id, offset);
+    return mergeSyncPoints(after, reached);
   }
 
   /** ROLE on `connection`, written right after what was just sent on it. */

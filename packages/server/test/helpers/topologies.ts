@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type RedisServer, startRedisServer } from '../../src/redis/embedded.js';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { waitFor } from './gateway.js';
-import { directCommand } from './redis.js';
+import { directCommand, startTestRedis, type TestRedis } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -227,4 +228,107 @@ export async function startTestSentinel(masterName = 'cachegate'): Promise<TestS
     'the Sentinels never found each other',
   );
   return setup;
+}
+
+/** A replica of a {@link TestReplicaSet}: it follows the primary through a proxy that can hold it back. */
+export interface TestReplica {
+  server: RedisServer;
+  proxy: FaultProxy;
+  /** `127.0.0.1:port` */
+  address: string;
+  /** The replication offset it has applied (ROLE), -1 while unlinked. */
+  offset(): Promise<number>;
+}
+
+/** A standalone primary and replicas on loopback (`replicaof`), for CACHEGATE_REDIS_REPLICAS. */
+export interface TestReplicaSet {
+  primary: TestRedis;
+  replicas: TestReplica[];
+  /** `127.0.0.1:port,...` for CACHEGATE_REDIS_REPLICAS. */
+  addresses: string;
+  /** The primary's replication offset. */
+  primaryOffset(): Promise<number>;
+  /** Waits until every replica not held back has applied everything the primary wrote. */
+  waitForReplicas(): Promise<void>;
+  /** Starts a killed replica again, on its port, following the primary again. */
+  restartReplica(index: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a primary and `count` replicas, each replica following the primary through a fault proxy (hold()
+ * stops the replica applying writes while it stays connected), and waits for their first sync.
+ */
+export async function startTestReplicaSet(
+  count = 2,
+  options: { password?: string } = {},
+): Promise<TestReplicaSet> {
+  const dir = mkdtempSync(join(tmpdir(), 'cachegate-replicas-'));
+  const { password } = options;
+  const primary = await startTestRedis({ config: ['repl-diskless-sync-delay 0'], ...options });
+  const auth = (port: number) => directCommandAt(port, password);
+  const replicaConfig = (proxyPort: number) => [
+    'appendonly no',
+    'save ""',
+    `replicaof 127.0.0.1 ${proxyPort}`,
+    ...(password === undefined ? [] : [`masterauth ${password}`]),
+  ];
+  const replicas: TestReplica[] = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const proxy = await startFaultProxy(primary.port);
+      const server = await startRedisServer({
+        dir: join(dir, `replica-${i}`),
+        config: replicaConfig(proxy.port),
+        ...(password === undefined ? {} : { password }),
+      });
+      return {
+        server,
+        proxy,
+        address: `127.0.0.1:${server.port}`,
+        offset: async () => {
+          const role = (await auth(server.port)('ROLE')) as unknown[];
+          return role[3] === 'connected' ? Number(role[4]) : -1;
+        },
+      };
+    }),
+  );
+  const primaryOffset = async () => Number(((await primary.command('ROLE')) as unknown[])[1]);
+  const set: TestReplicaSet = {
+    primary,
+    replicas,
+    addresses: replicas.map((replica) => replica.address).join(','),
+    primaryOffset,
+    async waitForReplicas() {
+      const target = await primaryOffset();
+      await waitFor(
+        async () => {
+          for (const replica of replicas) if ((await replica.offset()) < target) return false;
+          return true;
+        },
+        15_000,
+        'the replicas never caught up',
+      );
+    },
+    async restartReplica(index) {
+      const replica = replicas[index] as TestReplica;
+      replica.server = await startRedisServer({
+        dir: join(dir, `replica-${index}`),
+        config: replicaConfig(replica.proxy.port),
+        port: replica.server.port,
+        ...(password === undefined ? {} : { password }),
+      });
+    },
+    async stop() {
+      await Promise.all(replicas.map((replica) => replica.proxy.close()));
+      await Promise.all([...replicas.map((replica) => replica.server.stop()), primary.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await set.waitForReplicas();
+  return set;
+}
+
+/** Runs commands on 127.0.0.1:port with a password, on a fresh connection each. */
+function directCommandAt(port: number, password?: string) {
+  return (...args: string[]) => directCommand(`redis://127.0.0.1:${port}`, args, password);
 }

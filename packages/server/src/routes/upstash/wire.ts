@@ -125,7 +125,7 @@ export function sendSingle(
   isConditional = false,
 ): void | Promise<void> {
   const result = batch.replies[0] ?? null;
-  ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  ctx.headers.push('upstash-sync-token', syncToken.answer(ctx.req.headers['upstash-sync-token'], batch));
   if (result instanceof DroppedReply) throw droppedReplyError(result);
   if (form !== 'resp2' && ctx.answer.bytes > SLICED_ANSWER_BYTES) {
     const base64 = form === 'bytes';
@@ -157,7 +157,7 @@ export function sendItems(
   batch: BatchResult,
   form: ReplyForm,
 ): void | Promise<void> {
-  ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  ctx.headers.push('upstash-sync-token', syncToken.answer(ctx.req.headers['upstash-sync-token'], batch));
   if (form === 'resp2') {
     ctx.send(200, Buffer.concat(batch.replies.map(encodeReply)), RESP2_TYPE);
     return;
