@@ -159,7 +159,7 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
     return { replies, reached: this.#seenAfter(batch.seen, reached) };
   }
 
-  /** Sends one part of a batch to `node`, read-only parts falling back to the primary when a replica was down. */
+  /** Sends one part of a batch to `node`; a part a replica could not answer goes to the primary. */
   async #send(
     node: RedisNode,
     shard: Shard,
@@ -177,9 +177,11 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
         await this.#noteReached(node, shard, role, batch, reached);
       return replies;
     } catch (error) {
-      // Nothing reached a replica that went away: the primary answers instead.
+      // A replica went away under a read (only reads go to replicas, and reads may run twice): the primary
+      // answers instead, within the same deadline.
       const primary = shard.primary;
-      if (!(error instanceof NotSentError) || primary === undefined || primary === node) throw error;
+      const isLost = error instanceof NotSentError || error instanceof ConnectionLostError;
+      if (!isLost || primary === undefined || primary === node) throw error;
       return primary.connectionFor(principal).send(args, deadline, form, reservation);
     }
   }

@@ -36,8 +36,11 @@ export interface NodeStatus {
 export const POLL_INTERVAL_MS = 100;
 /** A replica that has not answered ROLE for this long is skipped (hung, or too busy to serve reads). */
 const STALL_MS = 1000;
-/** A read behind every replica's known offset waits at most this long for a fresh one, then goes to the primary. */
-const FRESH_OFFSET_WAIT_MS = 100;
+/**
+ * A read that every replica seems behind waits at most this long for one to catch up, asking their offsets
+ * again as long as they advance; then it goes to the primary.
+ */
+const CATCH_UP_WAIT_MS = 50;
 
 /** A replica and what it last said of its replication. */
 class Replica {
@@ -47,23 +50,24 @@ class Replica {
   answeredAt = 0;
   /** Read-only batches sent to it. */
   reads = 0;
+  /** Probes sent so far: a probe numbered past what a read saw was sent after the read arrived. */
+  sent = 0;
   #probe: Promise<void> | undefined;
-  #probeStartedAt = 0;
 
   constructor(readonly node: RedisNode) {}
 
   /**
-   * Asks the replica for its offset, unless a probe that started at or after `freshAfter` is on its way
-   * (then waits for that one). Never rejects: a replica that does not answer keeps its last offset and
-   * soon counts as stalled.
+   * Asks the replica for its offset, unless a probe sent after the `after`-th is on its way (then waits for
+   * that one: reads arriving together share one). Never rejects: a replica that does not answer keeps its
+   * last offset and soon counts as stalled.
    */
-  probe(freshAfter: number, deadline: number): Promise<void> {
-    if (this.#probe !== undefined && this.#probeStartedAt >= freshAfter) return this.#probe;
+  probe(after: number, deadline: number): Promise<void> {
+    if (this.#probe !== undefined && this.sent > after) return this.#probe;
     if (!this.node.isReady) {
       this.applied = -1;
       return Promise.resolve();
     }
-    const startedAt = Date.now();
+    this.sent++;
     const probe = this.node.own.send([['ROLE']], deadline).then(
       ([reply]) => {
         const role = parseRole(reply);
@@ -74,7 +78,6 @@ class Replica {
       () => undefined,
     );
     this.#probe = probe;
-    this.#probeStartedAt = startedAt;
     void probe.finally(() => {
       if (this.#probe === probe) this.#probe = undefined;
     });
@@ -87,7 +90,7 @@ class Replica {
  * Cluster. It answers which of its nodes runs a batch: the primary, or for a read-only batch a replica that
  * is up, linked, within the lag bound and has applied the caller's sync point (decision 0021). It learns the
  * offsets by asking every node `ROLE` every 100 ms on the node's own connection; a read that finds every
- * replica behind waits for one fresh answer (at most 100 ms) before it goes to the primary.
+ * replica behind asks again, and waits (at most 50 ms) while one catches up, before it goes to the primary.
  */
 export class Shard {
   readonly history = new OffsetHistory();
@@ -143,7 +146,7 @@ export class Shard {
     if (chosen !== undefined) return chosen;
     const behind = [...this.#replicas.values()].filter((replica) => this.#isUsable(replica, now));
     if (behind.length === 0) return this.#primaryRead();
-    return this.#afterFreshOffsets(behind, required, now, Math.min(deadline, now + FRESH_OFFSET_WAIT_MS));
+    return this.#afterCatchingUp(behind, required, Math.min(deadline, now + CATCH_UP_WAIT_MS));
   }
 
   /** A write reached `offset` on the primary (its ROLE after the batch): a sample of the history. */
@@ -226,14 +229,23 @@ export class Shard {
     return undefined;
   }
 
-  async #afterFreshOffsets(
-    replicas: Replica[],
-    required: number,
-    since: number,
-    deadline: number,
-  ): Promise<RedisNode> {
-    await Promise.all(replicas.map((replica) => replica.probe(since, deadline)));
-    return this.#pick(required, Date.now()) ?? this.#primaryRead();
+  /**
+   * Asks the replicas for their offsets again (probes sent after this read arrived), and again while one
+   * advances and time is left: a replica streaming the caller's write takes the read a moment later; one
+   * held back or stuck gives way to the primary after one round trip.
+   */
+  async #afterCatchingUp(replicas: Replica[], required: number, deadline: number): Promise<RedisNode> {
+    let seen = replicas.map((replica) => replica.sent);
+    let before = replicas.map((replica) => replica.applied);
+    for (;;) {
+      await Promise.all(replicas.map((replica, i) => replica.probe(seen[i] as number, deadline)));
+      const chosen = this.#pick(required, Date.now());
+      if (chosen !== undefined) return chosen;
+      const isAdvancing = replicas.some((replica, i) => replica.applied > (before[i] as number));
+      if (!isAdvancing || Date.now() >= deadline) return this.#primaryRead();
+      seen = replicas.map((replica) => replica.sent);
+      before = replicas.map((replica) => replica.applied);
+    }
   }
 
   #start() {
@@ -269,7 +281,7 @@ export class Shard {
           : undefined;
       await Promise.all([
         primaryProbe,
-        ...[...this.#replicas.values()].map((replica) => replica.probe(now, deadline)),
+        ...[...this.#replicas.values()].map((replica) => replica.probe(replica.sent, deadline)),
       ]);
     } finally {
       this.#polling = false;
