@@ -86,13 +86,14 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ CACHEGATE_REDIS_URL: 'redis://primary:6379', CACHEGATE_REDIS_REPLICAS: 'replica-a:6379' }),
     ).toThrow(/needs CACHEGATE_READ_FROM=replicas/);
-    expect(() =>
+    // Sentinel and Cluster: only the listed ones of the replicas they announce.
+    expect(
       loadConfig({
         CACHEGATE_REDIS_CLUSTER_NODES: 'node:6379',
         CACHEGATE_READ_FROM: 'replicas',
         CACHEGATE_REDIS_REPLICAS: 'replica-a:6379',
-      }),
-    ).toThrow(/Sentinel and Cluster find their own/);
+      }).redisReplicas,
+    ).toEqual([{ host: 'replica-a', port: 6379 }]);
   });
 
   it('splits CORS origins', () => {

@@ -84,7 +84,7 @@ const VARIABLES = {
     env: 'CACHEGATE_REDIS_REPLICAS',
     default: '',
     parse: addressList,
-    help: 'Standalone Redis with CACHEGATE_READ_FROM=replicas: host:port,host:port of its replicas (same scheme, credentials and database as CACHEGATE_REDIS_URL).',
+    help: 'With CACHEGATE_READ_FROM=replicas: host:port,host:port of the replicas to read from. Standalone: its replicas (same scheme, credentials and database as CACHEGATE_REDIS_URL); Sentinel and Cluster: only these of the replicas they announce (the nearby ones of a regional gateway); empty: all of them.',
   },
   replicaMaxLagMs: {
     env: 'CACHEGATE_REPLICA_MAX_LAG_MS',
@@ -474,11 +474,6 @@ function combinationProblems(config: Config): string[] {
   if (config.redisSentinels.length > 0 && config.redisSentinelMaster === undefined) {
     problems.push(
       'CACHEGATE_REDIS_SENTINELS needs CACHEGATE_REDIS_SENTINEL_MASTER, the monitored master name',
-    );
-  }
-  if (config.redisReplicas.length > 0 && config.redisUrl === undefined) {
-    problems.push(
-      'CACHEGATE_REDIS_REPLICAS lists replicas of a standalone Redis (CACHEGATE_REDIS_URL); Sentinel and Cluster find their own',
     );
   }
   if (config.redisReplicas.length > 0 && config.readFrom !== 'replicas') {

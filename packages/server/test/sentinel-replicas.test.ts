@@ -53,6 +53,29 @@ describe('Sentinel with CACHEGATE_READ_FROM=replicas', () => {
       expect(String(await nodeCommand(replica.port, 'ACL', 'USERS'))).toContain('cachegate-read');
   });
 
+  it('reads only from the replicas CACHEGATE_REDIS_REPLICAS names, of those the Sentinels list', async () => {
+    const near = sentinel.replicas[1];
+    if (near === undefined) throw new Error('no second replica');
+    const regional = await startGateway('redis://unused', {
+      CACHEGATE_REDIS_URL: '',
+      CACHEGATE_REDIS_SENTINELS: sentinel.seeds,
+      CACHEGATE_REDIS_SENTINEL_MASTER: sentinel.masterName,
+      CACHEGATE_READ_FROM: 'replicas',
+      CACHEGATE_REDIS_REPLICAS: `127.0.0.1:${near.port}`,
+    });
+    try {
+      await waitFor(
+        () => regional.app.backend.nodes().some((node) => node.role === 'replica' && node.isUp),
+        10_000,
+        'the named replica never took reads',
+      );
+      const replicas = regional.app.backend.nodes().filter((node) => node.role === 'replica');
+      expect(replicas.map((node) => node.address)).toEqual([`127.0.0.1:${near.port}`]);
+    } finally {
+      await regional.close();
+    }
+  });
+
   it('follows a failover under read-after-write traffic: no stale read, replicas read again after', {
     timeout: 90_000,
   }, async () => {

@@ -39,7 +39,15 @@ export function connectRedis(
       config.nearCache === 'on'
         ? { maxBytes: config.nearCacheMaxBytes, prefixes: config.nearCachePrefixes }
         : undefined,
-    shard: { readsFromReplicas, maxLagMs: config.replicaMaxLagMs, logger },
+    shard: {
+      readsFromReplicas,
+      maxLagMs: config.replicaMaxLagMs,
+      onlyReplicas:
+        config.redisReplicas.length === 0
+          ? undefined
+          : new Set(config.redisReplicas.map(({ host, port }) => `${host}:${port}`)),
+      logger,
+    },
   };
   let topology: Topology;
   if (config.redisSentinels.length > 0) {

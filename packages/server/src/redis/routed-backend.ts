@@ -148,15 +148,28 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
   }
 
   /** One shard: the whole batch on one node. */
-  async #pipeline(batch: Batch): Promise<Executed> {
+  #pipeline(batch: Batch): Promise<Executed> {
     const shard = this.#topology.shardFor(undefined);
-    const isRead = isReadOnly(batch);
-    const found = shard.nodeFor(isRead, this.#required(batch.seen, shard), batch.deadline);
-    const node = found instanceof Promise ? await found : found;
+    const found = shard.nodeFor(isReadOnly(batch), this.#required(batch.seen, shard), batch.deadline);
+    if (found instanceof Promise) return found.then((node) => this.#pipelineOn(node, shard, batch));
+    return this.#pipelineOn(found, shard, batch);
+  }
+
+  #pipelineOn(node: RedisNode, shard: Shard, batch: Batch): Promise<Executed> {
     const args = batch.commands.map((command) => command.args);
     const reached: Reached | undefined = this.#tracksOffsets && mayWrite(batch) ? new Map() : undefined;
-    const replies = await this.#send(node, shard, args, batch, reached);
-    return { replies, reached: this.#seenAfter(batch.seen, reached) };
+    // The hot path of a primary alone: one send, nothing to fall back to or to track.
+    if (reached === undefined && node === shard.primary) {
+      const { principal, deadline, form, reservation } = batch;
+      return node
+        .connectionFor(principal)
+        .send(args, deadline, form, reservation)
+        .then((replies) => ({ replies }));
+    }
+    return this.#send(node, shard, args, batch, reached).then((replies) => ({
+      replies,
+      reached: this.#seenAfter(batch.seen, reached),
+    }));
   }
 
   /** Sends one part of a batch to `node`; a part a replica could not answer goes to the primary. */

@@ -165,7 +165,11 @@ export class ClusterTopology extends EventEmitter implements Topology {
       const entry = masters.get(address) ?? { first: start, ranges: [], replicas: new Set<string>() };
       entry.first = Math.min(entry.first, start);
       entry.ranges.push([start, end]);
-      for (const replica of replicas) entry.replicas.add(addressOf(replica));
+      const only = this.#options.shard.onlyReplicas;
+      for (const replica of replicas) {
+        const replicaAddress = addressOf(replica);
+        if (only === undefined || only.has(replicaAddress)) entry.replicas.add(replicaAddress);
+      }
       masters.set(address, entry);
     }
     const slots: (Shard | undefined)[] = new Array(SLOTS);

@@ -200,7 +200,9 @@ export class SentinelTopology extends EventEmitter implements Topology {
       const fields = replyMap(entry);
       if (UNUSABLE.test(String(fields.flags))) continue;
       const address = `${String(fields.ip)}:${String(fields.port)}`;
-      if (address !== this.#current?.address) listed.add(address);
+      const only = this.#options.shard.onlyReplicas;
+      if (address !== this.#current?.address && (only === undefined || only.has(address)))
+        listed.add(address);
     }
     for (const address of this.#replicas.keys()) if (!listed.has(address)) this.#dropReplica(address);
     for (const address of listed) {

@@ -10,6 +10,11 @@ export interface ShardOptions {
   readonly readsFromReplicas: boolean;
   /** A replica further behind its primary than this is skipped (CACHEGATE_REPLICA_MAX_LAG_MS). */
   readonly maxLagMs: number;
+  /**
+   * Sentinel and Cluster: read only from these of the replicas they announce (`host:port`, as announced;
+   * CACHEGATE_REDIS_REPLICAS). @default every replica
+   */
+  readonly onlyReplicas?: ReadonlySet<string> | undefined;
   readonly logger: Logger;
 }
 
@@ -96,7 +101,11 @@ export class Shard {
   readonly history = new OffsetHistory();
   #primary: RedisNode | undefined;
   readonly #replicas = new Map<RedisNode, Replica>();
+  /** The same replicas, as a list for the hot path. */
+  #list: Replica[] = [];
+  /** Where the search for a replica starts; it moves on once per event-loop turn (see #pick). */
   #next = 0;
+  #isTurning = false;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   /** Read-only batches the primary took because no replica could. */
@@ -129,6 +138,7 @@ export class Shard {
     const wanted = new Set(nodes);
     for (const node of this.#replicas.keys()) if (!wanted.has(node)) this.#replicas.delete(node);
     for (const node of nodes) if (!this.#replicas.has(node)) this.#replicas.set(node, new Replica(node));
+    this.#list = [...this.#replicas.values()];
     if (this.options.readsFromReplicas && this.#replicas.size > 0) this.#start();
   }
 
@@ -144,7 +154,7 @@ export class Shard {
     const now = Date.now();
     const chosen = this.#pick(required, now);
     if (chosen !== undefined) return chosen;
-    const behind = [...this.#replicas.values()].filter((replica) => this.#isUsable(replica, now));
+    const behind = this.#list.filter((replica) => this.#isUsable(replica, now));
     if (behind.length === 0) return this.#primaryRead();
     return this.#afterCatchingUp(behind, required, Math.min(deadline, now + CATCH_UP_WAIT_MS));
   }
@@ -215,14 +225,24 @@ export class Shard {
     );
   }
 
-  /** The next usable replica, in turn, that has applied `required`. */
+  /**
+   * A usable replica that has applied `required`. Replicas take turns by event-loop turn, not by read: the
+   * reads of one turn go to one replica and leave in one write (see RedisConnection), as they would to the
+   * primary, where alternating would split them into a write per replica.
+   */
   #pick(required: number, now: number): RedisNode | undefined {
-    const replicas = [...this.#replicas.values()];
+    const replicas = this.#list;
     for (let i = 0; i < replicas.length; i++) {
       const replica = replicas[(this.#next + i) % replicas.length] as Replica;
       if (replica.applied >= required && this.#isUsable(replica, now)) {
-        this.#next = (this.#next + i + 1) % replicas.length;
         replica.reads++;
+        if (!this.#isTurning) {
+          this.#isTurning = true;
+          setImmediate(() => {
+            this.#isTurning = false;
+            this.#next = (this.#next + 1) % Math.max(1, this.#list.length);
+          });
+        }
         return replica.node;
       }
     }
