@@ -136,6 +136,16 @@ export const SCENARIOS = [
     env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
   },
   {
+    // Issue 24: what HTTP/1.1 in JavaScript straight on node:net reaches when framing is all it does.
+    id: 'net-responder',
+    label: 'ref: raw node:net responder',
+    kind: 'responder',
+    file: 'reference/net-responder.mjs',
+    reference: true,
+    script: 'command-post.lua',
+    env: { BENCH_CMD: 'GET', BENCH_KEY: 'bench:v100' },
+  },
+  {
     id: 'http-responder-close',
     label: 'ref: bare node:http, Connection: close',
     kind: 'responder',

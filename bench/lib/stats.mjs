@@ -131,6 +131,14 @@ export function otherRatios(results, connections) {
       'serverCpuUsPerRequest',
       "CPU per request: bare node:http ÷ empty Fastify app (the framework's own ceiling for the first target)",
     ],
+    ['get-post', 'net-responder', 'rps', 'GET via POST / ÷ raw node:net responder (issue 24: ≥ 0.65)'],
+    ['get-path', 'net-responder', 'rps', 'GET via path /get/k ÷ raw node:net responder (issue 24: ≥ 0.65)'],
+    [
+      'http-responder',
+      'net-responder',
+      'rps',
+      'bare node:http ÷ raw node:net responder (the engine headroom)',
+    ],
     ['get-post', 'minimal-gateway', 'rps', 'GET via POST / ÷ minimal honest gateway'],
     ['get-post', 'fastify-responder', 'rps', 'GET via POST / ÷ empty Fastify app'],
     [

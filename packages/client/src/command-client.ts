@@ -5,6 +5,7 @@ import { type CachegateError, hasCode } from './errors.js';
 import { type Operation, operations, type SetOptions } from './operations.js';
 import { type CallOptions, Pipeline } from './pipeline.js';
 import type { BatchMode, Outcome, Transport } from './transport.js';
+import { type WarmOptions, type WarmSource, type WarmSummary, warm } from './warm.js';
 
 /** What a command client is built from. */
 export interface CommandClientSettings {
@@ -144,6 +145,23 @@ export class CommandClient {
     callOptions?: CallOptions,
   ): Promise<T> {
     return getOrSet(this, this.#flights, key, loader, options, callOptions);
+  }
+
+  /**
+   * Warms the cache from entries you have, or from keys and a loader called only for the keys the cache
+   * does not hold: loaders run `concurrency` at a time, writes go in batches (`SET ... NX`, so a fresher value
+   * written meanwhile is never replaced, unless `overwrite`), `onProgress` reports each batch, and the summary
+   * says what was loaded, skipped, and what failed and why. A failure fails its keys only. Through the hybrid
+   * client, each request takes whichever path (gateway or direct Redis) is up.
+   * @example
+   * const summary = await cache.warm(
+   *   { keys: topProductIds.map((id) => `product:${id}`), load: (key) => db.products.find(key.slice(8)) },
+   *   { ttl: 3600, concurrency: 16 },
+   * );
+   * if (summary.failed.length > 0) console.warn(summary.failed);
+   */
+  warm(source: WarmSource, options?: WarmOptions): Promise<WarmSummary> {
+    return warm((commands, mode, call) => this.#sendExplicit(commands, mode, call), source, options);
   }
 
   async #call<T>(build: () => Operation<T>, options: CallOptions | undefined): Promise<T> {

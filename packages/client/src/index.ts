@@ -32,6 +32,7 @@ export { type CallOptions, Pipeline } from './pipeline.js';
 export type { RetryOptions } from './retry.js';
 export type { SeedHelpers } from './seed-helpers.js';
 export type { BatchMode, Outcome, SendOptions, Transport } from './transport.js';
+export type { WarmEntry, WarmFailure, WarmOptions, WarmProgress, WarmSource, WarmSummary } from './warm.js';
 
 let defaultClient: Cachegate | undefined;
 

@@ -16,8 +16,10 @@ import type { RedisBackend } from './redis/backend.js';
 import { connectDatabase, connectRedis } from './redis/connect.js';
 import { Databases } from './redis/databases.js';
 import { SubscriptionCount } from './redis/subscriber.js';
+import { hotKeysRoute } from './routes/admin/hot-keys.js';
 import { batchRoutes } from './routes/cache/batch.js';
 import { entryRoute } from './routes/cache/entry.js';
+import { importRoute } from './routes/cache/import.js';
 import { documentRoutes } from './routes/operations/document.js';
 import { healthRoutes } from './routes/operations/health.js';
 import { metricsRoute } from './routes/operations/metrics.js';
@@ -27,6 +29,10 @@ import { commandRoutes } from './routes/upstash/command.js';
 import { monitorRoute } from './routes/upstash/monitor.js';
 import { subscribeRoutes } from './routes/upstash/subscribe.js';
 import { SyncToken } from './routes/upstash/sync-token.js';
+import { HotSet } from './warming/hot-set.js';
+import type { HotKeysPeers } from './warming/peers.js';
+import type { WarmStartReport } from './warming/warm-start.js';
+import { Warming } from './warming/warming.js';
 
 // Embedders build a gateway from the same validated settings the command line uses.
 export { type Config, ConfigError, loadConfig } from './config.js';
@@ -40,6 +46,8 @@ export interface AppDependencies {
   logger?: GatewayLogger;
   /** Tokens to accept. @default built from the token variables and `config.tokensFile` */
   tokens?: TokenStore;
+  /** The other gateway processes of this host, for a hot set that covers them all. @default none */
+  hotKeysPeers?: HotKeysPeers;
 }
 
 /** A built gateway: its listener, its Redis backend and what operators and tests look at. */
@@ -73,6 +81,11 @@ export interface Gateway {
    * ones closed after their in-flight requests.
    */
   reloadTokens(next: TokenStore): void;
+  /**
+   * Before listening: seeds the hot set from the one saved in Redis and, with the near cache on, fills the
+   * near cache with it within CACHEGATE_WARM_START_MS. Never throws; undefined when there was nothing to fill.
+   */
+  warmStart(): Promise<WarmStartReport | undefined>;
   listen(options: { port: number; host: string }): Promise<void>;
   /** Drains (see HttpAdapter.drain), then closes Redis: nothing acknowledged is lost. */
   close(): Promise<void>;
@@ -110,6 +123,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   databases.setTokens(tokens.principals());
   let inFlight = () => 0;
   const metrics = new GatewayMetrics(backend, () => inFlight());
+  // Followed from the executor's answers; undefined (no cost on the path) when off.
+  const hotSet = config.hotKeys > 0 ? new HotSet(config.hotKeys) : undefined;
   const executor = new CommandExecutor(databases, {
     commandTimeoutMs: config.commandTimeoutMs,
     observer: metrics,
@@ -117,6 +132,16 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     maxMonitors: config.maxMonitors,
     mainDb: Number(new URL(config.redisUrl ?? 'redis://x/0').pathname.slice(1) || 0),
     scripts: new ScriptApproval(config.scripts, config.approvedScripts),
+    ...(hotSet === undefined ? {} : { servedReads: hotSet }),
+  });
+  const warming = new Warming({
+    hotSet,
+    warmStartMs: config.warmStartMs,
+    nearCacheMaxBytes: config.nearCache === 'on' ? config.nearCacheMaxBytes : undefined,
+    executor,
+    backend,
+    peers: deps.hotKeysPeers,
+    log: log.child({ component: 'warming' }),
   });
   metrics.observeMonitors(() => executor.openMonitors);
   metrics.observeDatabases(() => databases.statuses());
@@ -134,6 +159,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     metrics,
     syncToken: new SyncToken(config.readFrom === 'replicas'),
     drain,
+    warming,
   };
   const routes: Route[] = [
     ...healthRoutes(services),
@@ -145,6 +171,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     monitorRoute(services),
     entryRoute(services),
     ...batchRoutes(services),
+    importRoute(services),
+    hotKeysRoute(services),
   ];
   const adapter = new HttpAdapter({
     drain,
@@ -200,6 +228,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       const ended = drain.streams.endRevoked((principal) => tokens.isCurrent(principal));
       if (ended > 0) log.info({ streams: ended }, 'ended the streams of removed or changed tokens');
     },
+    warmStart: () => warming.start(),
     listen: ({ port, host }) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -212,6 +241,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     close: async () => {
       if (server.listening) await adapter.drain(server);
       shedder.close();
+      await warming.close();
       await databases.close();
     },
   };

@@ -235,6 +235,18 @@ const VARIABLES = {
     parse: splitList,
     help: 'Comma-separated key prefixes the near cache keeps; empty: every key.',
   },
+  hotKeys: {
+    env: 'CACHEGATE_HOT_KEYS',
+    default: '1000',
+    parse: integer(0, 100_000),
+    help: 'Keys the hot set follows per database and process (a top-K sketch of the keys read most; GET /v1/admin/hot-keys, cachegate hot-keys), saved in Redis every minute for the warm start. 0: off.',
+  },
+  warmStartMs: {
+    env: 'CACHEGATE_WARM_START_MS',
+    default: '5000',
+    parse: integer(0, 600_000),
+    help: 'With the near cache on, how long a starting process may spend filling it with the saved hot set (at most half of CACHEGATE_NEAR_CACHE_MAX_BYTES) before it listens. 0: start cold.',
+  },
   shutdownGraceMs: {
     env: 'CACHEGATE_SHUTDOWN_GRACE_MS',
     default: '10000',
@@ -286,7 +298,7 @@ const VARIABLES = {
     env: 'CACHEGATE_MAX_EVENT_LOOP_DELAY_MS',
     default: '500',
     parse: integer(0),
-    help: 'Event-loop delay (p99 over 0.5 s) past which new requests get 503 + Retry-After. 0: off.',
+    help: 'Event-loop delay (p99 over 0.5 s) past which requests of tokens that already have one in flight get 503 + Retry-After. 0: off.',
   },
   requestTimeoutMs: {
     env: 'CACHEGATE_REQUEST_TIMEOUT_MS',

@@ -1,9 +1,10 @@
 import cluster from 'node:cluster';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AggregatorRegistry } from 'prom-client';
-import { buildApp, type Gateway, type GatewayLogger } from './app.js';
+import type { Gateway, GatewayLogger } from './app.js';
 import { TokenStore, TokensFileError } from './auth/token-store.js';
+import { isSubcommand, runSubcommand, SUBCOMMAND_USAGE } from './cli/commands.js';
+import { EXIT } from './cli/io.js';
 import {
   type Config,
   ConfigError,
@@ -12,12 +13,23 @@ import {
   loadConfig,
   variableForFlag,
 } from './config.js';
-import { createLogger } from './log.js';
-import { listenForMetrics } from './metrics-listener.js';
 import { generateSecret, type RedisServer, startRedisServer } from './redis/embedded.js';
 import type { RedisFailure } from './redis/failure.js';
 import { VERSION } from './version.js';
-import { runWorkers } from './workers.js';
+import { clusterWorkerPeers } from './warming/peers.js';
+
+/** The gateway's heavier modules (HTTP, metrics, logs), loaded only to serve: a subcommand starts without them. */
+async function gatewayModules() {
+  const [{ buildApp }, { createLogger }, { listenForMetrics }, { runWorkers }, { AggregatorRegistry }] =
+    await Promise.all([
+      import('./app.js'),
+      import('./log.js'),
+      import('./metrics-listener.js'),
+      import('./workers.js'),
+      import('prom-client'),
+    ]);
+  return { buildApp, createLogger, listenForMetrics, runWorkers, AggregatorRegistry };
+}
 
 /** How long a worker waits for Redis before it takes connections anyway (and answers 503 until ready). */
 const WORKER_READY_WAIT_MS = 5000;
@@ -28,10 +40,13 @@ const WORKER_READY_WAIT_MS = 5000;
  * CACHEGATE_WORKERS forked workers; SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the tokens file.
  */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const [first, ...rest] = argv;
+  if (isSubcommand(first)) return runCli(first, rest, env);
   const flags = parseFlags(argv);
   if (flags === 'help') return printHelp();
   if (flags === 'version') return void console.log(VERSION);
   let config = loadConfig({ ...env, ...flags });
+  const { createLogger, runWorkers } = await gatewayModules();
   // A worker gets everything resolved by the primary through its environment.
   if (cluster.isWorker) return serve(config, { isWorker: true });
   if (env.npm_command !== undefined) stopWhenNpmExits();
@@ -97,7 +112,12 @@ async function serve(
   config: Config,
   context: { isWorker: boolean; embedded?: RedisServer | undefined; banner?: (() => void) | undefined },
 ) {
-  const app = await buildApp(config, { logger: createLogger(config.logLevel, config.logFormat) });
+  const { buildApp, createLogger, listenForMetrics, AggregatorRegistry } = await gatewayModules();
+  const app = await buildApp(config, {
+    logger: createLogger(config.logLevel, config.logFormat),
+    // Workers answer for the hot set together, through the primary (see workers.ts).
+    ...(context.isWorker ? { hotKeysPeers: clusterWorkerPeers() } : {}),
+  });
   stopWhenCredentialsRefused(app);
   const host = config.host ?? '0.0.0.0';
   // Workers share one port: a worker that takes connections before its Redis is ready answers 503 while
@@ -111,6 +131,8 @@ async function serve(
       });
     });
   }
+  // With the near cache on, the first requests find the saved hot set in memory (bounded in time).
+  await app.warmStart();
   await app.listen({ port: config.port, host });
   // Workers report to the primary's aggregated metrics listener; a single process serves its own.
   if (context.isWorker) {
@@ -209,6 +231,31 @@ function stopWhenNpmExits() {
   watch.unref();
 }
 
+/**
+ * Runs a subcommand (`cachegate warm`, `cachegate hot-keys`) with this process's streams and environment.
+ * The first Ctrl-C (or SIGTERM) asks it to stop cleanly and say how far it got; a second one exits at once.
+ */
+async function runCli(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const interrupt = new AbortController();
+  const stop = () => {
+    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+    interrupt.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const status = await runSubcommand(name, args, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTerminal: process.stderr.isTTY === true,
+    env,
+    signal: interrupt.signal,
+  });
+  // Kept-alive HTTP connections would hold the process for seconds: exit once the output is written.
+  await new Promise((done) => process.stdout.write('', done));
+  process.exit(status);
+}
+
 /** Turns `--redis-url=x` / `--redis-url x` into `{ CACHEGATE_REDIS_URL: 'x' }`. */
 function parseFlags(argv: string[]): Record<string, string> | 'help' | 'version' {
   const overrides: Record<string, string> = {};
@@ -230,6 +277,7 @@ function printHelp() {
   console.log(`cachegate ${VERSION}: HTTP gateway in front of Redis, compatible with the Upstash Redis REST API.
 
 Usage: cachegate [--<setting> <value>]...
+${SUBCOMMAND_USAGE}
 
 Every setting is an environment variable; the flag form is the name in lower case with dashes, without
 the CACHEGATE_ prefix (--redis-url, --command-timeout-ms, --port). Names after a comma are accepted aliases.

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { listenForMetrics } from './metrics-listener.js';
+import { relayHotKeys } from './warming/peers.js';
 
 /** Options for {@link runWorkers}. */
 export interface WorkersOptions {
@@ -23,6 +24,8 @@ export async function runWorkers(options: WorkersOptions): Promise<{ stopped: Pr
   const { count, env, log } = options;
   let stopping = false;
   const fork = () => cluster.fork(env);
+  // A worker asked for the hot set gets every worker's, summed.
+  relayHotKeys(cluster);
   cluster.on('exit', (worker: Worker, code, signal) => {
     if (stopping) return;
     log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one in 1 s');

@@ -1,6 +1,16 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorReply } from '../redis/resp.js';
-import { pipelineItemJson, resultJson } from './encode-result.js';
+import type { Reply } from '../redis/types.js';
+import {
+  pipelineItemJson,
+  pipelineItemLength,
+  pipelineItemPieces,
+  resultJson,
+  resultJsonBound,
+  resultJsonLength,
+  resultJsonPieces,
+} from './encode-result.js';
 
 const decoded = (text: string) => JSON.parse(text);
 
@@ -44,5 +54,42 @@ describe('pipelineItemJson', () => {
     expect(decoded(pipelineItemJson(new ErrorReply('WRONGTYPE bad'), true))).toEqual({
       error: 'WRONGTYPE bad',
     });
+  });
+});
+
+describe('large answers, sized and written in pieces', () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.constantFrom(
+      '\u0000'.repeat(70_000),
+      'é'.repeat(40_000),
+      '😀'.repeat(33_000),
+      `a${'"'.repeat(66_000)}`,
+    ),
+  );
+  const leaf = fc.oneof(
+    text,
+    text.map((s) => Buffer.from(s)),
+    fc.uint8Array({ maxLength: 200_000 }).map((bytes) => Buffer.from(bytes)),
+    fc.integer(),
+    fc.constant(null),
+    text.map((s) => new ErrorReply(s)),
+  );
+  const reply = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node'), { maxLength: 4 })),
+  })).node as fc.Arbitrary<Reply>;
+
+  it('pieces join into resultJson, whose bytes the length counts and the bound never undercounts', () => {
+    fc.assert(
+      fc.property(reply, fc.boolean(), (value, base64) => {
+        const whole = resultJson(value, base64);
+        expect([...resultJsonPieces(value, base64)].join('')).toBe(whole);
+        expect(resultJsonLength(value, base64)).toBe(Buffer.byteLength(whole));
+        expect(resultJsonBound(value, base64)).toBeGreaterThanOrEqual(Buffer.byteLength(whole));
+        expect([...pipelineItemPieces(value, base64)].join('')).toBe(pipelineItemJson(value, base64));
+        expect(pipelineItemLength(value, base64)).toBe(Buffer.byteLength(pipelineItemJson(value, base64)));
+      }),
+      { numRuns: 150, seed: 19 },
+    );
   });
 });

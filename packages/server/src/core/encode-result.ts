@@ -67,6 +67,27 @@ export function resultJsonLength(reply: Reply, base64: boolean): number {
   return length;
 }
 
+/**
+ * A bound on {@link resultJsonLength} found without reading any string: six bytes per character or byte
+ * (the longest escape, `\u0000`), base64's exact length. When it is within the cap, the answer is sent
+ * without being sized (chunked); only one that might be over the cap pays for the exact count.
+ */
+export function resultJsonBound(reply: Reply, base64: boolean): number {
+  if (reply === null) return 4;
+  switch (typeof reply) {
+    case 'number':
+    case 'bigint':
+      return String(reply).length;
+    case 'string':
+      return base64 ? base64Length(reply.length * 3) : reply.length * 6 + 2;
+  }
+  if (Buffer.isBuffer(reply)) return base64 ? base64Length(reply.length) : reply.length * 6 + 2;
+  if (reply instanceof ErrorReply) return resultJsonBound(reply.message, base64);
+  let length = 2 + Math.max(0, reply.length - 1);
+  for (const item of reply) length += resultJsonBound(item, base64);
+  return length;
+}
+
 /** `{"result":...}` or `{"error":...}` of {@link pipelineItemJson}, sized like {@link resultJsonLength}. */
 export function pipelineItemLength(reply: Reply, base64: boolean): number {
   return reply instanceof ErrorReply

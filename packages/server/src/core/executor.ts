@@ -18,6 +18,7 @@ import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { scopeChannels, scopeSubscription } from './channels.js';
 import { denialReason, roleDenial } from './policy.js';
 import type { ScriptApproval } from './script-approval.js';
+import type { ServedReadsObserver } from './served-reads.js';
 import { SharedReads } from './shared-reads.js';
 import { SCRIPT_COMMANDS, UpstashScripts } from './upstash-scripts.js';
 
@@ -52,6 +53,8 @@ export interface ExecutorOptions {
   mainDb?: number;
   /** Which scripts tokens other than the main admin may run (CACHEGATE_SCRIPTS). @default any script */
   scripts?: ScriptApproval;
+  /** Told which commands every answered batch ran, to follow the keys read (warming/). @default none */
+  servedReads?: ServedReadsObserver;
 }
 
 /** How a batch of commands runs: pipelined (a single command is a pipeline of one), or inside MULTI/EXEC. */
@@ -339,6 +342,7 @@ export class CommandExecutor {
     seconds: number,
     database: string,
   ) {
+    this.options.servedReads?.served(database, planned, replies);
     const observer = this.options.observer;
     if (observer === undefined) return;
     if (mode === 'transaction') observer.commandCompleted('multi', seconds, 1, database);

@@ -1,4 +1,5 @@
 import type { AnswerReservation } from '../answer-budget.js';
+import { touchesReservedKey } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
 import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
 import { keysOf } from '../redis/command-table.js';
@@ -64,6 +65,12 @@ export class SharedReads {
     reservation?: AnswerReservation,
     seen?: SyncPoint,
   ): Promise<Reply[]> {
+    // The near cache's reader runs with the gateway's own rights, and a shared reply is another caller's:
+    // a read naming a reserved key goes on the caller's own connection, where Redis applies its ACL user.
+    for (let i = 0; i < planned.length; i++) {
+      if (touchesReservedKey((planned[i] as PlannedCommand).args))
+        return (await backend.run({ principal, commands: planned, deadline, reservation, seen })).replies;
+    }
     // A caller that has seen writes reads on its own: an identical read already on its way may predate them.
     const mayShare = seen === undefined || seen.size === 0;
     let inFlight = this.#inFlight.get(backend);

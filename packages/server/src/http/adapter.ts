@@ -95,9 +95,11 @@ export class HttpAdapter implements RequestOwner {
   readonly #bootId = randomBytes(4).toString('hex');
   #requestCount = 0;
   #inFlight = 0;
-  /** Body bytes reserved by requests between reading their body and settling, in all and per token. */
+  /** Body bytes reserved by requests between reading their body and settling, in all and per owner. */
   #bufferedBytes = 0;
-  readonly #bufferedBy = new Map<Principal, number>();
+  readonly #bufferedBy = new Map<object, number>();
+  /** Requests in flight per token, so that a lagging gateway sheds the tokens that load it (see reason). */
+  readonly #inFlightBy = new Map<Principal, number>();
   /** Requests with a body waiting for room under CACHEGATE_MAX_BUFFERED_BODY_BYTES, first come first. */
   readonly #waitingForRoom: RequestContext[] = [];
   /** Open client connections, for draining (TLS: once past the handshake). */
@@ -206,7 +208,16 @@ export class HttpAdapter implements RequestOwner {
     if (cors !== undefined && origin !== undefined) {
       if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
         ctx.status = 204;
-        ctx.headers.push(...cors.preflightHeaders(origin), 'content-length', '0', 'x-request-id', ctx.id);
+        ctx.headers.push(
+          ...cors.preflightHeaders(origin),
+          'content-length',
+          '0',
+          'x-request-id',
+          ctx.id,
+          // No token yet: a connection earns keep-alive by presenting one.
+          'connection',
+          'close',
+        );
         res.writeHead(204, ctx.headers);
         res.end();
         return;
@@ -231,15 +242,19 @@ export class HttpAdapter implements RequestOwner {
       if (hasBody(req)) {
         throw gatewayError('CG_ERR_REQUEST_INVALID', 'This route takes no request body');
       }
+      // No token: answered, then closed (a connection earns keep-alive by presenting one).
+      ctx.headers.push('connection', 'close');
       return this.#run(ctx);
     }
     if (this.#options.drain.isDraining) throw gatewayError('CG_ERR_SHUTTING_DOWN');
-    const overload = this.#options.shedder.reason(this.#inFlight + 1);
-    if (overload !== undefined) throw gatewayError('CG_ERR_OVERLOADED', overload);
     const principal = this.#authenticate(ctx);
+    const held = this.#inFlightBy.get(principal) ?? 0;
+    const overload = this.#options.shedder.reason(this.#inFlight + 1, held);
+    if (overload !== undefined) throw gatewayError('CG_ERR_OVERLOADED', overload);
     ctx.principal = principal;
     ctx.isCounted = true;
     this.#inFlight++;
+    this.#inFlightBy.set(principal, held + 1);
     // Counted once authenticated, so that callers without a token cannot crowd out the label values.
     const headers = req.headers;
     const connection = (req.socket as WithConnection)[CONNECTION];
@@ -301,25 +316,35 @@ export class HttpAdapter implements RequestOwner {
   }
 
   /**
-   * Whether `ctx`'s body fits in the budget: the whole of it, and half of it for its token, so that one
-   * token's slow bodies cannot hold every other token's requests. A body larger than that still runs, alone.
+   * Whether `ctx`'s body fits in the budget: the whole of it, and half of it for its owner (a tokens-file
+   * database, all its tokens together, or else the token), so that one owner's slow bodies cannot hold
+   * everyone else's requests. A body larger than that still runs, alone.
    */
-  #hasRoomFor(ctx: RequestContext): 'yes' | 'no' | 'not for this token' {
+  #hasRoomFor(ctx: RequestContext): boolean {
     const max = this.#options.maxBufferedBodyBytes;
     const bytes = ctx.bodyBytes;
-    if (this.#bufferedBytes !== 0 && this.#bufferedBytes + bytes > max) return 'no';
-    const held = this.#bufferedBy.get(ctx.caller) ?? 0;
-    return held === 0 || held + bytes <= max / 2 ? 'yes' : 'not for this token';
+    if (this.#bufferedBytes !== 0 && this.#bufferedBytes + bytes > max) return false;
+    const held = this.#bufferedBy.get(ownerOf(ctx.caller)) ?? 0;
+    return held === 0 || held + bytes <= max / 2;
   }
 
-  /** Starts reading the waiting bodies that now fit, first come first, past those their token must wait for. */
+  /**
+   * Starts reading the waiting bodies that now fit, first come first. A large body that must wait holds
+   * back the large ones behind it, not small ones (SMALL_BODY_BYTES), which it would barely delay.
+   */
   #startBodies() {
     const waiting = this.#waitingForRoom;
+    let isLargeHeld = false;
     for (let i = 0; i < waiting.length; ) {
-      const room = this.#hasRoomFor(waiting[i] as RequestContext);
-      if (room === 'no') return;
-      if (room === 'yes') this.#read(waiting.splice(i, 1)[0] as RequestContext);
-      else i++;
+      const ctx = waiting[i] as RequestContext;
+      const mayPass = !isLargeHeld || ctx.bodyBytes <= SMALL_BODY_BYTES;
+      if (mayPass && this.#hasRoomFor(ctx)) {
+        waiting.splice(i, 1);
+        this.#read(ctx);
+        continue;
+      }
+      if (ctx.bodyBytes > SMALL_BODY_BYTES) isLargeHeld = true;
+      i++;
     }
   }
 
@@ -327,7 +352,8 @@ export class HttpAdapter implements RequestOwner {
   #read(ctx: RequestContext) {
     const req = ctx.req;
     this.#bufferedBytes += ctx.bodyBytes;
-    this.#bufferedBy.set(ctx.caller, (this.#bufferedBy.get(ctx.caller) ?? 0) + ctx.bodyBytes);
+    const owner = ownerOf(ctx.caller);
+    this.#bufferedBy.set(owner, (this.#bufferedBy.get(owner) ?? 0) + ctx.bodyBytes);
     ctx.isHoldingBody = true;
     if (ctx.expectsContinue) ctx.res.writeContinue();
     ctx.chunks = [];
@@ -400,16 +426,25 @@ export class HttpAdapter implements RequestOwner {
       return;
     }
     // The body was not read (or not all of it): closing is cheaper than reading it, and leaves no doubt
-    // about where the next request starts. A caller without a valid token gets no second try on it either.
-    if ((hasBody(ctx.req) && !ctx.req.complete && !ctx.drainsBody) || known.statusCode === 401) {
+    // about where the next request starts. A connection earns keep-alive by presenting a valid token.
+    if ((hasBody(ctx.req) && !ctx.req.complete && !ctx.drainsBody) || ctx.principal === undefined) {
       ctx.headers.push('connection', 'close');
     }
     ctx.sendError(known);
   }
 
   streaming(ctx: RequestContext) {
-    if (!ctx.isSettled && ctx.isCounted) this.#inFlight--;
+    if (!ctx.isSettled && ctx.isCounted) this.#uncount(ctx);
+  }
+
+  /** The request no longer counts in flight (it settled, or became a stream). */
+  #uncount(ctx: RequestContext) {
     ctx.isCounted = false;
+    this.#inFlight--;
+    const principal = ctx.caller;
+    const held = (this.#inFlightBy.get(principal) ?? 1) - 1;
+    if (held > 0) this.#inFlightBy.set(principal, held);
+    else this.#inFlightBy.delete(principal);
   }
 
   get sendTimeoutMs(): number {
@@ -437,7 +472,7 @@ export class HttpAdapter implements RequestOwner {
   settle(ctx: RequestContext) {
     if (ctx.isSettled) return;
     ctx.isSettled = true;
-    if (ctx.isCounted) this.#inFlight--;
+    if (ctx.isCounted) this.#uncount(ctx);
     clearTimeout(ctx.sendTimer);
     ctx.releaseAnswer();
     if (ctx.bodyBytes > 0) this.#releaseBody(ctx);
@@ -467,9 +502,10 @@ export class HttpAdapter implements RequestOwner {
   #releaseBody(ctx: RequestContext) {
     if (ctx.isHoldingBody) {
       this.#bufferedBytes -= ctx.bodyBytes;
-      const held = (this.#bufferedBy.get(ctx.caller) ?? 0) - ctx.bodyBytes;
-      if (held > 0) this.#bufferedBy.set(ctx.caller, held);
-      else this.#bufferedBy.delete(ctx.caller);
+      const owner = ownerOf(ctx.caller);
+      const held = (this.#bufferedBy.get(owner) ?? 0) - ctx.bodyBytes;
+      if (held > 0) this.#bufferedBy.set(owner, held);
+      else this.#bufferedBy.delete(owner);
     } else {
       const index = this.#waitingForRoom.indexOf(ctx);
       if (index !== -1) this.#waitingForRoom.splice(index, 1);
@@ -546,6 +582,14 @@ function tokenFromQuery(query: string): string | undefined {
  */
 function mayStart(connection: Connection, socket: Socket): boolean {
   return connection.active.length === 0 && socket.writableLength < MAX_UNSENT_BYTES;
+}
+
+/** Bodies this small never wait behind a larger one that does not fit yet. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/** Who a body's bytes count against: a tokens-file database as a whole (a tenant), or else the token. */
+function ownerOf(principal: Principal): object {
+  return principal.database ?? principal;
 }
 
 /** Whether a request says it has a body (a length other than 0, or a transfer coding). */

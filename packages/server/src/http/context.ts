@@ -100,6 +100,11 @@ export class RequestContext {
     this.#answer?.release();
   }
 
+  /** True once the request settled or its connection closed: an answer made now would be for nobody. */
+  get isGone(): boolean {
+    return this.isSettled || this.res.destroyed;
+  }
+
   /** The principal of an authenticated route (the auth step guarantees it). */
   get caller(): Principal {
     if (this.principal === undefined)
@@ -126,14 +131,14 @@ export class RequestContext {
   }
 
   /**
-   * Answers with a body of a known length given in pieces, written a slice at a time: past
+   * Answers with a body given in pieces, of a known length or else chunked, written a slice at a time: past
    * {@link SLICE_HIGH_WATER} unsent bytes it waits for the client to read (closing the connection if it
    * does not within CACHEGATE_SEND_TIMEOUT_MS), and it lets other work run every {@link SLICE_MS}, so that a large
    * answer neither holds the event loop nor piles up in memory.
    */
   async sendPieces(
     status: number,
-    length: number,
+    length: number | undefined,
     pieces: Iterable<string | Buffer>,
     contentType: string = JSON_TYPE,
   ): Promise<void> {
@@ -141,9 +146,14 @@ export class RequestContext {
     if (res.headersSent || res.destroyed) return;
     this.status = status;
     res.writeHead(status, this.#headerObject(contentType, length));
+    // A socket closed by the peer leaves `res.destroyed` false: without this, the rest would be made for nobody.
+    let isClosed = false;
+    res.once('close', () => {
+      isClosed = true;
+    });
     let sliceStart = performance.now();
     for (const piece of pieces) {
-      if (res.destroyed) return;
+      if (isClosed || res.destroyed) return;
       res.write(piece);
       if (res.writableLength >= SLICE_HIGH_WATER) {
         if (!(await drained(res, this.owner.sendTimeoutMs))) {
@@ -191,7 +201,9 @@ export class RequestContext {
    * The answer's headers as an object: `writeHead` takes an object as it is, while an array goes through
    * `removeHeader`/`appendHeader` for every entry. Built in one order, so it keeps one shape.
    */
-  #headerObject(contentType: string, length: number): Record<string, string> {
+  #headerObject(contentType: string, length: number | undefined): Record<string, string> {
+    if (length === undefined)
+      return this.#withExtraHeaders({ 'content-type': contentType, 'x-request-id': this.id });
     return this.#withExtraHeaders({
       'content-type': contentType,
       'content-length': String(length),

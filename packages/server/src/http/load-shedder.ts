@@ -34,12 +34,16 @@ export class LoadShedder {
     this.#timer.unref();
   }
 
-  /** Why a new request must be turned away, with `inFlight` counting it; undefined to admit it. */
-  reason(inFlight: number): string | undefined {
+  /**
+   * Why a new request must be turned away, with `inFlight` counting it, its token having `ownInFlight` in
+   * flight already; undefined to admit it. While the event loop lags, only tokens with nothing in flight
+   * get in: those loading the gateway are turned away, not everyone else.
+   */
+  reason(inFlight: number, ownInFlight = 0): string | undefined {
     if (inFlight > this.#maxInFlight) {
       return `Too many requests in flight (CACHEGATE_MAX_IN_FLIGHT=${this.#maxInFlight})`;
     }
-    if (this.#isLagging)
+    if (this.#isLagging && ownInFlight > 0)
       return 'The gateway is overloaded (event loop delay over CACHEGATE_MAX_EVENT_LOOP_DELAY_MS)';
     return undefined;
   }

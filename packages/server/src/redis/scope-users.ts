@@ -285,21 +285,25 @@ function denials(table: CommandTable, role: Limited, sharesServer: boolean): str
 
 /**
  * ACL patterns (`~` keys, `&` channels) matching every name but those starting with `prefix`: Redis
- * patterns cannot exclude, so the complement is spelled out: `[^c]*`, `c[^a]*`, ..., and the prefix's own
- * beginnings (`c`, `ca`, ...) as exact names. The empty name is left out.
+ * patterns cannot exclude, so the complement is spelled out: for each position of the prefix, the names that
+ * agree with it before that position and differ at it (`[^c]*`, `c[^a]*`, ...), and each proper beginning of
+ * it exactly, the empty name included (`c`, `ca`, ..., and the bare sigil).
  */
 export function outside(prefix: string, sigil: '~' | '&'): string[] {
   const patterns: string[] = [];
   for (let i = 0; i < prefix.length; i++) {
     const head = escapeGlob(prefix.slice(0, i));
-    patterns.push(`${sigil}${head}[^${escapeGlob(prefix[i] as string)}]*`);
-    if (i > 0) patterns.push(`${sigil}${head}`);
+    patterns.push(`${sigil}${head}[^${escapeInClass(prefix.charAt(i))}]*`, `${sigil}${head}`);
   }
   return patterns;
 }
 
 function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\^]/g, (c) => `\\${c}`);
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+function escapeInClass(c: string): string {
+  return c === ']' || c === '\\' || c === '^' || c === '-' ? `\\${c}` : c;
 }
 
 function rulesFor(table: CommandTable, wanted: (info: CommandInfo) => boolean, sign: '+' | '-'): string[] {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { startGateway, type TestGateway, TOKENS, testConfig, waitFor } from '../helpers/gateway.js';
-import { attacked, call, gauges, type Watched } from '../helpers/invariants.js';
+import { attacked, call, gauges, rssMb, type Watched } from '../helpers/invariants.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 // Issue 21, classes 2, 5, 6, 9, 10, 11 and 12. Invariants (docs/security.md): a caller without a token
@@ -119,6 +119,32 @@ describe('callers without a token (class 2)', () => {
       return () => {
         for (const socket of sockets) socket.destroy();
       };
+    });
+  });
+
+  it('closes every connection once it answered a request without a token, whatever the answer', async () => {
+    const requests = [
+      'PUT /get/x HTTP/1.1\r\nHost: x\r\n\r\n',
+      'OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n',
+      'OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: https://a.example\r\nAccess-Control-Request-Method: POST\r\n\r\n',
+      'GET http://u:p@h/x HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n',
+      'HEAD /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /get/canary HTTP/1.1\r\nHost: x\r\n\r\n',
+    ];
+    await underAttack(async () => {
+      const sockets = await open(requests.length);
+      const closed = sockets.map((socket) => new Promise<void>((done) => socket.once('close', () => done())));
+      sockets.forEach((socket, i) => {
+        socket.write(requests[i] as string);
+      });
+      // The socket ends on the gateway's side: the slot is free without the client doing anything.
+      await Promise.race([
+        Promise.all(closed),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('a connection stayed open')), 3000)),
+      ]);
+      for (const socket of sockets) expect(socket.text).toMatch(/^HTTP\/1\.1 \d{3}/);
     });
   });
 
@@ -288,5 +314,38 @@ describe('the near cache (classes 10 and 11)', () => {
     });
     expect(swap.text).toContain('OK');
     expect((await call(gateway.url, '/get/swapped', { token: TOKENS.read })).text).toContain('one');
+    // Swapped back, for the tests after this one.
+    await redis.command('SWAPDB', '0', '1');
   });
+});
+
+describe('answers written to connections that go away (adversarial review)', () => {
+  it('stops making a sliced answer once its socket is gone: 20 readers of a large near-cache hit reset', async () => {
+    await redis.command('SETRANGE', 'nul5m', String(5 * 1024 * 1024), 'x');
+    await call(gateway.url, '/get/nul5m', { token: TOKENS.read });
+    const before = rssMb(process.pid);
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(process.pid));
+    }, 50);
+    try {
+      await underAttack(async () => {
+        const sockets = await open(20);
+        for (const socket of sockets) {
+          socket.pause();
+          socket.write(
+            `GET /get/nul5m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.read}\r\n\r\n`.repeat(2),
+          );
+        }
+        await new Promise((done) => setTimeout(done, 1000));
+        for (const socket of sockets) socket.resetAndDestroy();
+        await new Promise((done) => setTimeout(done, 3000));
+      });
+    } finally {
+      clearInterval(sampler);
+      await redis.command('DEL', 'nul5m');
+    }
+    // Before the fix, the answers went on being made after the reset: +550 MB in 3 s.
+    expect(peak - before).toBeLessThan(250);
+  }, 30_000);
 });

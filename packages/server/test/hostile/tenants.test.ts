@@ -205,3 +205,41 @@ describe('pub/sub, per database', () => {
     );
   });
 });
+
+describe('the body budget, per owner (adversarial review)', () => {
+  it("holds a tenant's slow bodies, all its tokens together, to half of it: another caller's POST goes on", async () => {
+    const port = Number(new URL(gateway.url).port);
+    const sockets: Socket[] = [];
+    await attacked(
+      watched,
+      victim,
+      async () => {
+        for (const token of [T.oneWrite, T.oneRead, T.oneAdmin]) {
+          for (let i = 0; i < 2; i++) {
+            const socket = await new Promise<Socket>((resolve) => {
+              const opened = connect({ host: '127.0.0.1', port }, () => resolve(opened));
+            });
+            socket.on('error', () => undefined);
+            // A chunked body reserves the 10 MiB it may grow to.
+            socket.write(
+              `POST /set/k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+                'Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n',
+            );
+            sockets.push(socket);
+          }
+        }
+        await new Promise((done) => setTimeout(done, 200));
+        for (const token of [TOKENS.write, T.twoWrite]) {
+          const started = performance.now();
+          const answer = await call(gateway.url, '/', { token, method: 'POST', body: '["PING"]' });
+          expect(answer.text).toBe('{"result":"PONG"}');
+          expect(performance.now() - started).toBeLessThan(2000);
+        }
+        return () => {
+          for (const socket of sockets) socket.destroy();
+        };
+      },
+      { maxRssMb: 1024 },
+    );
+  });
+});

@@ -35,6 +35,7 @@ export function batchRoutes({ config, executor }: Services): Route[] {
               'text',
               ctx.answer,
             );
+            if (ctx.isGone) return;
             const max = ctx.answer.budget.maxPerAnswer;
             const values = expectReply(replies[0]);
             if (!Array.isArray(values)) throw gatewayError('CG_ERR_INTERNAL', 'MGET did not return an array');

@@ -38,6 +38,7 @@ export function entryRoute({ config, executor }: Services): Route {
       'text',
       ctx.answer,
     );
+    if (ctx.isGone) return;
     const stored = expectReply(replies[0]);
     const ttl = expectReply(replies[1]);
     // TTL -2: the key expired between the two commands.

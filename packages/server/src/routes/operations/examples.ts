@@ -48,7 +48,7 @@ export const RULE_EXAMPLES: Example[] = [
     path: '/pipeline',
     status: 405,
     headers: { allow: 'POST' },
-    response: { error: 'DELETE is not allowed here; use POST' },
+    response: { error: 'This method is not allowed here; use POST' },
   },
   {
     title: 'Errors of the cache API carry a stable code and the request id (also in X-Request-Id)',

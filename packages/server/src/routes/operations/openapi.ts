@@ -46,6 +46,7 @@ export function openapiDocument(routes: readonly Route[]): Json {
       { name: 'commands', description: 'Upstash-compatible Redis REST API' },
       { name: 'cache', description: 'JSON cache API' },
       { name: 'operations', description: 'Health, metrics and this document' },
+      { name: 'admin', description: 'Admin tokens only: the hot set of cache warming' },
     ],
     components: {
       schemas: { RedisResult: resultSchema },

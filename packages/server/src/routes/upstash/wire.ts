@@ -3,6 +3,7 @@ import {
   pipelineItemLength,
   pipelineItemPieces,
   resultJson,
+  resultJsonBound,
   resultJsonLength,
   resultJsonPieces,
 } from '../../core/encode-result.js';
@@ -124,14 +125,24 @@ export function sendSingle(
   form: ReplyForm,
   isConditional = false,
 ): void | Promise<void> {
+  // Its caller is gone: nothing is made for nobody.
+  if (ctx.isGone) return;
   const result = batch.replies[0] ?? null;
   ctx.headers.push('upstash-sync-token', syncToken.answer(ctx.req.headers['upstash-sync-token'], batch));
   if (result instanceof DroppedReply) throw droppedReplyError(result);
-  if (form !== 'resp2' && ctx.answer.bytes > SLICED_ANSWER_BYTES) {
+  const held = Math.max(
+    ctx.answer.bytes,
+    Buffer.isBuffer(result) || typeof result === 'string' ? result.length : 0,
+  );
+  if (form !== 'resp2' && held > SLICED_ANSWER_BYTES) {
     const base64 = form === 'bytes';
+    const max = ctx.answer.budget.maxPerAnswer;
+    const body = pieces('{"result":', resultJsonPieces(result, base64), '}');
+    // Sized only when it might be over the cap: counting escapes reads every character.
+    if (11 + resultJsonBound(result, base64) <= max) return ctx.sendPieces(200, undefined, body);
     const length = 11 + resultJsonLength(result, base64);
-    if (length > ctx.answer.budget.maxPerAnswer) throw answerTooLarge(length, ctx.answer.budget.maxPerAnswer);
-    return ctx.sendPieces(200, length, pieces('{"result":', resultJsonPieces(result, base64), '}'));
+    if (length > max) throw answerTooLarge(length, max);
+    return ctx.sendPieces(200, length, body);
   }
   const refused = result instanceof ErrorReply;
   if (refused) ctx.headers.push('cachegate-error-code', 'CG_ERR_REDIS_ERROR' satisfies ErrorCode);
@@ -157,6 +168,7 @@ export function sendItems(
   batch: BatchResult,
   form: ReplyForm,
 ): void | Promise<void> {
+  if (ctx.isGone) return;
   ctx.headers.push('upstash-sync-token', syncToken.answer(ctx.req.headers['upstash-sync-token'], batch));
   if (form === 'resp2') {
     ctx.send(200, Buffer.concat(batch.replies.map(encodeReply)), RESP2_TYPE);
@@ -180,6 +192,10 @@ export function sendItems(
 function sendItemsSliced(ctx: RequestContext, replies: Reply[], base64: boolean): Promise<void> {
   const max = ctx.answer.budget.maxPerAnswer;
   let length = 2 + Math.max(0, replies.length - 1);
+  let bound = length;
+  for (const reply of replies) bound += 11 + resultJsonBound(reply, base64);
+  // Sized only when it might be over the cap: counting escapes reads every character.
+  if (bound <= max) return ctx.sendPieces(200, undefined, itemPieces(replies, base64));
   const items = replies.map((reply) => {
     let item = reply;
     let size = pipelineItemLength(item, base64);
@@ -190,18 +206,16 @@ function sendItemsSliced(ctx: RequestContext, replies: Reply[], base64: boolean)
     length += size;
     return item;
   });
-  return ctx.sendPieces(
-    200,
-    length,
-    (function* () {
-      yield '[';
-      for (let i = 0; i < items.length; i++) {
-        if (i > 0) yield ',';
-        yield* pipelineItemPieces(items[i] ?? null, base64);
-      }
-      yield ']';
-    })(),
-  );
+  return ctx.sendPieces(200, length, itemPieces(items, base64));
+}
+
+function* itemPieces(items: Reply[], base64: boolean): Generator<string> {
+  yield '[';
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) yield ',';
+    yield* pipelineItemPieces(items[i] ?? null, base64);
+  }
+  yield ']';
 }
 
 function* pieces(head: string, body: Iterable<string>, tail: string): Generator<string> {
