@@ -168,16 +168,10 @@ export class SharedReads {
     // The flight's replies are held in a share of its own, not the caller's: others may be waiting for them
     // when the caller goes away. Each caller then holds what it takes (see `held`).
     const flight = reservation?.budget.open();
-    const viaCaller = async (sent: Miss[]) =>
-      (
-        await backend.run({
-          principal,
-          commands: sent.map(({ command }) => command),
-          deadline,
-          reservation: flight,
-          seen,
-        })
-      ).replies;
+    const viaCaller = (sent: Miss[]) =>
+      backend
+        .run({ principal, commands: sent.map(({ command }) => command), deadline, reservation: flight, seen })
+        .then(({ replies }) => replies);
     let answers: Reply[];
     try {
       answers =

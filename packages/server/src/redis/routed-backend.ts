@@ -18,7 +18,7 @@ import type { RedisNode } from './node.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
-import { mergeSyncPoints, offsetFor, type SyncPoint } from './sync-point.js';
+import { mergeSyncPoints, offsetFor, type SyncPoint, UNKNOWN_OFFSET } from './sync-point.js';
 import { parseRole } from './topology/replication.js';
 import type { NodeStatus, Shard } from './topology/shard.js';
 import type { Topology } from './topology/topology.js';
@@ -38,8 +38,6 @@ export interface RoutedBackendOptions {
 
 /** Redirections followed for one command before giving up. */
 const MAX_REDIRECTIONS = 5;
-/** The offset of a write whose primary would not say (ROLE refused): only primaries may answer its writer. */
-const UNKNOWN_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /** Where a command goes: a slot's shard, any shard (`undefined`), or every shard. */
 type Route = number | undefined | 'fan-out';
@@ -118,17 +116,16 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
   nearCacheFor(command: PlannedCommand, seen?: SyncPoint): NearCache | undefined {
     let shard: Shard;
     try {
-      const route = this.#route(command);
+      const route = this.#topology.isSharded ? this.#route(command) : undefined;
       if (route === 'fan-out') return undefined;
       shard = this.#topology.shardFor(route);
     } catch {
       return undefined;
     }
     const cache = shard.primary?.nearCache;
+    if (cache === undefined || seen === undefined) return cache;
     // A caller that has seen a write the cache may not have heard of yet reads past it.
-    if (cache === undefined || offsetFor(seen, shard.id) > Math.max(0, cache.coherentOffset))
-      return undefined;
-    return cache;
+    return offsetFor(seen, shard.id) > Math.max(0, cache.coherentOffset) ? undefined : cache;
   }
 
   nodes(): NodeStatus[] {
@@ -356,7 +353,8 @@ export class RoutedBackend extends EventEmitter implements RedisBackend {
       for (const id of seen.keys())
         if (!shards.some((candidate) => candidate.id === id)) return Number.POSITIVE_INFINITY;
     }
-    return offsetFor(seen, shard.id);
+    const offset = offsetFor(seen, shard.id);
+    return offset >= UNKNOWN_OFFSET ? Number.POSITIVE_INFINITY : offset;
   }
 
   /**

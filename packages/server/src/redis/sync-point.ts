@@ -15,6 +15,12 @@ export const NOTHING_SEEN: SyncPoint = new Map();
  */
 export const UNKNOWN_SEEN: SyncPoint = new Map([['*', Number.POSITIVE_INFINITY]]);
 
+/**
+ * The offset of a write whose primary would not say how far it got (ROLE refused): no replica can be known
+ * to hold it, so its writer reads from the primary until its next write.
+ */
+export const UNKNOWN_OFFSET = Number.MAX_SAFE_INTEGER;
+
 /** The offset a replica of `shard` must have applied for the caller; 0 when the caller saw nothing there. */
 export function offsetFor(seen: SyncPoint | undefined, shard: string): number {
   if (seen === undefined || seen.size === 0) return 0;

@@ -261,7 +261,13 @@ export class Shard {
       await Promise.all(replicas.map((replica, i) => replica.probe(seen[i] as number, deadline)));
       const chosen = this.#pick(required, Date.now());
       if (chosen !== undefined) return chosen;
-      const isAdvancing = replicas.some((replica, i) => replica.applied > (before[i] as number));
+      // Worth another look only for a replica that moves and is about as far behind as the wait is long.
+      const now = Date.now();
+      const isAdvancing = replicas.some(
+        (replica, i) =>
+          replica.applied > (before[i] as number) &&
+          this.history.lagMs(replica.applied, now) <= CATCH_UP_WAIT_MS,
+      );
       if (!isAdvancing || Date.now() >= deadline) return this.#primaryRead();
       seen = replicas.map((replica) => replica.sent);
       before = replicas.map((replica) => replica.applied);
