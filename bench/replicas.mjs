@@ -60,14 +60,18 @@ for (const read of READS) {
     for (const mode of modes) runs[mode].push(await measure(mode, read));
   }
   const rps = (mode) => median(runs[mode].map((r) => r.rps));
-  results.push({ read, primary: rps('primary'), replicas: rps('replicas'), runs });
+  const us = (mode) => median(runs[mode].map((r) => r.usPerRequest));
+  results.push({ read, primary: rps('primary'), replicas: rps('replicas'), us, runs });
 }
-for (const { read, primary: p, replicas: r, runs } of results) {
+for (const { read, primary: p, replicas: r, us, runs } of results) {
   console.log(
     `\n${read.label}, ${flags.connections} connections, median of ${flags.runs} x ${flags.duration} s:`,
   );
   console.log(
     `  primary alone: ${Math.round(p)} req/s   replicas: ${Math.round(r)} req/s   ratio ${(r / p).toFixed(2)}`,
+  );
+  console.log(
+    `  gateway CPU per request: primary alone ${us('primary').toFixed(1)} µs, replicas ${us('replicas').toFixed(1)} µs`,
   );
   for (const mode of ['primary', 'replicas']) {
     const cpu = runs[mode].at(-1).cpu;
@@ -146,7 +150,9 @@ async function measure(mode, read) {
       ]),
     );
     cpu.wrk = ((r.loadCpuSeconds ?? 0) / r.seconds) * 100;
-    return { rps: r.rps, cpu };
+    // The gateway's CPU time per request: the least noisy number on a shared machine.
+    const usPerRequest = ((cpu.gateway / 100) * r.seconds * 1e6) / r.requests;
+    return { rps: r.rps, cpu, usPerRequest };
   } finally {
     await gateway.stop();
   }

@@ -13,7 +13,7 @@ import { type Databases, databaseName } from '../redis/databases.js';
 import type { MonitorStream, StopMonitor } from '../redis/monitor.js';
 import { type DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
-import type { SyncPoint } from '../redis/sync-point.js';
+import { type SyncPoint, UNKNOWN_SEEN } from '../redis/sync-point.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { scopeChannels, scopeSubscription } from './channels.js';
 import { denialReason, roleDenial } from './policy.js';
@@ -193,8 +193,8 @@ export class CommandExecutor {
   }
 
   /**
-   * Runs the gateway's own commands (rate-limit counters) on the main Redis as its configured user, past
-   * the policy, within the same deadline as every request.
+   * Runs the gateway's own commands (rate-limit counters, approved-script lookups) on the main Redis's
+   * primary as its configured user, past the policy, within the same deadline as every request.
    */
   async runAsGateway(commands: Command[]): Promise<Reply[]> {
     const backend = this.databases.main;
@@ -202,7 +202,9 @@ export class CommandExecutor {
     if (table === undefined || !backend.isReady) throw new NotSentError('Redis is not connected');
     const planned = commands.map((args) => ({ args, info: table.lookup(args) }));
     const deadline = Date.now() + this.options.commandTimeoutMs;
-    return (await backend.run({ principal: GATEWAY_PRINCIPAL, commands: planned, deadline })).replies;
+    // The gateway's own reads (approved scripts) go to the primary: they must see the latest writes.
+    const batch = { principal: GATEWAY_PRINCIPAL, commands: planned, deadline, seen: UNKNOWN_SEEN };
+    return (await backend.run(batch)).replies;
   }
 
   /**
