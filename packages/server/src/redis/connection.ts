@@ -210,6 +210,11 @@ export class RedisConnection extends EventEmitter {
     return this.#state === 'ready';
   }
 
+  /** Commands written and waiting for their replies. */
+  get queued(): number {
+    return this.#queuedCommands;
+  }
+
   /** Why the last attempt failed, while not ready since; undefined once ready. */
   get failure(): RedisFailure | undefined {
     return this.#failure;

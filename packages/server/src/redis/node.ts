@@ -73,6 +73,13 @@ export class RedisNode extends EventEmitter {
     return this.own.address;
   }
 
+  /** Commands waiting for replies on its command connections: how busy the server is with this gateway. */
+  get queued(): number {
+    let queued = this.own.queued;
+    for (const connection of this.#connections.values()) queued += connection.queued;
+    return queued;
+  }
+
   get isReady(): boolean {
     return this.#isPrepared && this.own.isReady;
   }

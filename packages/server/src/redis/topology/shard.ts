@@ -39,6 +39,11 @@ export interface NodeStatus {
 
 /** How often a shard asks its nodes for their replication offsets (ROLE). */
 export const POLL_INTERVAL_MS = 100;
+/**
+ * Reads stay on the replica whose turn it is until it has this many more commands waiting than the least
+ * busy one: light reads keep leaving in one write, heavy ones spread over every replica.
+ */
+const BALANCE_SLACK = 16;
 /** A replica that has not answered ROLE for this long is skipped (hung, or too busy to serve reads). */
 const STALL_MS = 1000;
 /**
@@ -228,25 +233,31 @@ export class Shard {
   /**
    * A usable replica that has applied `required`. Replicas take turns by event-loop turn, not by read: the
    * reads of one turn go to one replica and leave in one write (see RedisConnection), as they would to the
-   * primary, where alternating would split them into a write per replica.
+   * primary, where alternating would split them into a write per replica. Only when that replica has
+   * BALANCE_SLACK more commands waiting than another (reads that cost Redis more than the gateway) does the
+   * least busy one take the read.
    */
   #pick(required: number, now: number): RedisNode | undefined {
     const replicas = this.#list;
+    let chosen: Replica | undefined;
+    let idlest: Replica | undefined;
     for (let i = 0; i < replicas.length; i++) {
       const replica = replicas[(this.#next + i) % replicas.length] as Replica;
-      if (replica.applied >= required && this.#isUsable(replica, now)) {
-        replica.reads++;
-        if (!this.#isTurning) {
-          this.#isTurning = true;
-          setImmediate(() => {
-            this.#isTurning = false;
-            this.#next = (this.#next + 1) % Math.max(1, this.#list.length);
-          });
-        }
-        return replica.node;
-      }
+      if (replica.applied < required || !this.#isUsable(replica, now)) continue;
+      chosen ??= replica;
+      if (idlest === undefined || replica.node.queued < idlest.node.queued) idlest = replica;
     }
-    return undefined;
+    if (chosen === undefined || idlest === undefined) return undefined;
+    if (chosen.node.queued > idlest.node.queued + BALANCE_SLACK) chosen = idlest;
+    chosen.reads++;
+    if (!this.#isTurning) {
+      this.#isTurning = true;
+      setImmediate(() => {
+        this.#isTurning = false;
+        this.#next = (this.#next + 1) % Math.max(1, this.#list.length);
+      });
+    }
+    return chosen.node;
   }
 
   /**
