@@ -42,12 +42,20 @@ const NEVER_SENT = new Set([
  * Speaks the Upstash REST protocol: `POST /` for one command, `POST /pipeline` for a batch and
  * `POST /multi-exec` for a transaction, always asking for base64 results so any bytes survive. A send
  * stops when its signal fires; the deadline behind that signal is `withTimeout`'s.
+ *
+ * Read-your-writes: it sends back the `upstash-sync-token` of the latest answer, as `@upstash/redis` does,
+ * so a gateway reading from replicas answers each read from one that has this client's writes. Of answers
+ * that arrive out of order, only one to a request sent later than the last one taken replaces it.
  */
 export class HttpTransport implements Transport {
   readonly url: string;
   readonly #token: string;
   readonly #fetch: typeof fetch;
   #closed = false;
+  /** The sync token to send, and the number of the request whose answer gave it. */
+  #syncToken = '';
+  #syncTokenFrom = -1;
+  #sent = 0;
 
   constructor(options: HttpTransportOptions) {
     this.url = options.url;
@@ -61,6 +69,7 @@ export class HttpTransport implements Transport {
     const path = options.mode === 'transaction' ? '/multi-exec' : single ? '/' : '/pipeline';
     if (this.#closed) throw clientClosed();
     const { signal } = options;
+    const request = this.#sent++;
     let response: Response;
     try {
       response = await this.#fetch(`${this.url}${path}`, {
@@ -69,6 +78,7 @@ export class HttpTransport implements Transport {
           authorization: `Bearer ${this.#token}`,
           'content-type': 'application/json',
           'upstash-encoding': 'base64',
+          ...(this.#syncToken === '' ? {} : { 'upstash-sync-token': this.#syncToken }),
         },
         body: JSON.stringify(single ? commands[0] : commands),
         ...(signal === undefined ? {} : { signal }),
@@ -81,6 +91,11 @@ export class HttpTransport implements Transport {
       throw signal?.aborted ? signal.reason : this.#networkError(error);
     });
     const { status, headers } = response;
+    const syncToken = headers.get('upstash-sync-token');
+    if (syncToken !== null && request > this.#syncTokenFrom) {
+      this.#syncToken = syncToken;
+      this.#syncTokenFrom = request;
+    }
     const body = parseJson(text, status);
     if (status === 200) return single ? [toOutcome(body, commands[0] ?? [])] : toOutcomes(body, commands);
     const code = gatewayCode(headers.get('cachegate-error-code'));

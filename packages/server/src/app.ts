@@ -146,6 +146,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   metrics.observeMonitors(() => executor.openMonitors);
   metrics.observeDatabases(() => databases.statuses());
   metrics.observeReads(backend, executor.reads);
+  metrics.observeNodes(backend);
   const shedder = new LoadShedder(config.maxInFlight, config.maxEventLoopDelayMs);
   const drain = new DrainState();
   const answers = new AnswerBudget(config.maxBufferedReplyBytes, config.maxAnswerBytes);
@@ -156,7 +157,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     backend,
     databases,
     metrics,
-    syncToken: new SyncToken(),
+    syncToken: new SyncToken(config.readFrom === 'replicas'),
     drain,
     warming,
   };

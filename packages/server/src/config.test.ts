@@ -71,6 +71,31 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads from replicas only when asked, with the listed replicas of a standalone Redis', () => {
+    expect(loadConfig({})).toMatchObject({ readFrom: 'primary', redisReplicas: [], replicaMaxLagMs: 1000 });
+    const config = loadConfig({
+      CACHEGATE_REDIS_URL: 'redis://primary:6379',
+      CACHEGATE_READ_FROM: 'replicas',
+      CACHEGATE_REDIS_REPLICAS: 'replica-a:6379,[::1]:6380',
+    });
+    expect(config.redisReplicas).toEqual([
+      { host: 'replica-a', port: 6379 },
+      { host: '::1', port: 6380 },
+    ]);
+    expect(() => loadConfig({ CACHEGATE_READ_FROM: 'nearest' })).toThrow(/CACHEGATE_READ_FROM/);
+    expect(() =>
+      loadConfig({ CACHEGATE_REDIS_URL: 'redis://primary:6379', CACHEGATE_REDIS_REPLICAS: 'replica-a:6379' }),
+    ).toThrow(/needs CACHEGATE_READ_FROM=replicas/);
+    // Sentinel and Cluster: only the listed ones of the replicas they announce.
+    expect(
+      loadConfig({
+        CACHEGATE_REDIS_CLUSTER_NODES: 'node:6379',
+        CACHEGATE_READ_FROM: 'replicas',
+        CACHEGATE_REDIS_REPLICAS: 'replica-a:6379',
+      }).redisReplicas,
+    ).toEqual([{ host: 'replica-a', port: 6379 }]);
+  });
+
   it('splits CORS origins', () => {
     expect(
       loadConfig({ CACHEGATE_CORS_ORIGINS: 'https://a.example, https://b.example,' }).corsOrigins,

@@ -74,6 +74,24 @@ const VARIABLES = {
     parse: text,
     help: 'PEM private key file for CACHEGATE_TLS_CERT.',
   },
+  readFrom: {
+    env: 'CACHEGATE_READ_FROM',
+    default: 'primary',
+    parse: oneOf(['primary', 'replicas']),
+    help: '"replicas": read-only commands go to a replica that has applied what the caller has seen (its upstash-sync-token; without one, a replica within CACHEGATE_REPLICA_MAX_LAG_MS), everything else to the primary. Replicas: CACHEGATE_REDIS_REPLICAS for standalone, the Sentinels\' or the Cluster\'s own otherwise.',
+  },
+  redisReplicas: {
+    env: 'CACHEGATE_REDIS_REPLICAS',
+    default: '',
+    parse: addressList,
+    help: 'With CACHEGATE_READ_FROM=replicas: host:port,host:port of the replicas to read from. Standalone: its replicas (same scheme, credentials and database as CACHEGATE_REDIS_URL); Sentinel and Cluster: only these of the replicas they announce (the nearby ones of a regional gateway); empty: all of them.',
+  },
+  replicaMaxLagMs: {
+    env: 'CACHEGATE_REPLICA_MAX_LAG_MS',
+    default: '1000',
+    parse: integer(0, 3_600_000),
+    help: 'A replica behind its primary by more than this (the age of the oldest write it has not applied) is skipped until it catches up; it bounds how old a read without a sync token may be.',
+  },
   writeReplicas: {
     env: 'CACHEGATE_WRITE_REPLICAS',
     default: '0',
@@ -469,6 +487,9 @@ function combinationProblems(config: Config): string[] {
     problems.push(
       'CACHEGATE_REDIS_SENTINELS needs CACHEGATE_REDIS_SENTINEL_MASTER, the monitored master name',
     );
+  }
+  if (config.redisReplicas.length > 0 && config.readFrom !== 'replicas') {
+    problems.push('CACHEGATE_REDIS_REPLICAS needs CACHEGATE_READ_FROM=replicas, or the replicas go unused');
   }
   if (config.writeReplicas > 0 && config.redisClusterNodes.length > 0) {
     problems.push('CACHEGATE_WRITE_REPLICAS is not supported with CACHEGATE_REDIS_CLUSTER_NODES');

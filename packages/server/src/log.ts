@@ -1,4 +1,7 @@
-import pino from 'pino';
+import pino, { type BaseLogger } from 'pino';
+
+/** What the gateway's parts log with: any pino-style logger. */
+export type Logger = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;
 
 /** How log lines are written: JSON for machines, one readable line per entry for a person at a terminal. */
 export type LogFormat = 'auto' | 'json' | 'pretty';

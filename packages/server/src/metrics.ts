@@ -8,11 +8,12 @@ import {
   Registry,
 } from 'prom-client';
 import type { ExecutorObserver } from './core/executor.js';
-import type { NearCacheStats } from './core/near-cache-store.js';
 import type { ErrorCode } from './errors.js';
-import type { RedisBackend } from './redis/backend.js';
+import { nearCachesOf, type RedisBackend } from './redis/backend.js';
 import { DATABASE_STATUSES, type DatabaseStatus } from './redis/databases.js';
 import type { NearCache } from './redis/near-cache.js';
+import type { NearCacheStats } from './redis/near-cache-store.js';
+import type { NodeStatus } from './redis/topology/shard.js';
 
 /** One series of a {@link FastHistogram}: its labels, and counts per bucket (the last is +Inf). */
 interface Series {
@@ -276,7 +277,7 @@ export class GatewayMetrics implements ExecutorObserver {
   observeReads(backend: RedisBackend, reads: { readonly coalesced: number }): void {
     const registers = [this.registry];
     const sum = (read: (cache: NearCache) => number) =>
-      backend.nearCaches().reduce((total, cache) => total + read(cache), 0);
+      nearCachesOf(backend).reduce((total, cache) => total + read(cache), 0);
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({
         name,
@@ -322,8 +323,58 @@ export class GatewayMetrics implements ExecutorObserver {
       help: '1 while Redis client tracking keeps every near cache coherent (entries are served only then)',
       registers,
       collect() {
-        const caches = backend.nearCaches();
+        const caches = nearCachesOf(backend);
         this.set(caches.length > 0 && caches.every((cache) => cache.isLive) ? 1 : 0);
+      },
+    });
+  }
+
+  /**
+   * Exports every node of the main Redis by role (decision 0021): whether it is up (a replica: usable for
+   * reads), a replica's lag in bytes and seconds, and the read-only batches each took.
+   */
+  observeNodes(backend: RedisBackend): void {
+    const registers = [this.registry];
+    const labelNames = ['node', 'role', 'shard'] as const;
+    const gauge = (name: string, help: string, value: (node: NodeStatus) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const node of backend.nodes()) {
+            const measured = value(node);
+            if (measured !== undefined)
+              this.set({ node: node.address, role: node.role, shard: node.shard }, measured);
+          }
+        },
+      });
+    gauge(
+      'cachegate_redis_node_up',
+      'Each node of the main Redis by role (primary, replica) and shard: 1 while usable (a replica: connected, linked to its primary and within CACHEGATE_REPLICA_MAX_LAG_MS), else 0',
+      (node) => (node.isUp ? 1 : 0),
+    );
+    gauge(
+      'cachegate_redis_replica_lag_bytes',
+      "Replication bytes a replica has not applied yet (its primary's offset minus its own, as last asked)",
+      (node) => node.lagBytes,
+    );
+    gauge(
+      'cachegate_redis_replica_lag_seconds',
+      'How long a replica has been missing the oldest write it has not applied (0: caught up)',
+      (node) => node.lagSeconds,
+    );
+    new Counter({
+      name: 'cachegate_redis_reads_total',
+      help: "Read-only batches sent to each node with CACHEGATE_READ_FROM=replicas (a primary's: those no replica could take, being behind the caller's sync token, lagging or down)",
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const node of backend.nodes())
+          this.inc({ node: node.address, role: node.role, shard: node.shard }, node.reads);
       },
     });
   }

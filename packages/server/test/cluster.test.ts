@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { nearCachesOf } from '../src/redis/backend.js';
 import { startGateway, type TestGateway, TOKENS, waitFor } from './helpers/gateway.js';
 import { nodeCommand, startTestCluster, type TestCluster } from './helpers/topologies.js';
 
@@ -231,7 +232,7 @@ describe('Cluster mode with the near cache', () => {
     });
     await waitFor(
       () =>
-        near.app.backend.nearCaches().length === 3 && near.app.backend.nearCaches().every((c) => c.isLive),
+        nearCachesOf(near.app.backend).length === 3 && nearCachesOf(near.app.backend).every((c) => c.isLive),
       10_000,
       'tracking never went live on every master',
     );

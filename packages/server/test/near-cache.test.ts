@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { nearCachesOf } from '../src/redis/backend.js';
 import { startGateway, type TestGateway, TOKENS, waitFor } from './helpers/gateway.js';
 import { startTestRedis, type TestRedis } from './helpers/redis.js';
 
@@ -46,7 +47,7 @@ beforeEach(async () => {
 const BUSY_SCRIPT =
   "local s = redis.call('TIME') repeat local n = redis.call('TIME') until (n[1] - s[1]) * 1000000 + (n[2] - s[2]) > tonumber(ARGV[1])";
 
-const isLive = (g: TestGateway) => g.app.backend.nearCaches().some((cache) => cache.isLive);
+const isLive = (g: TestGateway) => nearCachesOf(g.app.backend).some((cache) => cache.isLive);
 const run = async (g: TestGateway, command: unknown[], token: string = TOKENS.write) =>
   (await g.request('/', { method: 'POST', body: JSON.stringify(command), token })).json();
 const get = async (g: TestGateway, key: string) => (await run(g, ['GET', key])).result;

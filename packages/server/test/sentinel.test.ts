@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nearCachesOf } from '../src/redis/backend.js';
 import { startGateway, type TestGateway, waitFor } from './helpers/gateway.js';
 import { nodeCommand, startTestSentinel, type TestSentinel } from './helpers/topologies.js';
 
@@ -57,7 +58,7 @@ describe('Sentinel mode', () => {
       const get = async () =>
         (await (await near.request('/', { method: 'POST', body: '["GET","near"]' })).json()).result;
       await waitFor(
-        () => near.app.backend.nearCaches()[0]?.isLive === true,
+        () => nearCachesOf(near.app.backend)[0]?.isLive === true,
         10_000,
         'tracking never went live',
       );

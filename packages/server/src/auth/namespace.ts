@@ -1,5 +1,3 @@
-import type { Arg, Command } from '../redis/types.js';
-
 /**
  * Key and channel names the gateway keeps for itself on every Redis it serves: its own keys (rate-limit
  * counters, approved scripts, the saved hot set) and the channels of tokens-file databases. No scope user may touch them
@@ -21,12 +19,13 @@ export function tenantPrefix(database: string): string {
  * only keys (so a value may match too): a cheap test that errs on the safe side, for the paths that run
  * commands with the gateway's own rights on a caller's behalf (the near cache's reader, shared reads).
  */
-export function touchesReservedKey(args: Command): boolean {
-  for (let i = 1; i < args.length; i++) if (isReserved(args[i] as Arg)) return true;
+export function touchesReservedKey(args: readonly (string | Buffer)[]): boolean {
+  // Typed by shape (a command line: text or bytes), so auth/ does not import redis/.
+  for (let i = 1; i < args.length; i++) if (isReserved(args[i] as string | Buffer)) return true;
   return false;
 }
 
-function isReserved(arg: Arg): boolean {
+function isReserved(arg: string | Buffer): boolean {
   return typeof arg === 'string'
     ? arg.startsWith(RESERVED_PREFIX)
     : arg.length >= RESERVED_PREFIX.length &&

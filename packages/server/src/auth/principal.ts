@@ -1,5 +1,5 @@
 import type { RateLimitRule } from '../rate-limit-rule.js';
-import type { DatabaseSettings, RedisUser } from '../redis/types.js';
+import type { DatabaseSettings, RedisUser } from './database.js';
 
 /** What a token may do: `read` < `write` < `admin`. */
 export type Scope = 'read' | 'write' | 'admin';

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseRateLimit, type RateLimitRule } from '../rate-limit-rule.js';
-import { type DatabaseSettings, DEFAULT_DATABASE } from '../redis/types.js';
+import { type DatabaseSettings, DEFAULT_DATABASE } from './database.js';
 import type { Principal, Scope } from './principal.js';
 
 /** One configured token, as the store keeps it: never the token, only its SHA-256 (base64). */

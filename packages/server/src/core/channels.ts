@@ -1,8 +1,8 @@
 import { RESERVED_PREFIX, tenantPrefix } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
+import type { CommandInfo } from '../redis/command-table.js';
 import type { Subscription } from '../redis/subscriber.js';
 import type { Arg, Command, Reply } from '../redis/types.js';
-import type { CommandInfo } from './command-table.js';
 
 /**
  * Pub/sub kept per database (decision 0018). Redis channels belong to the server, not to a database, so

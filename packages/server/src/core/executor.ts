@@ -1,5 +1,6 @@
 import type { AnswerReservation } from '../answer-budget.js';
 import { GATEWAY_PRINCIPAL, type Principal } from '../auth/principal.js';
+import { roleOf } from '../auth/role.js';
 import { GatewayError, gatewayError } from '../errors.js';
 import { type Batch, openHolding, type PlannedCommand, type RedisBackend } from '../redis/backend.js';
 import {
@@ -12,9 +13,10 @@ import { type Databases, databaseName } from '../redis/databases.js';
 import type { MonitorStream, StopMonitor } from '../redis/monitor.js';
 import { type DroppedReply, ErrorReply } from '../redis/resp.js';
 import type { Subscription, Unsubscribe } from '../redis/subscriber.js';
+import { type SyncPoint, UNKNOWN_SEEN } from '../redis/sync-point.js';
 import type { Command, Reply, ReplyForm } from '../redis/types.js';
 import { scopeChannels, scopeSubscription } from './channels.js';
-import { denialReason, roleDenial, roleOf } from './policy.js';
+import { denialReason, roleDenial } from './policy.js';
 import type { ScriptApproval } from './script-approval.js';
 import type { ServedReadsObserver } from './served-reads.js';
 import { SharedReads } from './shared-reads.js';
@@ -63,6 +65,8 @@ export interface BatchResult {
   readonly replies: Reply[];
   /** True when any command of the batch may have changed data (drives the read-your-writes sync token). */
   readonly wrote: boolean;
+  /** With replicas read from: how far the replication streams had got after the batch's writes. */
+  readonly reached?: SyncPoint | undefined;
 }
 
 /**
@@ -89,6 +93,7 @@ export class CommandExecutor {
    * 400 when Redis discards a transaction.
    * @param form how the replies come back: `text` when they only become JSON text (not base64).
    * @param reservation the request's share of the AnswerBudget, where its replies are held.
+   * @param seen what the caller has seen (its sync token): reads go to a replica that applied it.
    */
   async run(
     principal: Principal,
@@ -96,6 +101,7 @@ export class CommandExecutor {
     commands: Command[],
     form: ReplyForm = 'bytes',
     reservation?: AnswerReservation,
+    seen?: SyncPoint,
   ): Promise<BatchResult> {
     const deadline = Date.now() + this.options.commandTimeoutMs;
     const found = this.databases.resolve(principal, deadline);
@@ -149,30 +155,31 @@ export class CommandExecutor {
     if (shareable) {
       let replies: Reply[];
       try {
-        replies = await this.reads.run(backend, principal, planned, deadline, reservation);
+        replies = await this.reads.run(backend, principal, planned, deadline, reservation, seen);
       } catch (error) {
         throw toGatewayError(error);
       }
       this.#observe(mode, planned, replies, (performance.now() - started) / 1000, databaseName(principal));
       return { replies, wrote: false };
     }
-    const batch: Batch = { principal, commands: planned, deadline, form, reservation };
-    const execution = mode === 'transaction' ? backend.transaction(batch) : backend.pipeline(batch);
+    const batch: Batch = { principal, commands: planned, deadline, mode, form, reservation, seen };
+    const execution = backend.run(batch);
     const replicas = principal.database === undefined ? (this.options.writeReplicas ?? 0) : 0;
     // Sent in the same tick, WAIT follows the batch on its connection and covers every write of it.
     const confirmation = wrote && replicas > 0 ? this.#waitForReplicas(backend, batch, replicas) : undefined;
     // Awaited below; if the batch fails first, this keeps the confirmation's failure from going unhandled.
     confirmation?.catch(() => undefined);
     let replies: Reply[];
+    let reached: SyncPoint | undefined;
     try {
-      replies = await execution;
+      ({ replies, reached } = await execution);
       if (confirmation) await confirmation;
     } catch (error) {
       throw toGatewayError(error);
     }
     if (wrote) {
       this.reads.wrote();
-      await this.#afterWrite(backend, principal, planned, deadline);
+      await this.#afterWrite(backend, principal, planned, deadline, reached);
     }
     const approving = approval?.approvals(principal, planned) ?? [];
     if (approving.length > 0) await this.runAsGateway(approving);
@@ -182,12 +189,12 @@ export class CommandExecutor {
       const reply = replies[i] ?? null;
       if (rewrite !== undefined && !(reply instanceof ErrorReply)) replies[i] = rewrite(reply);
     });
-    return { replies, wrote };
+    return { replies, wrote, reached };
   }
 
   /**
-   * Runs the gateway's own commands (rate-limit counters) on the main Redis as its configured user, past
-   * the policy, within the same deadline as every request.
+   * Runs the gateway's own commands (rate-limit counters, approved-script lookups) on the main Redis's
+   * primary as its configured user, past the policy, within the same deadline as every request.
    */
   async runAsGateway(commands: Command[]): Promise<Reply[]> {
     const backend = this.databases.main;
@@ -195,7 +202,9 @@ export class CommandExecutor {
     if (table === undefined || !backend.isReady) throw new NotSentError('Redis is not connected');
     const planned = commands.map((args) => ({ args, info: table.lookup(args) }));
     const deadline = Date.now() + this.options.commandTimeoutMs;
-    return backend.pipeline({ principal: GATEWAY_PRINCIPAL, commands: planned, deadline });
+    // The gateway's own reads (approved scripts) go to the primary: they must see the latest writes.
+    const batch = { principal: GATEWAY_PRINCIPAL, commands: planned, deadline, seen: UNKNOWN_SEEN };
+    return (await backend.run(batch)).replies;
   }
 
   /**
@@ -281,15 +290,17 @@ export class CommandExecutor {
   /**
    * Holds a write's answer until the near caches applied what Redis invalidated for it, so the caller reads
    * its own write. Redis does not invalidate on SWAPDB: that clears them, as does a script or function run
-   * by the main admin, the one token whose scripts may call SWAPDB.
+   * by the main admin, the one token whose scripts may call SWAPDB. With replicas read from, a cache that
+   * passed its barrier has heard of every write up to the offset the batch reached on its shard.
    */
   async #afterWrite(
     backend: RedisBackend,
     principal: Principal,
     planned: PlannedCommand[],
     deadline: number,
+    reached: SyncPoint | undefined,
   ): Promise<void> {
-    const caches = backend.nearCaches();
+    const caches = backend.nodes().filter(({ nearCache }) => nearCache !== undefined);
     if (caches.length === 0) return;
     const mayScript = roleOf(principal) === 'admin';
     const swapped = planned.some(({ info }) => {
@@ -297,9 +308,10 @@ export class CommandExecutor {
       return name === 'swapdb' || (mayScript && name !== undefined && MAY_SWAP.has(name));
     });
     await Promise.all(
-      caches.map((cache) => {
+      caches.map(({ nearCache: cache, shard }) => {
+        if (cache === undefined) return undefined;
         if (swapped) cache.store.clear();
-        return cache.isLive ? cache.barrier(deadline) : undefined;
+        return cache.isLive ? cache.barrier(deadline, reached?.get(shard)) : undefined;
       }),
     );
   }
@@ -307,7 +319,10 @@ export class CommandExecutor {
   async #waitForReplicas(backend: RedisBackend, batch: Batch, replicas: number): Promise<void> {
     const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2));
     const wait: Command = ['WAIT', String(replicas), String(waitMs)];
-    const [reply] = await backend.pipeline({ ...batch, commands: [{ args: wait, info: undefined }] });
+    const command = { args: wait, info: backend.commandTable?.lookup(wait) };
+    const {
+      replies: [reply],
+    } = await backend.run({ ...batch, mode: 'pipeline', commands: [command] });
     if (typeof reply !== 'number' || reply < replicas) {
       throw gatewayError(
         'CG_ERR_REPLICATION_INCOMPLETE',

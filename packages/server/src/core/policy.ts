@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/principal.js';
+import { type Role, roleOf } from '../auth/role.js';
+import type { CommandInfo } from '../redis/command-table.js';
+import { CROSS_DATABASE, roleAllows, SERVER_WIDE } from '../redis/grants.js';
 import type { Arg, Command } from '../redis/types.js';
-import type { CommandInfo } from './command-table.js';
 
 /**
  * Commands that change or hold the state of the connection they run on. The gateway shares its connections
@@ -34,12 +36,6 @@ const CONNECTION_STATE = new Set([
   'sunsubscribe',
 ]);
 
-/**
- * Pub/sub listening, which any scope may do (it reads). Redis files it under `@pubsub` with PUBLISH; the
- * command routes deny it anyway (CONNECTION_STATE), so this grants it only on the subscription connections.
- */
-const LISTENING = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']);
-
 const TRANSACTION = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch']);
 
 /**
@@ -54,50 +50,6 @@ const BLOCKS_ONLY_WITH_OPTION = new Set(['xread', 'xreadgroup']);
  * denied as a whole) silences replies. Denied for every scope.
  */
 const PROTOCOL_STATE = new Set(['script|debug', 'asking']);
-
-/**
- * Commands Redis files under neither `@admin` nor `@dangerous` that act on what the whole server shares, so
- * they need an admin token: the function libraries (a write token replacing one would have an admin's FCALL
- * run its code with the gateway's own rights), the script cache and the kill of another caller's script,
- * the allocator, and the cluster's topology.
- */
-const SERVER_WIDE = new Set([
-  'function|load',
-  'function|delete',
-  'function|flush',
-  'function|restore',
-  'function|kill',
-  'script|flush',
-  'script|kill',
-  'memory|purge',
-  'memory|stats',
-  'memory|doctor',
-  'memory|malloc-stats',
-  'cluster|info',
-  'cluster|nodes',
-  'cluster|shards',
-  'cluster|slots',
-  'cluster|links',
-  'cluster|myid',
-  'cluster|myshardid',
-]);
-
-/**
- * Commands that reach past the database they run in: another database (SELECT is a connection's state,
- * denied above, but scripts could call it), every database (FLUSHALL), another server (MIGRATE). Tenants
- * of one Redis server are databases of it, so only the main admin runs these (decision 0018).
- */
-const CROSS_DATABASE = new Set(['select', 'move', 'swapdb', 'migrate', 'flushall']);
-
-/**
- * What a token may do, as the policy and the Redis ACL users see it: its scope, except that the admin of a
- * tokens-file database administers that database only, not the server it shares with others.
- */
-export type Role = 'read' | 'write' | 'admin' | 'database-admin';
-
-export function roleOf(principal: Principal): Role {
-  return principal.scope === 'admin' && principal.database !== undefined ? 'database-admin' : principal.scope;
-}
 
 /**
  * Decides whether `principal` may run `command`, whose entry in the command table is `info` (undefined when
@@ -146,29 +98,6 @@ export function denialReason(
     );
   }
   return undefined;
-}
-
-/**
- * Whether a token of `role` may run the command (or subcommand) `info` describes, judged by Redis's own
- * flags and ACL categories alone. The command policy applies it to every command it sees, and the role's
- * Redis ACL user is granted exactly the commands it allows, so the two cannot disagree. A database admin
- * may also run the `@dangerous` commands that stay within its database (KEYS, FLUSHDB, SORT, RESTORE), not
- * `@admin` ones, nor INFO (it describes every database).
- */
-export function roleAllows(info: CommandInfo, role: Role): boolean {
-  if (role === 'admin' || LISTENING.has(info.name)) return true;
-  if (CROSS_DATABASE.has(info.name)) return false;
-  if (role === 'database-admin') {
-    if (roleAllows(info, 'write')) return true;
-    return (
-      !SERVER_WIDE.has(info.name) &&
-      !info.categories.has('@admin') &&
-      !info.flags.has('admin') &&
-      info.name !== 'info'
-    );
-  }
-  if (info.isAdminOnly || SERVER_WIDE.has(info.name)) return false;
-  return role === 'write' || !info.isMutating;
 }
 
 /** Whether `option` (lower case) is among the arguments from `from` on. */

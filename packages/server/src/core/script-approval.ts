@@ -1,10 +1,10 @@
 import { hash } from 'node:crypto';
 import { RESERVED_PREFIX } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
+import { roleOf } from '../auth/role.js';
 import { gatewayError } from '../errors.js';
 import type { PlannedCommand } from '../redis/backend.js';
 import type { Arg, Command } from '../redis/types.js';
-import { roleOf } from './policy.js';
 
 /**
  * Where the main admin's approvals live, on the main Redis: a set of SHA-1 digests, under the gateway's

@@ -2,11 +2,12 @@ import type { AnswerReservation } from '../answer-budget.js';
 import { touchesReservedKey } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
 import type { PlannedCommand, RedisBackend } from '../redis/backend.js';
+import { keysOf } from '../redis/command-table.js';
 import type { NearCache } from '../redis/near-cache.js';
+import type { FillTicket } from '../redis/near-cache-store.js';
 import { DroppedReply, ErrorReply } from '../redis/resp.js';
+import type { SyncPoint } from '../redis/sync-point.js';
 import type { Command, Reply } from '../redis/types.js';
-import { keysOf } from './command-table.js';
-import type { FillTicket } from './near-cache-store.js';
 
 /** Called with a shared read's reply, or with the failure of the batch it was sent in. */
 type Waiter = (error: unknown, reply: Reply) => void;
@@ -62,13 +63,16 @@ export class SharedReads {
     planned: readonly PlannedCommand[],
     deadline: number,
     reservation?: AnswerReservation,
+    seen?: SyncPoint,
   ): Promise<Reply[]> {
     // The near cache's reader runs with the gateway's own rights, and a shared reply is another caller's:
     // a read naming a reserved key goes on the caller's own connection, where Redis applies its ACL user.
     for (let i = 0; i < planned.length; i++) {
       if (touchesReservedKey((planned[i] as PlannedCommand).args))
-        return backend.pipeline({ principal, commands: planned, deadline, reservation });
+        return (await backend.run({ principal, commands: planned, deadline, reservation, seen })).replies;
     }
+    // A caller that has seen writes reads on its own: an identical read already on its way may predate them.
+    const mayShare = seen === undefined || seen.size === 0;
     let inFlight = this.#inFlight.get(backend);
     if (inFlight === undefined) {
       inFlight = new Map();
@@ -81,7 +85,7 @@ export class SharedReads {
     for (let i = 0; i < planned.length; i++) {
       const command = planned[i] as PlannedCommand;
       const id = commandId(command.args);
-      const candidate = backend.nearCacheFor(command);
+      const candidate = backend.nearCacheFor(command, seen);
       const near = candidate?.isLive === true ? candidate : undefined;
       if (near !== undefined) {
         const cached = near.store.lookup(id, now);
@@ -90,7 +94,7 @@ export class SharedReads {
           continue;
         }
       }
-      const joined = inFlight.get(id);
+      const joined = mayShare ? inFlight.get(id) : undefined;
       if (joined !== undefined && joined.writes === this.writes) {
         this.coalesced++;
         joins.push(
@@ -112,14 +116,14 @@ export class SharedReads {
           ticket = near.store.ticket(keys as string[]);
       }
       const flight: Flight = { writes: this.writes, waiters: undefined };
-      inFlight.set(id, flight);
+      if (mayShare) inFlight.set(id, flight);
       misses.push({ index: i, id, command, near, ticket, flight });
     }
     if (misses.length > 0) {
       // Sent once per near cache (one, but for Cluster reads of several masters).
       const first = misses[0]?.near;
       const sends = misses.every((miss) => miss.near === first)
-        ? [this.#send(backend, inFlight, first, principal, misses, replies, deadline, reservation)]
+        ? [this.#send(backend, inFlight, first, principal, misses, replies, deadline, reservation, seen)]
         : [...new Set(misses.map((miss) => miss.near))].map((near) =>
             this.#send(
               backend,
@@ -130,6 +134,7 @@ export class SharedReads {
               replies,
               deadline,
               reservation,
+              seen,
             ),
           );
       if (joins.length === 0 && sends.length === 1) await sends[0];
@@ -150,6 +155,7 @@ export class SharedReads {
     replies: Reply[],
     deadline: number,
     reservation: AnswerReservation | undefined,
+    seen: SyncPoint | undefined,
   ): Promise<void> {
     const sentAt = Date.now();
     const fail = (error: unknown, failed: Miss[]) => {
@@ -163,12 +169,9 @@ export class SharedReads {
     // when the caller goes away. Each caller then holds what it takes (see `held`).
     const flight = reservation?.budget.open();
     const viaCaller = (sent: Miss[]) =>
-      backend.pipeline({
-        principal,
-        commands: sent.map(({ command }) => command),
-        deadline,
-        reservation: flight,
-      });
+      backend
+        .run({ principal, commands: sent.map(({ command }) => command), deadline, reservation: flight, seen })
+        .then(({ replies }) => replies);
     let answers: Reply[];
     try {
       answers =

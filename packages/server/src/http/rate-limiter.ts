@@ -1,8 +1,8 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandExecutor } from '../core/executor.js';
 import { type GatewayError, gatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { RateLimitRule } from '../rate-limit-rule.js';
-import type { Logger } from '../redis/types.js';
 import type { RequestContext } from './context.js';
 
 /** Counts requests in fixed windows. */

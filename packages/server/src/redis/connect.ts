@@ -1,28 +1,32 @@
 import { readFileSync } from 'node:fs';
+import type { DatabaseSettings } from '../auth/database.js';
 import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
 import type { RedisBackend } from './backend.js';
-import { ClusterBackend } from './cluster.js';
+import { RoutedBackend } from './routed-backend.js';
 import { ScopeUsers } from './scope-users.js';
-import { SentinelBackend } from './sentinel.js';
-import { StandaloneBackend } from './standalone.js';
 import type { SubscriptionCount } from './subscriber.js';
-import type { DatabaseSettings, Logger } from './types.js';
+import { ClusterTopology } from './topology/cluster.js';
+import type { NodeSettings } from './topology/nodes.js';
+import { SentinelTopology } from './topology/sentinel.js';
+import { StandaloneTopology } from './topology/standalone.js';
+import type { Topology } from './topology/topology.js';
 
 /**
- * Opens the backend the configuration describes: Sentinel, Cluster or standalone. Returns at once: while
- * Redis is unreachable the backend reports not ready and keeps retrying, so the gateway can start (and
- * report unready) before Redis does.
+ * Opens the backend the configuration describes: Sentinel, Cluster or standalone, reading from replicas
+ * when CACHEGATE_READ_FROM=replicas. Returns at once: while Redis is unreachable the backend reports not
+ * ready and keeps retrying, so the gateway can start (and report unready) before Redis does.
  */
 export function connectRedis(
   config: Config,
   logger: Logger,
   subscriptions?: SubscriptionCount,
 ): RedisBackend {
-  const nearCache =
-    config.nearCache === 'on'
-      ? { maxBytes: config.nearCacheMaxBytes, prefixes: config.nearCachePrefixes }
-      : undefined;
-  const common = {
+  const readsFromReplicas = config.readFrom === 'replicas';
+  const scopeUsers = scopeUsersFor(config, config.redisUrl, config.redisPassword, logger, {
+    grantsRole: readsFromReplicas,
+  });
+  const settings: NodeSettings = {
     commandTimeoutMs: config.commandTimeoutMs,
     maxReplyDepth: config.maxJsonDepth,
     maxReplyBytes: config.maxReplyBytes,
@@ -30,32 +34,45 @@ export function connectRedis(
     tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
     subscriptions,
-    scopeUsers: scopeUsersFor(config, config.redisUrl, config.redisPassword, logger),
+    scopeUsers,
+    nearCache:
+      config.nearCache === 'on'
+        ? { maxBytes: config.nearCacheMaxBytes, prefixes: config.nearCachePrefixes }
+        : undefined,
+    shard: {
+      readsFromReplicas,
+      maxLagMs: config.replicaMaxLagMs,
+      onlyReplicas:
+        config.redisReplicas.length === 0
+          ? undefined
+          : new Set(config.redisReplicas.map(({ host, port }) => `${host}:${port}`)),
+      logger,
+    },
   };
+  let topology: Topology;
   if (config.redisSentinels.length > 0) {
-    return new SentinelBackend({
-      ...common,
-      nearCache,
+    topology = new SentinelTopology({
+      ...settings,
       tls: config.redisTls,
       sentinels: config.redisSentinels,
       masterName: config.redisSentinelMaster ?? '',
       sentinelPassword: config.redisSentinelPassword,
     });
-  }
-  if (config.redisClusterNodes.length > 0) {
-    return new ClusterBackend({
-      ...common,
-      nearCache,
-      tls: config.redisTls,
-      nodes: config.redisClusterNodes,
+  } else if (config.redisClusterNodes.length > 0) {
+    topology = new ClusterTopology({ ...settings, tls: config.redisTls, nodes: config.redisClusterNodes });
+  } else {
+    topology = new StandaloneTopology({
+      ...settings,
+      url: config.redisUrl ?? '',
+      replicas: readsFromReplicas ? config.redisReplicas : [],
     });
   }
-  return new StandaloneBackend({ ...common, nearCache, url: config.redisUrl ?? '' });
+  return new RoutedBackend({ topology, scopeUsers, tracksOffsets: readsFromReplicas, logger });
 }
 
 /**
- * Opens the standalone backend of a tokens-file database. Its scope users are created there as on the main
- * Redis, with passwords derived from this database's own credentials.
+ * Opens the standalone backend of a tokens-file database (no replicas, no near cache). Its scope users are
+ * created there as on the main Redis, with passwords derived from this database's own credentials.
  */
 export function connectDatabase(
   config: Config,
@@ -63,7 +80,10 @@ export function connectDatabase(
   logger: Logger,
   subscriptions?: SubscriptionCount,
 ): RedisBackend {
-  return new StandaloneBackend({
+  const scopeUsers = scopeUsersFor(config, database.url, database.password, logger, {
+    database: database.name,
+  });
+  const topology = new StandaloneTopology({
     subscriptions,
     url: database.url,
     password: database.password,
@@ -72,8 +92,10 @@ export function connectDatabase(
     maxReplyDepth: config.maxJsonDepth,
     maxReplyBytes: config.maxReplyBytes,
     logger,
-    scopeUsers: scopeUsersFor(config, database.url, database.password, logger, database.name),
+    scopeUsers,
+    shard: { readsFromReplicas: false, maxLagMs: config.replicaMaxLagMs, logger },
   });
+  return new RoutedBackend({ topology, scopeUsers, logger });
 }
 
 /**
@@ -85,7 +107,7 @@ function scopeUsersFor(
   redisUrl: string | undefined,
   password: string | undefined,
   logger: Logger,
-  database?: string,
+  { database, grantsRole }: { database?: string; grantsRole?: boolean } = {},
 ): ScopeUsers {
   const url = redisUrl === undefined ? undefined : new URL(redisUrl);
   const secret = password ?? (url?.password ? decodeURIComponent(url.password) : '');
@@ -93,6 +115,7 @@ function scopeUsersFor(
     mode: config.scopeUsers,
     secret: `${url?.username ?? ''}\0${secret}`,
     database,
+    grantsRole,
     commandTimeoutMs: config.commandTimeoutMs,
     logger,
   });

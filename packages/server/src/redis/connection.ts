@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { AnswerReservation } from '../answer-budget.js';
+import type { RedisUser } from '../auth/database.js';
+import type { Logger } from '../log.js';
 import { describeFailure, type RedisFailure } from './failure.js';
 import {
   DroppedReply,
@@ -11,7 +13,7 @@ import {
   ReplyParser,
   type ReplyTarget,
 } from './resp.js';
-import type { Command, Logger, RedisUser, Reply, ReplyForm } from './types.js';
+import type { Command, Reply, ReplyForm } from './types.js';
 
 /** How to reach one Redis server. */
 export interface ConnectionOptions {
@@ -34,6 +36,11 @@ export interface ConnectionOptions {
   maxReplyDepth?: number;
   /** Replies larger than this arrive as an ErrorReply, never held (see ReplyParser). @default no limit */
   maxReplyBytes?: number;
+  /**
+   * Sends `READONLY` after logging in: a Cluster replica then answers reads of its master's slots instead of
+   * redirecting them. @default false
+   */
+  readOnly?: boolean | undefined;
   /** Connect only once this settles; a rejection fails what was sent meanwhile. @default connect at once */
   startAfter?: Promise<void> | undefined;
   /**
@@ -203,6 +210,11 @@ export class RedisConnection extends EventEmitter {
     return this.#state === 'ready';
   }
 
+  /** Commands written and waiting for their replies. */
+  get queued(): number {
+    return this.#queuedCommands;
+  }
+
   /** Why the last attempt failed, while not ready since; undefined once ready. */
   get failure(): RedisFailure | undefined {
     return this.#failure;
@@ -359,7 +371,7 @@ export class RedisConnection extends EventEmitter {
   }
 
   /**
-   * AUTH and SELECT (or a PING) before anything else; queued batches go out once they succeeded. A connection of a
+   * AUTH and SELECT (and READONLY on a Cluster replica, or else a PING) before anything else; queued batches go out once they succeeded. A connection of a
    * scope user selects its database as the gateway's own login, then logs in as the user: scope users may
    * not SELECT, so that neither they nor their scripts leave their database (decision 0018).
    */
@@ -374,6 +386,7 @@ export class RedisConnection extends EventEmitter {
       if (this.#credentials !== undefined) commands.push(auth(this.#credentials));
       if (db !== 0) commands.push(['SELECT', String(db)]);
     }
+    if (this.#options.readOnly === true) commands.push(['READONLY']);
     // Nothing to send: a PING, so that a server wanting a password says so now (NOAUTH), as a refused login.
     if (commands.length === 0) commands.push(['PING']);
     const ready = () => {

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { type DatabaseSettings, DEFAULT_DATABASE } from '../auth/database.js';
 import type { Principal } from '../auth/principal.js';
-import { type Batch, openHolding, type RedisBackend } from './backend.js';
+import type { Logger } from '../log.js';
+import { type Batch, type Executed, openHolding, ping, type RedisBackend } from './backend.js';
 import { NotSentError } from './connection.js';
 import type { MonitorStream, StopMonitor } from './monitor.js';
-import type { NearCache } from './near-cache.js';
 import type { Subscription, Unsubscribe } from './subscriber.js';
-import { type DatabaseSettings, DEFAULT_DATABASE, type Logger, type Reply } from './types.js';
+import type { NodeStatus } from './topology/shard.js';
 
 /**
  * The state of a tokens-file database (`cachegate_database_state`; `/health` counts them): `idle` (no
@@ -203,7 +204,8 @@ class Database extends EventEmitter implements RedisBackend {
     return undefined;
   }
 
-  nearCaches(): NearCache[] {
+  /** Its nodes are not the main Redis's: health and metrics count databases by state instead. */
+  nodes(): NodeStatus[] {
     return [];
   }
 
@@ -222,12 +224,8 @@ class Database extends EventEmitter implements RedisBackend {
     });
   }
 
-  pipeline(batch: Batch): Promise<Reply[]> {
-    return this.#track((backend) => backend.pipeline(batch));
-  }
-
-  transaction(batch: Batch): Promise<Reply[]> {
-    return this.#track((backend) => backend.transaction(batch));
+  run(batch: Batch): Promise<Executed> {
+    return this.#track((backend) => backend.run(batch));
   }
 
   async subscribe(principal: Principal, subscription: Subscription): Promise<Unsubscribe> {
@@ -248,10 +246,6 @@ class Database extends EventEmitter implements RedisBackend {
       stream.onEnd,
       this.#streamStarted(),
     );
-  }
-
-  ping(deadline: number): Promise<void> {
-    return this.#backend?.ping(deadline) ?? Promise.reject(this.#closedError());
   }
 
   scriptsNeedAdmin(principal: Principal): boolean {
@@ -289,7 +283,7 @@ class Database extends EventEmitter implements RedisBackend {
       backend.on('up', settled);
       // Queued behind the first connection, a PING fails as soon as that does: the first requests learn
       // that Redis is down at once instead of at their deadline.
-      backend.ping(Date.now() + this.#options.commandTimeoutMs).catch(() => settled());
+      ping(backend, Date.now() + this.#options.commandTimeoutMs).catch(() => settled());
     });
     this.#connecting = connecting;
     void connecting.then(() => {
@@ -298,7 +292,7 @@ class Database extends EventEmitter implements RedisBackend {
     this.#armIdle(this.#options.idleMs);
   }
 
-  #track(run: (backend: RedisBackend) => Promise<Reply[]>): Promise<Reply[]> {
+  #track(run: (backend: RedisBackend) => Promise<Executed>): Promise<Executed> {
     const backend = this.#backend;
     if (backend === undefined) return Promise.reject(this.#closedError());
     this.#batches++;

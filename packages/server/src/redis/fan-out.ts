@@ -1,4 +1,4 @@
-import type { CommandInfo } from '../core/command-table.js';
+import type { CommandInfo } from './command-table.js';
 import { ErrorReply } from './resp.js';
 import type { Command, Reply } from './types.js';
 

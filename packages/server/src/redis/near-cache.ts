@@ -1,8 +1,9 @@
 import type { AnswerReservation } from '../answer-budget.js';
-import { NearCacheStore } from '../core/near-cache-store.js';
+import type { Logger } from '../log.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
+import { NearCacheStore } from './near-cache-store.js';
 import { ErrorReply } from './resp.js';
-import type { Arg, Command, Logger, Reply } from './types.js';
+import type { Arg, Command, Reply } from './types.js';
 
 /** Settings of the near cache (CACHEGATE_NEAR_CACHE_*). */
 export interface NearCacheOptions {
@@ -46,6 +47,7 @@ export class NearCache {
   #reader: RedisConnection | undefined;
   #isLive = false;
   #isClosed = false;
+  #coherentOffset = -1;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(connection: Omit<ConnectionOptions, 'user' | 'startAfter'>, options: NearCacheOptions) {
@@ -58,6 +60,14 @@ export class NearCache {
   /** True while Redis tracks what the reader reads and its invalidations arrive: entries may be served. */
   get isLive(): boolean {
     return this.#isLive;
+  }
+
+  /**
+   * The primary's replication offset up to which every invalidation has arrived (decision 0021): a caller
+   * whose sync token is past it may hold a write this cache has not heard of yet. -1 while unknown.
+   */
+  get coherentOffset(): number {
+    return this.#isLive ? this.#coherentOffset : -1;
   }
 
   /** Whether entries of `key` may be kept: text that round-trips through Redis, within the prefixes. */
@@ -104,12 +114,16 @@ export class NearCache {
   /**
    * Resolves once every invalidation Redis queued before now has been applied. When it cannot (tracking
    * is down or slow), the whole cache is cleared instead, which is as safe.
+   * @param upTo the primary's replication offset read (ROLE) before this call: once the barrier passed,
+   *   the cache has heard of every write up to it ({@link coherentOffset}).
    */
-  async barrier(deadline: number): Promise<void> {
+  async barrier(deadline: number, upTo?: number): Promise<void> {
     const invalidator = this.#invalidator;
     if (invalidator === undefined || !this.#isLive) return this.store.clear();
     try {
       await invalidator.send([['PING']], deadline);
+      if (upTo !== undefined && this.#invalidator === invalidator && upTo > this.#coherentOffset)
+        this.#coherentOffset = upTo;
     } catch {
       this.store.clear();
     }
@@ -155,6 +169,7 @@ export class NearCache {
     if (this.#isLive)
       this.#log.warn({ redis: invalidator.address }, 'near cache: tracking lost; cache cleared');
     this.#isLive = false;
+    this.#coherentOffset = -1;
     this.store.clear();
     const reader = this.#reader;
     this.#invalidator = undefined;

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { type RedisUser, userKey } from '../auth/database.js';
 import type { Principal } from '../auth/principal.js';
-import type { CommandTable } from '../core/command-table.js';
+import type { CommandTable } from './command-table.js';
 import { type ConnectionOptions, RedisConnection } from './connection.js';
 import { type MonitorStream, openMonitor, type StopMonitor } from './monitor.js';
 import { NearCache, type NearCacheOptions } from './near-cache.js';
 import { ErrorReply } from './resp.js';
 import type { ScopeUsers } from './scope-users.js';
 import { Subscriber, type SubscriptionCount } from './subscriber.js';
-import { type RedisUser, userKey } from './types.js';
 
 /** Options for {@link RedisNode}. */
 export interface NodeOptions extends Omit<ConnectionOptions, 'user' | 'startAfter'> {
@@ -71,6 +71,13 @@ export class RedisNode extends EventEmitter {
 
   get address(): string {
     return this.own.address;
+  }
+
+  /** Commands waiting for replies on its command connections: how busy the server is with this gateway. */
+  get queued(): number {
+    let queued = this.own.queued;
+    for (const connection of this.#connections.values()) queued += connection.queued;
+    return queued;
   }
 
   get isReady(): boolean {

@@ -1,11 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
+import { type RedisUser, userKey } from '../auth/database.js';
 import { RESERVED_PREFIX, tenantPrefix } from '../auth/namespace.js';
 import type { Principal } from '../auth/principal.js';
-import type { CommandInfo, CommandTable } from '../core/command-table.js';
-import { type Role, roleAllows, roleOf } from '../core/policy.js';
+import { type Role, roleOf } from '../auth/role.js';
+import type { Logger } from '../log.js';
+import type { CommandInfo, CommandTable } from './command-table.js';
 import type { RedisConnection } from './connection.js';
+import { roleAllows } from './grants.js';
 import { ErrorReply, replyAsText, replyMap } from './resp.js';
-import { type Logger, type RedisUser, type Reply, userKey } from './types.js';
+import type { Reply } from './types.js';
 
 /** Options for {@link ScopeUsers}. */
 export interface ScopeUsersOptions {
@@ -16,6 +19,13 @@ export interface ScopeUsersOptions {
   /** The tokens-file database these users serve; undefined for the main Redis. */
   database?: string | undefined;
   commandTimeoutMs: number;
+  /**
+   * Grant ROLE too: with CACHEGATE_READ_FROM=replicas the gateway follows each write with ROLE on the same
+   * connection, to read the replication offset its sync token carries (decision 0021). No token reaches it:
+   * the policy keeps ROLE (an `@admin` command) for admin tokens, and scripts cannot call it (`noscript`).
+   * @default false
+   */
+  grantsRole?: boolean | undefined;
   logger: Logger;
 }
 
@@ -138,6 +148,7 @@ export class ScopeUsers {
       ...this.#fences(),
       '-@all',
       ...grants(table, role, this.#sharesServer),
+      ...this.#gatewayGrants(),
     ]);
     let replies: Reply[];
     try {
@@ -190,7 +201,18 @@ export class ScopeUsers {
       const removed = denials(table, role, this.#sharesServer);
       const selectors = rules.selectors.map((selector) => `(${[...selector, ...removed].join(' ')})`);
       const [applied] = await own.send(
-        [['ACL', 'SETUSER', name, ...this.#base(name), ...rules.root, ...removed, ...selectors]],
+        [
+          [
+            'ACL',
+            'SETUSER',
+            name,
+            ...this.#base(name),
+            ...rules.root,
+            ...removed,
+            ...this.#gatewayGrants(),
+            ...selectors,
+          ],
+        ],
         deadline,
       );
       if (applied instanceof ErrorReply) return why(applied.message);
@@ -198,6 +220,11 @@ export class ScopeUsers {
     } catch (error) {
       return why((error as Error).message);
     }
+  }
+
+  /** Commands the gateway itself sends on the users' connections, beyond what their role allows. */
+  #gatewayGrants(): string[] {
+    return this.#options.grantsRole === true ? ['+role'] : [];
   }
 
   /** `reset on #<hash>`: the password is never sent, only its SHA-256, so no log or MONITOR shows it. */

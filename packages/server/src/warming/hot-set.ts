@@ -1,7 +1,7 @@
 import { RESERVED_PREFIX } from '../auth/namespace.js';
-import { keysOf } from '../core/command-table.js';
 import type { ServedReadsObserver } from '../core/served-reads.js';
 import type { PlannedCommand } from '../redis/backend.js';
+import { keysOf } from '../redis/command-table.js';
 import { ErrorReply } from '../redis/resp.js';
 import type { Reply } from '../redis/types.js';
 import { type HotKey, TopK } from './top-k.js';

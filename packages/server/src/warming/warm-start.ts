@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { CommandExecutor } from '../core/executor.js';
-import type { RedisBackend } from '../redis/backend.js';
+import { nearCachesOf, type RedisBackend } from '../redis/backend.js';
 
 /** What a warm start did, for the start-up log and the tests. */
 export interface WarmStartReport {
@@ -84,7 +84,7 @@ export async function warmNearCache(
 /** Waits until Redis is ready and every near cache tracks; false when the deadline came first. */
 async function live(backend: RedisBackend, deadline: number): Promise<boolean> {
   for (;;) {
-    const caches = backend.nearCaches();
+    const caches = nearCachesOf(backend);
     if (backend.isReady && caches.length > 0 && caches.every((cache) => cache.isLive)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -92,5 +92,5 @@ async function live(backend: RedisBackend, deadline: number): Promise<boolean> {
 }
 
 function heldBytes(backend: RedisBackend): number {
-  return backend.nearCaches().reduce((total, cache) => total + cache.store.bytes, 0);
+  return nearCachesOf(backend).reduce((total, cache) => total + cache.store.bytes, 0);
 }

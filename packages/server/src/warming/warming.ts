@@ -1,7 +1,8 @@
+import { DEFAULT_DATABASE } from '../auth/database.js';
 import type { Principal } from '../auth/principal.js';
 import type { CommandExecutor } from '../core/executor.js';
+import type { Logger } from '../log.js';
 import type { RedisBackend } from '../redis/backend.js';
-import { DEFAULT_DATABASE, type Logger } from '../redis/types.js';
 import type { HotSet } from './hot-set.js';
 import type { HotKeysPeers } from './peers.js';
 import { loadHotSet, saveHotSet } from './saved-hot-set.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { roleAllows } from '../../src/core/policy.js';
+import { roleAllows } from '../../src/redis/grants.js';
 import { startGateway, type TestGateway, type TestResponse, TOKENS, waitFor } from '../helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { nearCachesOf } from '../../src/redis/backend.js';
 import { SAVED_HOT_SET_KEY } from '../../src/warming/saved-hot-set.js';
 import { spawnReadyGateway, TOKENS, testConfig, waitFor } from '../helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -112,7 +113,7 @@ describe('warm start of the near cache', () => {
     try {
       expect(gateway.report).toBeUndefined();
       await waitFor(
-        () => gateway.app.backend.nearCaches()[0]?.isLive === true,
+        () => nearCachesOf(gateway.app.backend)[0]?.isLive === true,
         5000,
         'tracking never went live',
       );

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nearCachesOf } from '../../src/redis/backend.js';
 import { runCli } from '../helpers/cli.js';
 import { startGateway, type TestGateway, TOKENS } from '../helpers/gateway.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -123,10 +124,10 @@ describe('warm into a Redis Cluster', () => {
     try {
       const report = await next.warmStart();
       expect(report).toMatchObject({ saved: 50, read: 50 });
-      const entries = next.backend.nearCaches().reduce((sum, cache) => sum + cache.store.size, 0);
+      const entries = nearCachesOf(next.backend).reduce((sum, cache) => sum + cache.store.size, 0);
       expect(entries).toBe(50);
       // Spread over the masters: each caches the reads of its own slots.
-      expect(next.backend.nearCaches().filter((cache) => cache.store.size > 0).length).toBeGreaterThan(1);
+      expect(nearCachesOf(next.backend).filter((cache) => cache.store.size > 0).length).toBeGreaterThan(1);
     } finally {
       await next.close();
     }

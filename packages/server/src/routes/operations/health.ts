@@ -1,4 +1,5 @@
 import type { Route } from '../../http/router.js';
+import { nearCachesOf, ping as pingRedis } from '../../redis/backend.js';
 import { ReplyTimeoutError } from '../../redis/connection.js';
 import { countByStatus, DATABASE_STATUSES } from '../../redis/databases.js';
 import { VERSION } from '../../version.js';
@@ -46,6 +47,13 @@ const healthSchema = {
         bytes: { type: 'integer' },
       },
     },
+    replicas: {
+      type: 'object',
+      description:
+        'Present with CACHEGATE_READ_FROM=replicas and replicas known: how many take reads now, and how many are skipped (down, unlinked from their primary, or lagging past CACHEGATE_REPLICA_MAX_LAG_MS). Reads fall back to primaries; it does not change "status". Per node, with lag: /metrics (cachegate_redis_node_up, cachegate_redis_replica_lag_seconds).',
+      required: ['usable', 'skipped'],
+      properties: { usable: { type: 'integer' }, skipped: { type: 'integer' } },
+    },
     databases: {
       type: 'object',
       description:
@@ -79,7 +87,7 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
     if (!backend.isReady) return { status: 'down', reason: backend.failure?.reason ?? 'not connected' };
     const started = performance.now();
     try {
-      await backend.ping(Date.now() + Math.min(PROBE_TIMEOUT_MS, config.commandTimeoutMs));
+      await pingRedis(backend, Date.now() + Math.min(PROBE_TIMEOUT_MS, config.commandTimeoutMs));
       return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100 };
     } catch (error) {
       // Fixed words: the error's own message names Redis's address, which is not for a public route.
@@ -135,7 +143,8 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
           handle: async (ctx) => {
             const redis = await probe();
             const statuses = databases.statuses();
-            const caches = backend.nearCaches();
+            const caches = nearCachesOf(backend);
+            const replicas = backend.nodes().filter((node) => node.role === 'replica');
             const body = JSON.stringify({
               status: redis.status === 'up' ? 'ok' : 'unavailable',
               version: VERSION,
@@ -148,6 +157,15 @@ export function healthRoutes({ backend, databases, config, drain }: Services): R
                       tracking: caches.every((cache) => cache.isLive) ? 'live' : 'down',
                       entries: caches.reduce((total, cache) => total + cache.store.size, 0),
                       bytes: caches.reduce((total, cache) => total + cache.store.bytes, 0),
+                    },
+                  }),
+              // Counts only, like databases: node addresses are on /metrics, which needs a token.
+              ...(replicas.length === 0
+                ? {}
+                : {
+                    replicas: {
+                      usable: replicas.filter((node) => node.isUp).length,
+                      skipped: replicas.filter((node) => !node.isUp).length,
                     },
                   }),
               // Counts only: database names (often tenants') are not for unauthenticated callers.

@@ -20,7 +20,8 @@ export function batchRoutes({ config, executor, syncToken }: Services): Route[] 
         handle: async (ctx) => {
           const commands = commandsFromBody(ctx, config.maxPipeline, path);
           const form = replyFormOf(ctx, mode === 'pipeline');
-          const batch = await executor.run(ctx.caller, mode, commands, form, ctx.answer);
+          const seen = syncToken.seen(ctx.req.headers['upstash-sync-token']);
+          const batch = await executor.run(ctx.caller, mode, commands, form, ctx.answer, seen);
           await sendItems(ctx, syncToken, batch, form);
         },
         doc: {

@@ -18,7 +18,8 @@ export function commandRoutes({ executor, syncToken }: Services): Route[] {
   const responses = { 200: { description: 'The reply', schema: singleResponseSchema }, ...commonResponses };
   const run = async (ctx: RequestContext, command: Command, isConditional = false) => {
     const form = replyFormOf(ctx, true);
-    const batch = await executor.run(ctx.caller, 'pipeline', [command], form, ctx.answer);
+    const seen = syncToken.seen(ctx.req.headers['upstash-sync-token']);
+    const batch = await executor.run(ctx.caller, 'pipeline', [command], form, ctx.answer, seen);
     await sendSingle(ctx, syncToken, batch, form, isConditional);
   };
   const pathForm = {

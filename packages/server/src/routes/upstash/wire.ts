@@ -140,7 +140,7 @@ export function sendSingle(
   // Its caller is gone: nothing is made for nobody.
   if (ctx.isGone) return;
   const result = batch.replies[0] ?? null;
-  ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  ctx.headers.push('upstash-sync-token', syncToken.answer(ctx.req.headers['upstash-sync-token'], batch));
   if (result instanceof DroppedReply) throw droppedReplyError(result);
   const held = Math.max(
     ctx.answer.bytes,
@@ -181,7 +181,7 @@ export function sendItems(
   form: ReplyForm,
 ): void | Promise<void> {
   if (ctx.isGone) return;
-  ctx.headers.push('upstash-sync-token', syncToken.next(batch.wrote));
+  ctx.headers.push('upstash-sync-token', syncToken.answer(ctx.req.headers['upstash-sync-token'], batch));
   if (form === 'resp2') {
     ctx.send(200, Buffer.concat(batch.replies.map(encodeReply)), RESP2_TYPE);
     return;

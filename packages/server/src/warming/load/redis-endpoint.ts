@@ -1,8 +1,9 @@
 import { GATEWAY_PRINCIPAL } from '../../auth/principal.js';
 import { loadConfig } from '../../config.js';
+import type { Logger } from '../../log.js';
 import type { RedisBackend } from '../../redis/backend.js';
 import { connectRedis } from '../../redis/connect.js';
-import type { Command, Logger, Reply } from '../../redis/types.js';
+import type { Command, Reply } from '../../redis/types.js';
 import { FatalError } from './items.js';
 
 /** A Redis that `cachegate warm` reads from or writes to, with the gateway's own connections and routing. */
@@ -55,13 +56,14 @@ export async function openRedis(
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return {
-    run: (commands) => {
+    run: async (commands) => {
       const table = backend.commandTable;
-      return backend.pipeline({
+      const executed = await backend.run({
         principal: GATEWAY_PRINCIPAL,
         commands: commands.map((args) => ({ args, info: table?.lookup(args) })),
         deadline: Date.now() + BATCH_TIMEOUT_MS,
       });
+      return executed.replies;
     },
     close: () => backend.close(),
   };

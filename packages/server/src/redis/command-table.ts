@@ -1,5 +1,5 @@
-import { replyMap } from '../redis/resp.js';
-import type { Arg, Reply } from '../redis/types.js';
+import { replyMap } from './resp.js';
+import type { Arg, Reply } from './types.js';
 
 /**
  * What the connected Redis says about one command (or one subcommand, such as `config|get`), with the

@@ -1,4 +1,4 @@
-import type { Reply } from '../redis/types.js';
+import type { Reply } from './types.js';
 
 /** One cached reply: of one read command, on `keys`, good until `expiresAt` (`Date.now()` time). */
 interface Entry {
