@@ -20,6 +20,7 @@ describeUpstashCompat('standalone, reads on a replica', async () => {
       await set.primary.command('SET', key, value);
       await set.waitForReplicas();
     },
+    catchUp: () => set.waitForReplicas(),
     stop: () => set.stop(),
   };
 });
